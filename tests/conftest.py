@@ -1,0 +1,85 @@
+"""Test infrastructure: one real PostgreSQL per test session, one fresh database per test.
+
+The embedded server starts once; the schema is migrated once into a template database, and
+every test that asks for a database gets its own copy (CREATE DATABASE … TEMPLATE), so tests
+are isolated without paying for migrations each time (the procrastinate way).
+"""
+
+from __future__ import annotations
+
+import itertools
+import os
+import tempfile
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
+
+import asyncpg
+import pytest
+
+from gateway import db, embedded, migrations
+
+TEMPLATE = "forvarv_template"
+_counter = itertools.count(1)
+
+
+def _with_database(url: str, name: str) -> str:
+    parts = urlsplit(url)
+    return urlunsplit(parts._replace(path="/" + name))
+
+
+@pytest.fixture(scope="session")
+def pg_server_url() -> Iterator[str]:
+    """URL of a maintenance database on the session's server.
+
+    FORVARV_TEST_DATABASE_URL points the suite at an existing server (a superuser role is needed
+    to create databases); otherwise an embedded server is started in a temporary folder.
+    """
+    external = os.environ.get("FORVARV_TEST_DATABASE_URL")
+    if external:
+        yield external
+        return
+    with tempfile.TemporaryDirectory(prefix="forvarv-test-") as tmp:
+        os.chmod(tmp, 0o755)  # the embedded server runs as an unprivileged user when we are root
+        url = embedded.start(Path(tmp))
+        yield _with_database(url, "postgres")
+
+
+@pytest.fixture(scope="session")
+async def template_db(pg_server_url: str) -> str:
+    conn = await asyncpg.connect(pg_server_url)
+    try:
+        await conn.execute(f"DROP DATABASE IF EXISTS {TEMPLATE}")
+        await conn.execute(f"CREATE DATABASE {TEMPLATE}")
+    finally:
+        await conn.close()
+    tconn = await db.connect(_with_database(pg_server_url, TEMPLATE))
+    try:
+        await migrations.migrate(tconn)
+    finally:
+        await tconn.close()
+    return TEMPLATE
+
+
+@pytest.fixture
+async def db_url(pg_server_url: str, template_db: str) -> AsyncIterator[str]:
+    """A fresh, migrated database of this test's own."""
+    name = f"test_{os.getpid()}_{next(_counter)}"
+    conn = await asyncpg.connect(pg_server_url)
+    try:
+        await conn.execute(f"CREATE DATABASE {name} TEMPLATE {template_db}")
+    finally:
+        await conn.close()
+    yield _with_database(pg_server_url, name)
+    conn = await asyncpg.connect(pg_server_url)
+    try:
+        await conn.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+    finally:
+        await conn.close()
+
+
+@pytest.fixture
+async def pool(db_url: str) -> AsyncIterator[asyncpg.Pool]:
+    p = await db.create_pool(db_url, min_size=1, max_size=6)
+    yield p
+    await p.close()
