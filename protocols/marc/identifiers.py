@@ -1,0 +1,226 @@
+"""Match identifiers and the carrier/match class of a bibliographic record.
+
+Decisions (see docs/marc-problems.md):
+
+* ISBNs come from 020 $a and 020 $z. Both count for matching: suppliers routinely put the
+  other edition's or an old ISBN in $z and libraries expect those to match too. Every valid
+  ISBN-10 or ISBN-13 is stored as ISBN-13 digits; qualifiers such as "(pbk.)", " :" or
+  "inbunden" and hyphens/spaces are stripped. A wrong check digit gives ``ISBN_CHECK_DIGIT``,
+  anything else unusable ``ISBN_INVALID``; neither is used for matching.
+* ISSNs from 022 $a and $z, as NNNN-NNNN, validated (``ISSN_INVALID`` otherwise).
+* EAN/GTIN from 024 with first indicator 3, validated. A valid EAN-13 with the Bookland prefix
+  978 or 979 (not 979-0, which is ISMN) *is* an ISBN-13, so it is also added to the ISBNs.
+* System numbers from 035 $a, whitespace normalised (runs collapsed, none after the "(ORG)"
+  prefix), plus "(003)001" when both 001 and 003 are present. The raw 001/003 are exposed so
+  the caller can qualify a bare 001 with the supplier.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+from stdnum import ean as std_ean
+from stdnum import isbn as std_isbn
+from stdnum import issn as std_issn
+from stdnum.exceptions import InvalidChecksum, ValidationError
+
+from .problems import Problem
+from .record import Record
+
+_ISBN_CANDIDATE = re.compile(r"[0-9][0-9Xx\- ]*")
+_ISSN_CANDIDATE = re.compile(r"[0-9]{4}\s*-?\s*[0-9]{3}[0-9Xx]")
+_SPACES = re.compile(r"\s+")
+
+
+@dataclass(slots=True)
+class Identifiers:
+    #: Valid ISBNs as ISBN-13 digits: 020 $a, then 020 $z, then 024 EANs that are ISBNs.
+    isbns: list[str] = field(default_factory=list)
+    #: Subset of `isbns` that were only found in 020 $z.
+    isbns_z: list[str] = field(default_factory=list)
+    #: Valid ISSNs as NNNN-NNNN (022 $a, then $z).
+    issns: list[str] = field(default_factory=list)
+    #: Valid EAN/GTIN digits (024 ind1=3 $a).
+    eans: list[str] = field(default_factory=list)
+    #: 035 $a values, whitespace normalised, then "(003)001".
+    sysnos: list[str] = field(default_factory=list)
+    control_001: str | None = None
+    control_003: str | None = None
+    #: Values that were refused (as sent) and the warnings about them.
+    rejected: list[str] = field(default_factory=list)
+    warnings: list[Problem] = field(default_factory=list)
+
+    def pairs(self) -> list[tuple[str, str]]:
+        """(kind, value) pairs for matching, deduplicated, in a stable order."""
+        out: list[tuple[str, str]] = []
+        seen: set[tuple[str, str]] = set()
+        for kind, values in (
+            ("isbn", self.isbns),
+            ("issn", self.issns),
+            ("ean", self.eans),
+            ("sysno", self.sysnos),
+        ):
+            for value in values:
+                if (kind, value) not in seen:
+                    seen.add((kind, value))
+                    out.append((kind, value))
+        return out
+
+    def keys(self) -> list[str]:
+        """Match keys such as 'isbn:9789150222319', 'issn:2049-3630', 'sysno:(BOKR)123'."""
+        return [f"{kind}:{value}" for kind, value in self.pairs()]
+
+
+def _add(values: list[str], value: str) -> None:
+    if value not in values:
+        values.append(value)
+
+
+def normalize_isbn(raw: str) -> tuple[str | None, str | None]:
+    """(ISBN-13 digits, None) for a usable value, else (None, problem code)."""
+    match = _ISBN_CANDIDATE.search(raw)
+    if match is None:
+        return None, "ISBN_INVALID"
+    compact = match.group().replace("-", "").replace(" ", "").upper()
+    try:
+        valid = std_isbn.validate(compact)
+    except InvalidChecksum:
+        return None, "ISBN_CHECK_DIGIT"
+    except ValidationError:
+        return None, "ISBN_INVALID"
+    return str(std_isbn.to_isbn13(valid)), None
+
+
+def normalize_issn(raw: str) -> str | None:
+    match = _ISSN_CANDIDATE.search(raw)
+    if match is None:
+        return None
+    compact = re.sub(r"[\s-]", "", match.group()).upper()
+    if not std_issn.is_valid(compact):
+        return None
+    return f"{compact[:4]}-{compact[4:]}"
+
+
+def normalize_sysno(raw: str) -> str:
+    value = _SPACES.sub(" ", raw).strip()
+    if value.startswith("("):
+        close = value.find(")")
+        if close > 0:
+            value = value[: close + 1].replace(" ", "") + value[close + 1 :].lstrip()
+    return value
+
+
+def extract(record: Record) -> Identifiers:
+    ids = Identifiers()
+    warn = ids.warnings
+    for df in record.fields("020"):
+        for code, value in df.subfields:
+            if code not in "az" or not value.strip():
+                continue
+            isbn13, problem = normalize_isbn(value)
+            if isbn13 is None:
+                assert problem is not None
+                ids.rejected.append(value)
+                warn.append(Problem(problem, f"020 ${code} {value!r} is not a valid ISBN", "020"))
+            elif code == "a":
+                _add(ids.isbns, isbn13)
+            elif isbn13 not in ids.isbns:
+                _add(ids.isbns_z, isbn13)
+    for isbn13 in ids.isbns_z:
+        _add(ids.isbns, isbn13)
+
+    for df in record.fields("022"):
+        for code, value in df.subfields:
+            if code not in "az" or not value.strip():
+                continue
+            issn = normalize_issn(value)
+            if issn is None:
+                ids.rejected.append(value)
+                warn.append(Problem("ISSN_INVALID", f"022 ${code} {value!r} is not a valid ISSN", "022"))
+            else:
+                _add(ids.issns, issn)
+
+    for df in record.fields("024"):
+        if df.ind1 != "3":
+            continue
+        for value in df.values("a"):
+            compact = re.sub(r"[\s-]", "", value)
+            match = re.match(r"[0-9]+", compact)
+            digits = match.group() if match else ""
+            if not digits or not std_ean.is_valid(digits) or len(digits) not in (8, 12, 13, 14):
+                ids.rejected.append(value)
+                warn.append(Problem("EAN_INVALID", f"024 $a {value!r} is not a valid EAN/GTIN", "024"))
+                continue
+            _add(ids.eans, digits)
+            bookland = len(digits) == 13 and digits[:3] in ("978", "979") and digits[:4] != "9790"
+            if bookland and std_isbn.is_valid(digits):
+                _add(ids.isbns, digits)
+
+    for df in record.fields("035"):
+        for value in df.values("a"):
+            sysno = normalize_sysno(value)
+            if sysno:
+                _add(ids.sysnos, sysno)
+
+    c001 = record.control("001")
+    c003 = record.control("003")
+    ids.control_001 = c001.strip() if c001 and c001.strip() else None
+    ids.control_003 = c003.strip() if c003 and c003.strip() else None
+    if ids.control_001 and ids.control_003:
+        _add(ids.sysnos, f"({ids.control_003}){ids.control_001}")
+    return ids
+
+
+def has_any_identifier(record: Record) -> bool:
+    """True if the record has anything to match on, valid or not (020/022 $a $z, 024 ind1=3,
+    035 $a, 001). Used by validation's NO_IDENTIFIER check."""
+    for df in record.datafields:
+        tag = df.tag
+        if tag in ("020", "022"):
+            if any(v.strip() for c, v in df.subfields if c in "az"):
+                return True
+        elif tag == "024":
+            if df.ind1 == "3" and any(v.strip() for v in df.values("a")):
+                return True
+        elif tag == "035" and any(v.strip() for v in df.values("a")):
+            return True
+    c001 = record.control("001")
+    return bool(c001 and c001.strip())
+
+
+# --- carrier / match class ------------------------------------------------------------------
+_ELECTRONIC_FORMS = frozenset("oqs")
+#: Leader/06 values whose 008 has form of item at position 29 (maps, visual materials).
+_FORM_AT_29 = frozenset("efgkor")
+#: Leader/06 values whose 008 has form of item at position 23 (books, music, serials, mixed).
+_FORM_AT_23 = frozenset("acdijpt")
+
+
+def carrier(record: Record) -> str:
+    """'electronic' or 'print' (see module docs for the rule)."""
+    leader = record.leader
+    rtype = leader[6] if len(leader) > 6 else ""
+    if rtype == "m":
+        return "electronic"
+    for cf in record.controlfields:
+        if cf.tag == "007" and cf.value[:1] == "c":
+            return "electronic"
+    f008 = record.control("008")
+    if f008:
+        if rtype in _FORM_AT_23:
+            pos = 23
+        elif rtype in _FORM_AT_29:
+            pos = 29
+        else:
+            return "print"
+        if len(f008) > pos and f008[pos] in _ELECTRONIC_FORMS:
+            return "electronic"
+    return "print"
+
+
+def match_class(record: Record) -> str:
+    """Leader/06 + ':' + carrier, e.g. 'a:print'; records of different classes never merge."""
+    leader = record.leader
+    rtype = leader[6] if len(leader) > 6 else "?"
+    return f"{rtype}:{carrier(record)}"

@@ -1,0 +1,144 @@
+"""Display and search fields extracted once, when a record is written (Dublin Core, SRU indexes)."""
+
+from __future__ import annotations
+
+import re
+from typing import TypedDict
+
+from .identifiers import extract
+from .record import DataField, Record
+
+
+class Summary(TypedDict):
+    title: str | None
+    creators: list[str]
+    subjects: list[str]
+    publisher: str | None
+    year: str | None
+    language: str | None
+    type: str
+    extent: str | None
+    edition: str | None
+    isbns: list[str]
+    issns: list[str]
+    eans: list[str]
+
+
+#: Leader/06 -> type of resource (the MODS typeOfResource vocabulary).
+RESOURCE_TYPES: dict[str, str] = {
+    "a": "text",
+    "t": "text",
+    "c": "notated music",
+    "d": "notated music",
+    "e": "cartographic",
+    "f": "cartographic",
+    "g": "moving image",
+    "i": "sound recording-nonmusical",
+    "j": "sound recording-musical",
+    "k": "still image",
+    "m": "software, multimedia",
+    "o": "mixed material",
+    "p": "mixed material",
+    "r": "three dimensional object",
+    "u": "holdings",
+    "v": "holdings",
+    "x": "holdings",
+    "y": "holdings",
+}
+
+_TRAILING = " /:;,.="
+_YEAR = re.compile(r"(?<!\d)(\d{4})(?!\d)")
+_NAME_CODES = "abcdq"
+_SUBDIVISIONS = "vxyz"
+
+
+def trim(value: str) -> str:
+    """Strip surrounding whitespace and trailing ISBD punctuation (" /:;,.=")."""
+    value = value.strip().rstrip(_TRAILING).rstrip()
+    return value
+
+
+def _join(df: DataField, codes: str) -> str:
+    return trim(" ".join(v.strip() for c, v in df.subfields if c in codes and v.strip()))
+
+
+def _title(record: Record) -> str | None:
+    for df in record.fields("245"):
+        title = _join(df, "abnp")
+        if title:
+            return title
+    return None
+
+
+def _creators(record: Record) -> list[str]:
+    out: list[str] = []
+    for df in record.fields("100", "110", "111", "700", "710", "711"):
+        codes = _NAME_CODES if df.tag.endswith("00") else "abcdn"
+        name = _join(df, codes)
+        if name and name not in out:
+            out.append(name)
+    return out
+
+
+def _subjects(record: Record) -> list[str]:
+    out: list[str] = []
+    for df in record.fields("600", "610", "611", "630", "650", "651", "655"):
+        main: list[str] = []
+        parts: list[str] = []
+        for code, value in df.subfields:
+            value = trim(value)
+            if not value:
+                continue
+            if code in _SUBDIVISIONS:
+                parts.append(value)
+            elif code in "abcdnpqt" and not parts:
+                main.append(value)
+        heading = " -- ".join([" ".join(main), *parts] if main else parts)
+        if heading and heading not in out:
+            out.append(heading)
+    return out
+
+
+def _first(record: Record, tag: str, code: str, ind2: str | None = None) -> str | None:
+    for df in record.fields(tag):
+        if ind2 is not None and df.ind2 != ind2:
+            continue
+        value = df.first(code)
+        if value and trim(value):
+            return trim(value)
+    return None
+
+
+def describe(record: Record) -> Summary:
+    f008 = record.control("008") or ""
+    year: str | None = f008[7:11] if len(f008) >= 11 and f008[7:11].isdigit() else None
+    if year is None:
+        for source in (_first(record, "264", "c", "1"), _first(record, "260", "c")):
+            if source and (m := _YEAR.search(source)):
+                year = m.group(1)
+                break
+    language: str | None = None
+    lang008 = f008[35:38] if len(f008) >= 38 else ""
+    if len(lang008) == 3 and lang008.isalpha():
+        language = lang008.lower()
+    else:
+        for value in record.subfield_values("041", "a"):
+            if len(value.strip()) >= 3 and value.strip()[:3].isalpha():
+                language = value.strip()[:3].lower()
+                break
+    ids = extract(record)
+    rtype = record.leader[6] if len(record.leader) > 6 else ""
+    return {
+        "title": _title(record),
+        "creators": _creators(record),
+        "subjects": _subjects(record),
+        "publisher": _first(record, "264", "b", "1") or _first(record, "260", "b"),
+        "year": year,
+        "language": language,
+        "type": RESOURCE_TYPES.get(rtype, "unknown"),
+        "extent": _first(record, "300", "a"),
+        "edition": _first(record, "250", "a"),
+        "isbns": ids.isbns,
+        "issns": ids.issns,
+        "eans": ids.eans,
+    }

@@ -1,0 +1,195 @@
+"""Validation and safe normalisation of one record.
+
+`check(record, kind=...)` returns a *new* normalised Record plus errors and warnings (codes in
+problems.CODES). Any error means the record must be rejected; warnings describe what was
+repaired. Normalisation never invents content: it fixes leader bookkeeping (lengths, base
+address, '22', '4500', Leader/09 = 'a' because records are stored as UTF-8), blanks empty or
+invalid indicators, upper-cases tags, trims whitespace in data field values, drops empty
+subfields/fields and removes characters that XML 1.0 does not allow.
+"""
+
+from __future__ import annotations
+
+from .identifiers import has_any_identifier
+from .problems import Problem
+from .record import BIBLIOGRAPHIC, HOLDINGS, HOLDINGS_TYPES, ControlField, DataField, Record
+from .writer import clean_xml_chars, iso_lengths
+
+__all__ = ["Problem", "check"]
+
+BIB_TYPES = frozenset("acdefgijkmoprt")
+BIB_STATUS = frozenset("acdnp")
+HOLDINGS_STATUS = frozenset("cdn")
+_ALNUM = frozenset("0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ")
+_SUBFIELD_CODES = frozenset("0123456789abcdefghijklmnopqrstuvwxyz")
+_INDICATORS = frozenset("0123456789abcdefghijklmnopqrstuvwxyz ")
+_LEADER_FREE = _ALNUM | {" "}
+
+
+class _Collector:
+    __slots__ = ("errors", "seen", "warnings")
+
+    def __init__(self) -> None:
+        self.errors: list[Problem] = []
+        self.warnings: list[Problem] = []
+        self.seen: set[tuple[str, str | None]] = set()
+
+    def add(self, code: str, message: str, tag: str | None = None) -> None:
+        key = (code, tag)
+        if key in self.seen:
+            return  # one problem per code and tag is enough
+        self.seen.add(key)
+        problem = Problem(code, message, tag)
+        (self.errors if problem.is_error else self.warnings).append(problem)
+
+
+def _clean(value: str, out: _Collector, tag: str) -> str:
+    cleaned = clean_xml_chars(value)
+    if cleaned != value:
+        out.add("INVALID_CHARACTERS", f"characters not allowed in XML were removed from {tag}", tag)
+    return cleaned
+
+
+def _tag(raw: str, out: _Collector) -> str | None:
+    tag = raw.strip()
+    if len(tag) != 3 or not all(c in _ALNUM for c in tag):
+        out.add("TAG_INVALID", f"tag {raw!r} is not three letters or digits", raw)
+        return None
+    if tag.upper() != tag:
+        out.add("TAG_LOWERCASE", f"tag {tag!r} was upper-cased", tag.upper())
+        tag = tag.upper()
+    return tag
+
+
+def _leader_prelim(raw: str, out: _Collector) -> str | None:
+    """Leader text of 24 characters, or None (error reported)."""
+    if len(raw) == 24:
+        return raw
+    stripped = raw.strip()
+    if len(stripped) == 24:
+        out.add("LEADER_TRIMMED", "whitespace around the leader was removed")
+        return stripped
+    out.add("LEADER_INVALID", f"the leader has {len(stripped)} characters, 24 are required")
+    return None
+
+
+def check(record: Record, *, kind: str | None = None) -> tuple[Record, list[Problem], list[Problem]]:
+    """Validate and normalise a record: (normalised copy, errors, warnings).
+
+    `kind` is the kind expected by the caller (record.BIBLIOGRAPHIC or record.HOLDINGS); when
+    given and the record is of the other kind, ``KIND_MISMATCH`` is an error.
+    """
+    out = _Collector()
+
+    # --- fields -----------------------------------------------------------------------------
+    controlfields: list[ControlField] = []
+    for cf in record.controlfields:
+        tag = _tag(cf.tag, out)
+        if tag is None:
+            continue
+        if not tag.startswith("00") or tag == "000":
+            out.add("CONTROL_TAG_INVALID", f"control field tag {tag} is not 001-009", tag)
+            continue
+        value = _clean(cf.value, out, tag)
+        if value.strip("\r\n\t") != value:
+            value = value.strip("\r\n\t")
+            out.add("WHITESPACE_TRIMMED", f"line breaks or tabs trimmed in {tag}", tag)
+        if not value.strip():
+            out.add("EMPTY_FIELD", f"empty control field {tag} was removed", tag)
+            continue
+        controlfields.append(ControlField(tag, value))
+
+    datafields: list[DataField] = []
+    for df in record.datafields:
+        tag = _tag(df.tag, out)
+        if tag is None:
+            continue
+        if tag.startswith("00"):
+            out.add("DATAFIELD_TAG_INVALID", f"data field has control field tag {tag}", tag)
+            continue
+        inds = []
+        for ind in (df.ind1, df.ind2):
+            if ind in _INDICATORS and len(ind) == 1:
+                inds.append(ind)
+            elif len(ind) == 1 and ind.lower() in _INDICATORS:
+                inds.append(ind.lower())
+                out.add("INDICATOR_FIXED", f"upper-case indicator in {tag} was lower-cased", tag)
+            else:
+                inds.append(" ")
+                out.add("INDICATOR_FIXED", f"indicator {ind!r} in {tag} was replaced by a blank", tag)
+        subfields: list[tuple[str, str]] = []
+        for code, value in df.subfields:
+            if len(code) != 1 or code not in _SUBFIELD_CODES:
+                out.add("SUBFIELD_CODE_INVALID", f"subfield code {code!r} in {tag} is not a-z or 0-9", tag)
+                continue
+            value = _clean(value, out, tag)
+            stripped = value.strip()
+            if stripped != value:
+                out.add("WHITESPACE_TRIMMED", f"whitespace trimmed in {tag}", tag)
+            if not stripped:
+                out.add("EMPTY_SUBFIELD", f"empty subfield ${code} in {tag} was removed", tag)
+                continue
+            subfields.append((code, stripped))
+        if not subfields:
+            out.add("EMPTY_FIELD", f"field {tag} without subfields was removed", tag)
+            continue
+        datafields.append(DataField(tag, inds[0], inds[1], subfields))
+
+    # --- leader -------------------------------------------------------------------------------
+    leader = _leader_prelim(record.leader, out)
+    type_attr = record.type_attr
+    new = Record(leader or "", controlfields, datafields, type_attr)
+    if leader is not None:
+        chars = list(leader)
+        rtype = chars[6]
+        if rtype in HOLDINGS_TYPES:
+            actual = HOLDINGS
+        elif rtype in BIB_TYPES:
+            actual = BIBLIOGRAPHIC
+        else:
+            actual = ""
+            out.add("LEADER_TYPE_INVALID", f"Leader/06 {rtype!r} is not a MARC 21 type of record")
+        if actual:
+            if type_attr is not None and type_attr != actual:
+                out.add("TYPE_ATTR_MISMATCH", f"type attribute {type_attr!r} but Leader/06 {rtype!r}")
+            new.type_attr = actual
+            if kind is not None and kind != actual:
+                out.add("KIND_MISMATCH", f"a {actual} record where a {kind} record was expected")
+            statuses = HOLDINGS_STATUS if actual == HOLDINGS else BIB_STATUS
+            if chars[5] not in statuses:
+                out.add("LEADER_STATUS_INVALID", f"Leader/05 {chars[5]!r} is not valid; set to 'n'")
+                chars[5] = "n"
+        for pos in (7, 8, 17, 18, 19):
+            if chars[pos] not in _LEADER_FREE:
+                out.add("LEADER_CHAR_INVALID", f"Leader/{pos:02d} {chars[pos]!r} was blanked")
+                chars[pos] = " "
+        if chars[9] != "a":
+            out.add("LEADER_CODING_FIXED", f"Leader/09 {chars[9]!r} set to 'a' (records are stored as UTF-8)")
+            chars[9] = "a"
+        if chars[10:12] != ["2", "2"] or chars[20:24] != list("4500"):
+            out.add("LEADER_FIXED_POSITIONS", "Leader/10-11 must be '22' and /20-23 '4500'")
+            chars[10:12] = ["2", "2"]
+            chars[20:24] = list("4500")
+        if not (leader[0:5].isdigit() and leader[12:17].isdigit()):
+            out.add("LEADER_LENGTHS_FIXED", "record length and base address were recomputed")
+        new.leader = "".join(chars)
+        length, base, longest = iso_lengths(new)
+        if length > 99999 or longest > 9999:
+            out.add("RECORD_TOO_LONG", f"{length} bytes (longest field {longest}); ISO 2709 export will fail")
+            length = min(length, 99999)
+            base = min(base, 99999)
+        new.leader = f"{length:05d}{new.leader[5:12]}{base:05d}{new.leader[17:]}"
+
+    # --- content rules ------------------------------------------------------------------------
+    if not controlfields and not datafields:
+        out.add("NO_FIELDS", "the record has no fields")
+    elif leader is not None and new.type_attr == BIBLIOGRAPHIC:
+        if not any(df.tag == "245" for df in datafields):
+            out.add("MISSING_245", "no title statement (245)", "245")
+        if not has_any_identifier(new):
+            out.add("NO_IDENTIFIER", "no ISBN, ISSN, EAN (024 ind1=3), 035 or 001 to match on")
+    elif leader is not None and new.type_attr == HOLDINGS and not any(
+        v for df in new.fields("852") for v in df.values("b")
+    ):
+        out.add("HOLDING_NO_SIGEL", "no 852 $b with the library's sigel", "852")
+    return new, out.errors, out.warnings

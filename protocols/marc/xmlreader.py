@@ -1,0 +1,351 @@
+"""Streaming MARCXML reader and intake scanner.
+
+Both run incrementally over byte chunks (`feed`/`close`), on one lxml `XMLPullParser`
+configured so nothing external is ever fetched and no entity is ever expanded:
+
+* Accepted: root `collection` or `record` in the MARC 21 slim namespace, with or without a
+  prefix; also the same elements in *no* namespace (read as MARC 21 slim, every record then
+  carries the warning ``MARCXML_NO_NAMESPACE``). A root in any other namespace, or any other
+  root element, is fatal (``MARCXML_FOREIGN_ROOT``).
+* A DOCTYPE (internal subset, entity declarations, external DTD) is fatal
+  (``XML_DTD_FORBIDDEN``). The prolog is sniffed before the parser sees it so this fails on the
+  first chunk; the parser's own docinfo is checked again as a second line of defence.
+* Not-well-formed XML, including bytes invalid in the document's encoding, raises
+  `XMLSyntaxFault` with line and column: the whole body is rejected.
+* A record that is well-formed XML but structurally unreadable as MARC (datafield without tag,
+  subfield without code, no leader) gives a per-record error; the stream goes on.
+
+Each record element is cleared, together with its already-processed preceding siblings, as soon
+as it has been converted, so memory stays flat however large the document. Text is Unicode NFC.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from collections.abc import Iterable, Iterator
+from typing import NamedTuple
+
+from lxml import etree  # type: ignore[import-untyped, unused-ignore]
+
+from .problems import Problem
+from .record import ControlField, DataField, Record
+
+MARC_NS = "http://www.loc.gov/MARC21/slim"
+_CLARK = "{" + MARC_NS + "}"
+
+#: How many prolog bytes are sniffed for a DOCTYPE before leaving it to the parser's docinfo check.
+_PROLOG_LIMIT = 65536
+
+
+class XMLFault(Exception):
+    """A fatal problem with the whole document; `code` is one of problems.CODES."""
+
+    def __init__(self, code: str, message: str, line: int | None = None, column: int | None = None):
+        super().__init__(message)
+        self.code = code
+        self.message = message
+        self.line = line
+        self.column = column
+
+    def __str__(self) -> str:
+        where = f" (line {self.line}, column {self.column})" if self.line is not None else ""
+        return f"{self.code}: {self.message}{where}"
+
+
+class XMLSyntaxFault(XMLFault):
+    """The body is not well-formed XML (or not valid in its encoding)."""
+
+    def __init__(self, message: str, line: int | None, column: int | None, code: str = "XML_SYNTAX"):
+        super().__init__(code, message, line, column)
+
+
+class ReadResult(NamedTuple):
+    """One record of a stream: 1-based position, the record (None if unreadable), problems."""
+
+    position: int
+    record: Record | None
+    problems: list[Problem]
+
+
+def new_parser() -> etree.XMLPullParser:
+    """The hardened pull parser shared by the reader and the scanner."""
+    return etree.XMLPullParser(
+        events=("end",),
+        tag="{*}record",
+        resolve_entities=False,
+        no_network=True,
+        load_dtd=False,
+        huge_tree=False,
+        remove_comments=True,
+        remove_pis=True,
+    )
+
+
+_POSITION_SUFFIX = re.compile(r",? line \d+, column \d+$")
+
+
+def _syntax_fault(exc: etree.XMLSyntaxError) -> XMLSyntaxFault:
+    msg = _POSITION_SUFFIX.sub("", str(exc.msg or exc))
+    line, column = exc.position if exc.position else (None, None)
+    lowered = msg.lower()
+    code = "XML_ENCODING" if ("encoding" in lowered or "utf-8" in lowered) else "XML_SYNTAX"
+    return XMLSyntaxFault(msg, line, column, code)
+
+
+class _PrologGuard:
+    """Refuses any markup declaration (`<!DOCTYPE`, `<!ENTITY` ...) before the root element."""
+
+    def __init__(self) -> None:
+        self.done = False
+        self._buf = b""
+
+    def feed(self, data: bytes) -> None:
+        if self.done:
+            return
+        self._buf += data.replace(b"\x00", b"")  # crude but enough to sniff UTF-16 as ASCII
+        buf = self._buf
+        for bom in (b"\xef\xbb\xbf", b"\xff\xfe", b"\xfe\xff"):
+            if buf.startswith(bom):
+                buf = buf[len(bom) :]
+                break
+        i, n = 0, len(buf)
+        while True:
+            while i < n and buf[i] in b" \t\r\n":
+                i += 1
+            if n - i < 4:
+                break  # need more bytes
+            if buf.startswith(b"<?", i):
+                end = buf.find(b"?>", i + 2)
+                if end < 0:
+                    break
+                i = end + 2
+            elif buf.startswith(b"<!--", i):
+                end = buf.find(b"-->", i + 4)
+                if end < 0:
+                    break
+                i = end + 3
+            elif buf.startswith(b"<!", i):
+                raise XMLFault(
+                    "XML_DTD_FORBIDDEN", "DOCTYPE and entity declarations are not accepted", 1, i + 1
+                )
+            else:
+                self.done = True  # root element (or not XML at all: the parser will say)
+                self._buf = b""
+                return
+        if len(self._buf) > _PROLOG_LIMIT:
+            self.done = True
+            self._buf = b""
+
+
+def _check_root(root: etree._Element) -> None:
+    doctype = root.getroottree().docinfo.doctype
+    if doctype:
+        raise XMLFault("XML_DTD_FORBIDDEN", "DOCTYPE and entity declarations are not accepted")
+    tag = root.tag
+    if tag not in (_CLARK + "collection", _CLARK + "record", "collection", "record"):
+        raise XMLFault(
+            "MARCXML_FOREIGN_ROOT",
+            f"root element {tag} is not a MARC 21 slim collection or record ({MARC_NS})",
+            root.sourceline,
+        )
+
+
+class _Stream:
+    """Shared incremental core: feeds the parser and hands out finished record elements."""
+
+    def __init__(self) -> None:
+        self._parser = new_parser()
+        self._guard = _PrologGuard()
+        self._root_checked = False
+        self.closed = False
+
+    def _events(self) -> Iterator[etree._Element]:
+        try:
+            for _event, elem in self._parser.read_events():
+                if not self._root_checked:
+                    root = elem
+                    while (parent := root.getparent()) is not None:
+                        root = parent
+                    _check_root(root)
+                    self._root_checked = True
+                parent = elem.getparent()
+                yield elem
+                elem.clear(keep_tail=False)
+                if parent is not None:
+                    while elem.getprevious() is not None:
+                        del parent[0]
+        except etree.XMLSyntaxError as exc:
+            raise _syntax_fault(exc) from None
+
+    def feed(self, data: bytes) -> Iterator[etree._Element]:
+        if not data:
+            return iter(())
+        self._guard.feed(data)
+        try:
+            self._parser.feed(data)
+        except etree.XMLSyntaxError as exc:
+            raise _syntax_fault(exc) from None
+        return self._events()
+
+    def close(self) -> Iterator[etree._Element]:
+        self.closed = True
+        try:
+            root = self._parser.close()
+        except etree.XMLSyntaxError as exc:
+            raise _syntax_fault(exc) from None
+        if not self._root_checked:
+            _check_root(root)
+            self._root_checked = True
+        return self._events()
+
+
+class _Names:
+    __slots__ = ("controlfield", "datafield", "leader", "subfield")
+
+    def __init__(self, prefix: str) -> None:
+        self.leader = prefix + "leader"
+        self.controlfield = prefix + "controlfield"
+        self.datafield = prefix + "datafield"
+        self.subfield = prefix + "subfield"
+
+
+_NS_NAMES = _Names(_CLARK)
+_BARE_NAMES = _Names("")
+_NORMALIZE = unicodedata.normalize
+
+
+def _text(elem: etree._Element) -> str:
+    text = elem.text if len(elem) == 0 else "".join(elem.itertext())
+    if not text:
+        return ""
+    return text if text.isascii() else _NORMALIZE("NFC", text)
+
+
+def element_to_record(elem: etree._Element, position: int) -> ReadResult:
+    """Convert one MARCXML `record` element (any supported namespace) into a Record."""
+    problems: list[Problem] = []
+    tag = elem.tag
+    if tag == _CLARK + "record":
+        names = _NS_NAMES
+    elif tag == "record":
+        names = _BARE_NAMES
+        problems.append(Problem("MARCXML_NO_NAMESPACE", f"record {position} has no namespace"))
+    else:
+        problems.append(Problem("MARCXML_FOREIGN_RECORD", f"record {position} is {tag}"))
+        return ReadResult(position, None, problems)
+
+    line = elem.sourceline
+    leader: str | None = None
+    controlfields: list[ControlField] = []
+    datafields: list[DataField] = []
+    unreadable = False
+    unknown: set[str] = set()
+    for child in elem:
+        ctag = child.tag
+        if ctag == names.datafield:
+            ftag = child.get("tag")
+            if ftag is None:
+                problems.append(Problem("MARCXML_NO_TAG", f"datafield without tag (line {child.sourceline})"))
+                unreadable = True
+                continue
+            subfields: list[tuple[str, str]] = []
+            for sf in child:
+                if sf.tag == names.subfield:
+                    code = sf.get("code")
+                    if code is None:
+                        problems.append(
+                            Problem("MARCXML_NO_CODE", f"subfield without code (line {sf.sourceline})", ftag)
+                        )
+                        unreadable = True
+                        continue
+                    subfields.append((code, _text(sf)))
+                elif isinstance(sf.tag, str):
+                    unknown.add(sf.tag)
+            datafields.append(DataField(ftag, child.get("ind1", ""), child.get("ind2", ""), subfields))
+        elif ctag == names.controlfield:
+            ftag = child.get("tag")
+            if ftag is None:
+                problems.append(
+                    Problem("MARCXML_NO_TAG", f"controlfield without tag (line {child.sourceline})")
+                )
+                unreadable = True
+                continue
+            controlfields.append(ControlField(ftag, _text(child)))
+        elif ctag == names.leader:
+            if leader is None:
+                leader = _text(child)
+            else:
+                problems.append(Problem("MARCXML_MULTIPLE_LEADERS", f"record {position} has several leaders"))
+        elif isinstance(ctag, str):
+            unknown.add(ctag)
+    if unknown:
+        problems.append(
+            Problem(
+                "MARCXML_UNKNOWN_ELEMENT", f"ignored element(s) {', '.join(sorted(unknown))} (line {line})"
+            )
+        )
+    if leader is None:
+        problems.append(Problem("MARCXML_NO_LEADER", f"record {position} (line {line}) has no leader"))
+        unreadable = True
+    if unreadable or leader is None:
+        return ReadResult(position, None, problems)
+    type_attr = elem.get("type")
+    return ReadResult(position, Record(leader, controlfields, datafields, type_attr), problems)
+
+
+class MarcXmlParser:
+    """Push parser: `feed(chunk)` and `close()` return the records completed so far."""
+
+    def __init__(self) -> None:
+        self._stream = _Stream()
+        self.count = 0
+
+    def _convert(self, elems: Iterator[etree._Element]) -> list[ReadResult]:
+        out: list[ReadResult] = []
+        for elem in elems:
+            self.count += 1
+            out.append(element_to_record(elem, self.count))
+        return out
+
+    def feed(self, data: bytes) -> list[ReadResult]:
+        return self._convert(self._stream.feed(data))
+
+    def close(self) -> list[ReadResult]:
+        return self._convert(self._stream.close())
+
+
+def read_marcxml(chunks: Iterable[bytes]) -> Iterator[ReadResult]:
+    """Read MARCXML from byte chunks, one ReadResult per record. Raises XMLFault (fatal)."""
+    parser = MarcXmlParser()
+    for chunk in chunks:
+        yield from parser.feed(chunk)
+    yield from parser.close()
+
+
+class MarcXmlScanner:
+    """Cheap intake check while a body streams in: well-formed, MARCXML root, no DTD; counts records.
+
+    `feed` raises XMLFault/XMLSyntaxFault as soon as the problem is seen; `close` returns the
+    number of record elements.
+    """
+
+    def __init__(self) -> None:
+        self._stream = _Stream()
+        self.count = 0
+
+    def feed(self, data: bytes) -> None:
+        for _ in self._stream.feed(data):
+            self.count += 1
+
+    def close(self) -> int:
+        for _ in self._stream.close():
+            self.count += 1
+        return self.count
+
+
+def scan_marcxml(chunks: Iterable[bytes]) -> int:
+    scanner = MarcXmlScanner()
+    for chunk in chunks:
+        scanner.feed(chunk)
+    return scanner.close()
