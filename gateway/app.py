@@ -11,6 +11,7 @@ from aiohttp import web
 from gateway import db, migrations
 from gateway.appkeys import POOL, SETTINGS
 from gateway.config import Settings
+from gateway.http.errors import gateway_errors
 
 log = logging.getLogger(__name__)
 
@@ -25,7 +26,7 @@ FEATURES = (
 
 
 def create_app(settings: Settings, *, database_url: str, run_workers: bool = True) -> web.Application:
-    app = web.Application(client_max_size=settings.max_body)
+    app = web.Application(client_max_size=settings.max_body, middlewares=[gateway_errors])
     app[SETTINGS] = settings
 
     async def database(app: web.Application) -> AsyncIterator[None]:

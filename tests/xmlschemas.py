@@ -55,3 +55,8 @@ def assert_valid(relpath: str, document: bytes | etree._Element) -> etree._Eleme
         errors = "\n".join(f"line {e.line}: {e.message}" for e in xsd.error_log)  # type: ignore[attr-defined]
         raise AssertionError(f"not valid against {relpath}:\n{errors}")
     return root
+
+
+# Not tests, although their names start with "test" (pytest collects imported functions).
+testdata.__test__ = False  # type: ignore[attr-defined]
+testdata_dir.__test__ = False  # type: ignore[attr-defined]

@@ -1,0 +1,179 @@
+"""Admin API under /admin/ (Authorization: Bearer FORVARV_ADMIN_TOKEN): the registry and review queue."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aiohttp import web
+
+from gateway import registry, review
+from gateway.appkeys import POOL
+from gateway.errors import Invalid
+from gateway.http.auth import require_admin
+
+
+async def _json(request: web.Request) -> dict[str, Any]:
+    try:
+        body = await request.json()
+    except ValueError:
+        raise Invalid("the body must be a JSON object") from None
+    if not isinstance(body, dict):
+        raise Invalid("the body must be a JSON object")
+    return body
+
+
+def _str(body: dict[str, Any], key: str, *, required: bool = True) -> str | None:
+    value = body.get(key)
+    if value is None and not required:
+        return None
+    if not isinstance(value, str) or not value.strip():
+        raise Invalid(f"{key} is required and must be a non-empty string")
+    return value.strip()
+
+
+@web.middleware
+async def admin_only(request: web.Request, handler: Any) -> web.StreamResponse:
+    if request.path.startswith("/admin/"):
+        require_admin(request)
+    response: web.StreamResponse = await handler(request)
+    return response
+
+
+async def suppliers(request: web.Request) -> web.Response:
+    async with request.app[POOL].acquire() as conn:
+        if request.method == "GET":
+            return web.json_response({"suppliers": await registry.list_suppliers(conn)})
+        body = await _json(request)
+        code, name = _str(body, "code"), _str(body, "name")
+        assert code is not None and name is not None
+        async with conn.transaction():
+            await registry.add_supplier(conn, code, name)
+            token_id, token = await registry.create_token(conn, code)
+    return web.json_response({"code": code, "name": name, "token_id": token_id, "token": token}, status=201)
+
+
+async def supplier(request: web.Request) -> web.Response:
+    code = request.match_info["code"]
+    async with request.app[POOL].acquire() as conn:
+        if request.method == "DELETE":
+            await registry.remove_supplier(conn, code)
+            return web.json_response({"removed": code})
+        s = await registry.get_supplier(conn, code)
+        tokens = await registry.list_tokens(conn, code)
+        customers = await registry.list_customers(conn, code)
+    return web.json_response({"code": s.code, "name": s.name, "tokens": tokens,
+                              "customers": [c["sigel"] for c in customers]})
+
+
+async def tokens(request: web.Request) -> web.Response:
+    code = request.match_info["code"]
+    async with request.app[POOL].acquire() as conn:
+        token_id, token = await registry.create_token(conn, code)
+    return web.json_response({"supplier": code, "token_id": token_id, "token": token}, status=201)
+
+
+async def revoke(request: web.Request) -> web.Response:
+    code = request.match_info["code"]
+    raw = request.match_info.get("token_id")
+    try:
+        token_id = int(raw) if raw is not None else None
+    except ValueError:
+        raise Invalid("token id must be an integer") from None
+    async with request.app[POOL].acquire() as conn:
+        count = await registry.revoke_token(conn, code, token_id)
+    return web.json_response({"supplier": code, "revoked": count})
+
+
+def _library_json(lib: dict[str, Any]) -> dict[str, Any]:
+    return {**lib, "emails": list(lib["emails"])}
+
+
+async def libraries(request: web.Request) -> web.Response:
+    async with request.app[POOL].acquire() as conn:
+        if request.method == "GET":
+            return web.json_response({"libraries": [_library_json(x) for x in await registry.list_libraries(conn)]})
+        body = await _json(request)
+        sigel, name = _str(body, "sigel"), _str(body, "name")
+        assert sigel is not None and name is not None
+        emails = body.get("emails", [])
+        if isinstance(emails, str):
+            emails = [emails]
+        if not isinstance(emails, list) or not all(isinstance(e, str) for e in emails):
+            raise Invalid("emails must be a list of addresses")
+        lib = await registry.add_library(
+            conn, sigel, name, emails,
+            language=str(body.get("language", "sv")),
+            registered=bool(body.get("registered", True)),
+            digest=bool(body.get("digest", False)),
+        )
+    return web.json_response(_library_json(lib), status=201)
+
+
+async def library(request: web.Request) -> web.Response:
+    sigel = request.match_info["sigel"]
+    async with request.app[POOL].acquire() as conn:
+        if request.method == "DELETE":
+            await registry.remove_library(conn, sigel)
+            return web.json_response({"removed": sigel})
+        if request.method == "PATCH":
+            lib = await registry.update_library(conn, sigel, **await _json(request))
+        else:
+            lib = await registry.get_library(conn, sigel)
+    return web.json_response(_library_json(lib))
+
+
+async def customers(request: web.Request) -> web.Response:
+    async with request.app[POOL].acquire() as conn:
+        if request.method == "GET":
+            return web.json_response({"customers": await registry.list_customers(conn,
+                                                                                 request.query.get("supplier"))})
+        body = await _json(request)
+        code, sigel = _str(body, "supplier"), _str(body, "sigel")
+        assert code is not None and sigel is not None
+        await registry.add_customer(conn, code, sigel)
+    return web.json_response({"supplier": code, "sigel": sigel}, status=201)
+
+
+async def customer(request: web.Request) -> web.Response:
+    async with request.app[POOL].acquire() as conn:
+        await registry.remove_customer(conn, request.match_info["code"], request.match_info["sigel"])
+    return web.json_response({"removed": [request.match_info["code"], request.match_info["sigel"]]})
+
+
+async def review_list(request: web.Request) -> web.Response:
+    include_resolved = request.query.get("all") in ("1", "true")
+    async with request.app[POOL].acquire() as conn:
+        items = await review.list_items(conn, include_resolved=include_resolved)
+    return web.json_response({"items": items})
+
+
+async def review_resolve(request: web.Request) -> web.Response:
+    try:
+        item_id = int(request.match_info["id"])
+    except ValueError:
+        raise Invalid("review item id must be an integer") from None
+    async with request.app[POOL].acquire() as conn:
+        await review.resolve(conn, item_id)
+    return web.json_response({"resolved": item_id})
+
+
+def setup(app: web.Application) -> None:
+    app.middlewares.append(admin_only)
+    r = app.router
+    r.add_route("GET", "/admin/suppliers", suppliers)
+    r.add_route("POST", "/admin/suppliers", suppliers)
+    r.add_route("GET", "/admin/suppliers/{code}", supplier)
+    r.add_route("DELETE", "/admin/suppliers/{code}", supplier)
+    r.add_route("POST", "/admin/suppliers/{code}/tokens", tokens)
+    r.add_route("DELETE", "/admin/suppliers/{code}/tokens", revoke)
+    r.add_route("DELETE", "/admin/suppliers/{code}/tokens/{token_id}", revoke)
+    r.add_route("GET", "/admin/libraries", libraries)
+    r.add_route("POST", "/admin/libraries", libraries)
+    r.add_route("GET", "/admin/libraries/{sigel}", library)
+    r.add_route("PATCH", "/admin/libraries/{sigel}", library)
+    r.add_route("DELETE", "/admin/libraries/{sigel}", library)
+    r.add_route("GET", "/admin/customers", customers)
+    r.add_route("POST", "/admin/customers", customers)
+    r.add_route("DELETE", "/admin/customers/{code}/{sigel}", customer)
+    r.add_route("GET", "/admin/review", review_list)
+    r.add_route("POST", "/admin/review/{id}/resolve", review_resolve)

@@ -1,0 +1,107 @@
+"""Supplier API: POST /deliveries, GET /deliveries, GET /deliveries/{id}."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import AsyncIterator
+
+from aiohttp import web
+
+from gateway import intake, report
+from gateway.appkeys import POOL, SETTINGS
+from gateway.errors import Invalid, NotFound
+from gateway.http.auth import require_supplier, supplier_or_admin
+
+MAX_WAIT = 600.0
+
+
+def _wait_seconds(request: web.Request) -> float:
+    raw = request.query.get("wait")
+    if raw is None:
+        return 0.0
+    try:
+        value = float(raw)
+    except ValueError:
+        raise Invalid("wait must be a number of seconds") from None
+    if not 0 <= value <= MAX_WAIT:
+        raise Invalid(f"wait must be between 0 and {MAX_WAIT:.0f} seconds")
+    return value
+
+
+async def _body(request: web.Request) -> AsyncIterator[bytes]:
+    async for chunk in request.content.iter_chunked(256 * 1024):
+        yield chunk
+
+
+async def post_delivery(request: web.Request) -> web.StreamResponse:
+    supplier = await require_supplier(request)
+    settings = request.app[SETTINGS]
+    wait = _wait_seconds(request)
+    declared = request.content_length
+    if declared is not None and declared > settings.max_body:
+        raise intake.PayloadTooLarge(f"the body exceeds the limit of {settings.max_body} bytes")
+    # aiohttp decodes Content-Encoding: gzip/deflate itself (with bounded chunks), so the body
+    # arrives decoded; the intake still counts every decoded byte against the limit.
+    received = await intake.receive(
+        request.app[POOL],
+        supplier,
+        _body(request),
+        content_type=request.headers.get("Content-Type", ""),
+        charset=request.charset,
+        idempotency_key=request.headers.get("Idempotency-Key"),
+        max_body=settings.max_body,
+    )
+    location = f"/deliveries/{received.id}"
+    if wait > 0:
+        deadline = time.monotonic() + wait
+        delay = 0.05
+        while time.monotonic() < deadline:
+            async with request.app[POOL].acquire() as conn:
+                status = await conn.fetchval("SELECT status FROM deliveries WHERE id = $1", received.id)
+            if status in ("done", "failed"):
+                async with request.app[POOL].acquire() as conn:
+                    body = await report.build(conn, received.id, supplier.id)
+                return web.json_response(body, status=200, headers={"Location": location})
+            await asyncio.sleep(min(delay, max(0.0, deadline - time.monotonic())))
+            delay = min(delay * 1.5, 0.5)
+        async with request.app[POOL].acquire() as conn:
+            status = await conn.fetchval("SELECT status FROM deliveries WHERE id = $1", received.id)
+        received = intake.Received(received.id, status, received.created)
+    return web.json_response(
+        {"id": str(received.id), "status": received.status, "href": location},
+        status=202 if received.created else 200,
+        headers={"Location": location},
+    )
+
+
+async def get_delivery(request: web.Request) -> web.Response:
+    supplier = await supplier_or_admin(request)
+    try:
+        delivery_id = int(request.match_info["id"])
+    except ValueError:
+        raise NotFound("no such delivery") from None
+    async with request.app[POOL].acquire() as conn:
+        body = await report.build(conn, delivery_id, supplier.id if supplier else None)
+    return web.json_response(body)
+
+
+async def list_deliveries(request: web.Request) -> web.Response:
+    supplier = await supplier_or_admin(request)
+    try:
+        limit = min(int(request.query.get("limit", "100")), 1000)
+        before = int(request.query["before"]) if "before" in request.query else None
+    except ValueError:
+        raise Invalid("limit and before must be integers") from None
+    async with request.app[POOL].acquire() as conn:
+        items = await report.listing(conn, supplier.id if supplier else None, limit, before)
+    body: dict[str, object] = {"deliveries": items}
+    if len(items) == limit:
+        body["next"] = f"/deliveries?limit={limit}&before={items[-1]['id']}"
+    return web.json_response(body)
+
+
+def setup(app: web.Application) -> None:
+    app.router.add_post("/deliveries", post_delivery)
+    app.router.add_get("/deliveries", list_deliveries)
+    app.router.add_get("/deliveries/{id}", get_delivery)

@@ -1,0 +1,547 @@
+"""Loading a received delivery: read, validate, match, write — in batches, resumably.
+
+The stored payload is read back chunk by chunk and parsed incrementally, so memory does not
+grow with the delivery. Records are grouped into batches of a few hundred; each batch is one
+transaction that takes advisory locks on the batch's normalised identifiers (so two processes
+loading the same new book make one record), looks every candidate up in one query, decides in
+Python (gateway.matching) and writes everything — records, identifiers, holdings, review items
+and the per-record results — with a few bulk statements. Because the results are written with
+the records, they are also the progress: a delivery resumed after a crash skips the positions
+it already has, so nothing is lost and nothing is loaded twice.
+
+Holdings belong to the bibliographic record their 004 names when it is in the same delivery
+(MARC 21), else to the bibliographic record before them (Libris: suppliers send no 004); a 004
+that names nothing in the delivery is looked up among the records this supplier delivered
+before.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+import asyncpg
+
+from gateway import matching, report
+from gateway.matching import Candidate
+from gateway.queries import load
+from protocols.marc import identifiers, summary, validate, writer
+from protocols.marc.isoreader import IsoParser
+from protocols.marc.problems import Problem
+from protocols.marc.record import ControlField, DataField, Record
+from protocols.marc.xmlreader import MarcXmlParser, ReadResult
+
+log = logging.getLogger(__name__)
+Q = load("loader")
+
+_FAR_FUTURE = datetime.max.replace(tzinfo=UTC)
+_RETRYABLE = (asyncpg.DeadlockDetectedError, asyncpg.SerializationError)
+
+
+def problem(code: str, message: str) -> dict[str, str]:
+    return {"code": code, "message": message}
+
+
+def _problems(items: list[Problem]) -> list[dict[str, str]]:
+    out = []
+    for p in items:
+        entry = {"code": p.code, "message": p.message}
+        if p.tag:
+            entry["tag"] = p.tag
+        out.append(entry)
+    return out
+
+
+@dataclass(slots=True)
+class Context:
+    delivery_id: int
+    supplier_id: int
+    supplier_code: str
+    org_code: str
+    #: sigel -> (registered, customer of this supplier)
+    libraries: dict[str, tuple[bool, bool]]
+
+
+@dataclass(slots=True)
+class BibItem:
+    position: int
+    record: Record | None
+    own_id: str | None = None
+    pairs: list[tuple[str, str]] = field(default_factory=list)
+    keys: list[str] = field(default_factory=list)
+    match_class: str = ""
+    errors: list[dict[str, str]] = field(default_factory=list)
+    warnings: list[dict[str, str]] = field(default_factory=list)
+    title: str | None = None
+    described: dict[str, Any] = field(default_factory=dict)
+    # decided when written
+    outcome: str = "rejected"
+    record_id: int | None = None
+    candidates: list[int] = field(default_factory=list)
+
+
+@dataclass(slots=True)
+class HoldingItem:
+    position: int
+    record: Record | None
+    own_id: str | None = None
+    sigel: str | None = None
+    #: the bibliographic record in this batch it belongs to, or the id of one already written
+    parent_position: int | None = None
+    parent_record: int | None = None
+    errors: list[dict[str, str]] = field(default_factory=list)
+    warnings: list[dict[str, str]] = field(default_factory=list)
+    outcome: str = "rejected"
+    holding_id: int | None = None
+
+
+@dataclass(slots=True)
+class ParentInfo:
+    """What later holdings need to know about a bibliographic record of this delivery."""
+
+    position: int
+    record_id: int | None  # None while its batch is unwritten, or when it was rejected
+    written: bool
+
+
+class Batches:
+    """Turns the stream of read records into batches; tracks parents across batches."""
+
+    def __init__(self, ctx: Context, done: dict[int, asyncpg.Record], batch_size: int) -> None:
+        self.ctx = ctx
+        self.done = done
+        self.batch_size = batch_size
+        self.bibs: list[BibItem] = []
+        self.holdings: list[HoldingItem] = []
+        self.by_position: dict[int, ParentInfo] = {}
+        self.by_own_id: dict[str, int] = {}  # the supplier's 001 of a bib in this delivery -> position
+        self.last_bib: int | None = None
+        #: holdings whose 004 names nothing seen so far: resolved at the end
+        self.forward: list[HoldingItem] = []
+
+    # --- intake of read records ---------------------------------------------------------------
+    def add(self, result: ReadResult) -> None:
+        pos, record, read_problems = result
+        errors = [p for p in read_problems if p.is_error]
+        warnings = [p for p in read_problems if not p.is_error]
+        if record is not None and record.is_holdings:
+            self._add_holding(pos, record, errors, warnings)
+        else:
+            self._add_bib(pos, record, errors, warnings)
+
+    def _add_bib(self, pos: int, record: Record | None, errors: list[Problem], warnings: list[Problem]) -> None:
+        own_id = (record.control("001") or "").strip() or None if record is not None else None
+        self.last_bib = pos
+        if own_id:
+            self.by_own_id.setdefault(own_id, pos)
+        prior = self.done.get(pos)
+        if prior is not None:
+            self.by_position[pos] = ParentInfo(pos, prior["record_id"], written=True)
+            return
+        self.by_position[pos] = ParentInfo(pos, None, written=False)
+        item = BibItem(pos, None, own_id=own_id)
+        if record is not None and not errors:
+            record, v_errors, v_warnings = validate.check(record, kind="Bibliographic")
+            errors = errors + v_errors
+            warnings = warnings + v_warnings
+            if not v_errors:
+                ids = identifiers.extract(record)
+                warnings = warnings + ids.warnings
+                item.record = record
+                item.pairs = ids.pairs()
+                if own_id and not ids.control_003:
+                    item.pairs.append(("sysno", f"({self.ctx.supplier_code}){own_id}"))
+                if own_id:
+                    item.pairs.append(("supplier", f"{self.ctx.supplier_code}:{own_id}"))
+                item.keys = [f"{k}:{v}" for k, v in item.pairs]
+                item.match_class = identifiers.match_class(record)
+                item.described = dict(summary.describe(record))
+                title = item.described.get("title")
+                item.title = title if isinstance(title, str) else None
+        if not errors and record is None:
+            errors = [Problem("LEADER_INVALID", "the record could not be read")]
+        item.errors = _problems(errors)
+        item.warnings = _problems(warnings)
+        if errors:
+            item.record = None
+        self.bibs.append(item)
+
+    def _add_holding(self, pos: int, record: Record, errors: list[Problem], warnings: list[Problem]) -> None:
+        if pos in self.done:
+            return
+        item = HoldingItem(pos, None, own_id=(record.control("001") or "").strip() or None)
+        checked, v_errors, v_warnings = validate.check(record, kind="Holdings")
+        errors = errors + v_errors
+        warnings = warnings + v_warnings
+        item.warnings = _problems(warnings)
+        sigels = checked.subfield_values("852", "b")
+        item.sigel = sigels[0].strip() if sigels and sigels[0].strip() else None
+        if errors:
+            item.errors = _problems(errors)
+        else:
+            item.record = checked
+        ref = (checked.control("004") or "").strip() or None
+        if ref is not None:
+            target = self.by_own_id.get(ref)
+            if target is None:
+                self.forward.append(item)
+                item.warnings.append(problem("HOLDING_FORWARD_REFERENCE",
+                                             f"004 {ref} names no earlier record of this delivery"))
+                return
+        else:
+            target = self.last_bib
+            if target is None:
+                item.errors.append(problem("HOLDING_NO_PARENT",
+                                           "a holdings record without 004 came before any bibliographic record"))
+        self._attach(item, target)
+        self.holdings.append(item)
+
+    def _attach(self, item: HoldingItem, target: int | None) -> None:
+        if target is None:
+            return
+        info = self.by_position[target]
+        item.parent_position = target
+        if info.written:
+            item.parent_record = info.record_id
+            if info.record_id is None:
+                item.errors.append(problem("HOLDING_PARENT_REJECTED",
+                                           f"the bibliographic record at position {target} was rejected"))
+
+    # --- batching ------------------------------------------------------------------------------
+    def ready(self) -> bool:
+        return len(self.bibs) + len(self.holdings) >= self.batch_size
+
+    def take(self) -> tuple[list[BibItem], list[HoldingItem]]:
+        bibs, holdings = self.bibs, self.holdings
+        self.bibs, self.holdings = [], []
+        return bibs, holdings
+
+    def written(self, bibs: list[BibItem]) -> None:
+        for b in bibs:
+            self.by_position[b.position] = ParentInfo(b.position, b.record_id, written=True)
+
+    def finish_forward(self) -> list[HoldingItem]:
+        """Forward references: to a bib later in this delivery, else to an earlier delivery."""
+        leftovers = []
+        for item in self.forward:
+            ref = (item.record.control("004") if item.record else None) or ""
+            target = self.by_own_id.get(ref.strip())
+            if target is not None:
+                item.warnings = [w for w in item.warnings if w["code"] != "HOLDING_FORWARD_REFERENCE"]
+                self._attach(item, target)
+            leftovers.append(item)
+        self.forward = []
+        return leftovers
+
+
+# --- reading ----------------------------------------------------------------------------------
+async def chunks(pool: asyncpg.Pool, delivery_id: int) -> AsyncIterator[bytes]:
+    seq = 0
+    while True:
+        async with pool.acquire() as conn:
+            data = await conn.fetchval(Q["chunk"], delivery_id, seq)
+        if data is None:
+            return
+        yield data
+        seq += 1
+
+
+def new_parser(fmt: str, charset: str | None) -> MarcXmlParser | IsoParser:
+    if fmt == "marcxml":
+        return MarcXmlParser()
+    return IsoParser(encoding="latin1" if charset == "iso-8859-1" else "auto")
+
+
+# --- writing ----------------------------------------------------------------------------------
+def _stamp(record: Record, now: datetime) -> None:
+    record.set_control("005", now.strftime("%Y%m%d%H%M%S.0"))
+
+
+def _own_record(record: Record, record_id: int, ctx: Context, own_id: str | None) -> None:
+    """Make the supplier's record ours: 001/003 are the gateway's, the supplier's id goes to 035."""
+    if own_id:
+        org = (record.control("003") or "").strip() or ctx.supplier_code
+        sysno = f"({org}){own_id}"
+        if sysno not in {v.strip() for v in record.subfield_values("035", "a")}:
+            record.add_datafield(DataField("035", " ", " ", [("a", sysno)]))
+    record.set_control("001", str(record_id))
+    record.set_control("003", ctx.org_code)
+
+
+def _holding_record(item: HoldingItem, holding_id: int, bib_id: int, ctx: Context, now: datetime) -> str:
+    record = item.record
+    assert record is not None
+    record.set_control("001", str(holding_id))
+    record.set_control("003", ctx.org_code)
+    record.remove_control("004")
+    record.controlfields.append(ControlField("004", str(bib_id)))
+    record.controlfields.sort(key=lambda cf: cf.tag)
+    _stamp(record, now)
+    return writer.to_marcxml(record)
+
+
+async def _write_batch(conn: asyncpg.Connection, ctx: Context, bibs: list[BibItem],
+                       holdings: list[HoldingItem]) -> None:
+    now = datetime.now(UTC)
+    live = [b for b in bibs if b.record is not None]
+    keys = sorted({k for b in live for k in b.keys})
+    await conn.execute(Q["lock_keys"], keys)
+    index: dict[tuple[str, str], list[Candidate]] = {}
+    if keys:
+        kinds, values = zip(*[k.split(":", 1) for k in keys], strict=True)
+        for r in await conn.fetch(Q["candidates"], list(kinds), list(values)):
+            index.setdefault((r["kind"], r["value"]), []).append(
+                Candidate(r["id"], r["match_class"], r["encoding_level"], r["protected"], r["created_at"])
+            )
+    new_ids = [r[0] for r in await conn.fetch(Q["next_bib_ids"], len(live))] if live else []
+    new_ids.reverse()  # pop() hands them out in ascending order
+
+    ins: list[tuple[int, str, str, str, str]] = []
+    upd: dict[int, tuple[int, str, str, str, str]] = {}
+    idents: list[tuple[str, str, int]] = []
+    reviews: list[tuple[int, int, str, str, str]] = []
+    by_position: dict[int, BibItem] = {}
+    for item in live:
+        record = item.record
+        assert record is not None
+        by_position[item.position] = item
+        level = record.leader[17] if len(record.leader) > 17 else " "
+        _kind, found = matching.candidates(item.pairs, item.match_class, index)
+        item.candidates = [c.id for c in found]
+        if not found:
+            rid = new_ids.pop()
+            _own_record(record, rid, ctx, item.own_id)
+            _stamp(record, now)
+            ins.append((rid, item.match_class, level, writer.to_marcxml(record), json.dumps(item.described)))
+            item.outcome, item.record_id = "created", rid
+            cand = Candidate(rid, item.match_class, level, False, _FAR_FUTURE)
+            for pair in item.pairs:
+                index.setdefault(pair, []).append(cand)
+        else:
+            target = found[0]
+            item.record_id = target.id
+            if len(found) > 1:
+                reviews.append((item.position, target.id, ",".join(map(str, item.candidates)),
+                                "\x1f".join(item.keys),
+                                f"{len(found)} records share an identifier; attached to the oldest"))
+            if matching.may_replace(level, target):
+                _own_record(record, target.id, ctx, item.own_id)
+                _stamp(record, now)
+                upd[target.id] = (target.id, item.match_class, level, writer.to_marcxml(record),
+                                  json.dumps(item.described))
+                item.outcome = "updated"
+                replaced = Candidate(target.id, target.match_class, level, False, target.created_at)
+                for pair_list in index.values():
+                    for i, c in enumerate(pair_list):
+                        if c.id == target.id:
+                            pair_list[i] = replaced
+                for pair in item.pairs:
+                    if all(c.id != target.id for c in index.setdefault(pair, [])):
+                        index[pair].append(replaced)
+            else:
+                item.outcome = "matched"
+                for pair in item.pairs:
+                    if all(c.id != target.id for c in index.setdefault(pair, [])):
+                        index[pair].append(target)
+        idents.extend((k, v, item.record_id) for k, v in item.pairs)
+
+    if ins:
+        cols = list(zip(*ins, strict=True))
+        await conn.execute(Q["insert_bibs"], *[list(c) for c in cols], ctx.supplier_id)
+    if upd:
+        cols = list(zip(*upd.values(), strict=True))
+        await conn.execute(Q["replace_bibs"], *[list(c) for c in cols])
+        await conn.execute(Q["touch_holdings_of"], list(upd))
+    if idents:
+        k, v, b = zip(*idents, strict=True)
+        await conn.execute(Q["insert_identifiers"], list(k), list(v), list(b))
+    touched = [b.record_id for b in live if b.record_id is not None]
+    if touched:
+        await conn.execute(Q["upsert_bib_suppliers"], touched, ctx.supplier_id)
+    if reviews:
+        cols = list(zip(*reviews, strict=True))
+        await conn.execute(Q["insert_review_items"], ctx.delivery_id, *[list(c) for c in cols])
+
+    await _write_holdings(conn, ctx, holdings, by_position, now)
+    await _write_results(conn, ctx, bibs, holdings)
+
+
+def _check_library(item: HoldingItem, ctx: Context) -> None:
+    if item.sigel is None:
+        return
+    lib = ctx.libraries.get(item.sigel)
+    if lib is None:
+        item.errors.append(problem("HOLDING_UNKNOWN_LIBRARY", f"{item.sigel} is not a library known here"))
+    elif not lib[0]:
+        item.errors.append(problem("HOLDING_LIBRARY_UNREGISTERED",
+                                   f"{item.sigel} is not a registered library and cannot receive holdings"))
+    elif not lib[1]:
+        item.errors.append(problem("HOLDING_NOT_CUSTOMER",
+                                   f"{item.sigel} is not a customer of supplier {ctx.supplier_code}"))
+
+
+async def _write_holdings(conn: asyncpg.Connection, ctx: Context, holdings: list[HoldingItem],
+                          batch_bibs: dict[int, BibItem], now: datetime) -> None:
+    usable: list[tuple[HoldingItem, int]] = []
+    for item in holdings:
+        bib_id = item.parent_record
+        if bib_id is None and item.parent_position is not None and item.parent_position in batch_bibs:
+            bib_id = batch_bibs[item.parent_position].record_id
+        if bib_id is None and item.parent_position is not None and not item.errors:
+            item.errors.append(problem("HOLDING_PARENT_REJECTED",
+                                       f"the bibliographic record at position {item.parent_position} "
+                                       "was rejected"))
+        item.parent_record = bib_id
+        _check_library(item, ctx)
+        if item.errors or item.record is None or bib_id is None:
+            item.outcome = "rejected"
+            continue
+        usable.append((item, bib_id))
+    if not usable:
+        return
+    await conn.execute(Q["lock_keys"], sorted({f"bib:{b}" for _, b in usable}))
+    pairs = sorted({(b, i.sigel) for i, b in usable}, key=lambda p: (p[0], p[1] or ""))
+    existing: dict[tuple[int, str], tuple[int, bool]] = {}
+    for r in await conn.fetch(Q["existing_holdings"], [p[0] for p in pairs], [p[1] for p in pairs]):
+        existing[(r["bib_id"], r["sigel"])] = (r["id"], r["deleted"])
+    fresh = [r[0] for r in await conn.fetch(Q["next_holding_ids"], len(usable))]
+    inserts: dict[tuple[int, str], list[Any]] = {}
+    updates: dict[int, list[Any]] = {}
+    for item, bib_id in usable:
+        assert item.record is not None and item.sigel is not None
+        key = (bib_id, item.sigel)
+        delete = len(item.record.leader) > 5 and item.record.leader[5] == "d"
+        current = existing.get(key)
+        if current is None or current[1]:
+            if delete:
+                item.outcome = "rejected"
+                item.errors.append(problem("HOLDING_DELETE_NOT_FOUND",
+                                           f"{item.sigel} has no holding on record {bib_id} to delete"))
+                continue
+            if current is None:
+                hid = fresh.pop()
+                inserts[key] = [hid, bib_id, item.sigel, _holding_record(item, hid, bib_id, ctx, now), False]
+                existing[key] = (hid, False)
+                item.outcome = "added"
+            else:  # re-adding a deleted holding revives the tombstone
+                hid = current[0]
+                updates[hid] = [hid, _holding_record(item, hid, bib_id, ctx, now), False]
+                existing[key] = (hid, False)
+                item.outcome = "added"
+        else:
+            hid = current[0]
+            xml = _holding_record(item, hid, bib_id, ctx, now)
+            if key in inserts:
+                inserts[key] = [hid, bib_id, item.sigel, xml, delete]
+            else:
+                updates[hid] = [hid, xml, delete]
+            existing[key] = (hid, delete)
+            item.outcome = "deleted" if delete else "updated"
+        item.holding_id = hid
+    if inserts:
+        cols = list(zip(*inserts.values(), strict=True))
+        await conn.execute(Q["insert_holdings"], *[list(c) for c in cols], ctx.supplier_id)
+    if updates:
+        cols = list(zip(*updates.values(), strict=True))
+        await conn.execute(Q["update_holdings"], *[list(c) for c in cols], ctx.supplier_id)
+
+
+async def _write_results(conn: asyncpg.Connection, ctx: Context, bibs: list[BibItem],
+                         holdings: list[HoldingItem]) -> None:
+    rows: list[tuple[Any, ...]] = []
+    for b in bibs:
+        rows.append((b.position, "bib", None, b.own_id, "\x1f".join(b.keys), b.outcome, b.record_id, None,
+                     None, ",".join(map(str, b.candidates)), b.title, json.dumps(b.errors),
+                     json.dumps(b.warnings)))
+    for h in holdings:
+        rows.append((h.position, "holding", h.parent_position, h.own_id, "", h.outcome, h.parent_record,
+                     h.holding_id, h.sigel, "", None, json.dumps(h.errors), json.dumps(h.warnings)))
+    if rows:
+        cols = list(zip(*rows, strict=True))
+        await conn.execute(Q["insert_results"], ctx.delivery_id, *[list(c) for c in cols])
+
+
+async def write_batch(pool: asyncpg.Pool, ctx: Context, bibs: list[BibItem], holdings: list[HoldingItem],
+                      attempts: int = 5) -> None:
+    """One transaction per batch; retried on deadlock or serialization failure.
+
+    Writing only ever sets a record's 001/003/004/005 and adds the supplier's 035 once, which
+    is safe to repeat; the decisions (outcomes, ids, errors found while writing) are reset.
+    """
+    saved = [(h, list(h.errors), h.parent_record) for h in holdings]
+    for attempt in range(1, attempts + 1):
+        try:
+            async with pool.acquire() as conn, conn.transaction():
+                await _write_batch(conn, ctx, bibs, holdings)
+            return
+        except _RETRYABLE:
+            if attempt == attempts:
+                raise
+            log.warning("delivery %s: batch retried after a lock conflict", ctx.delivery_id)
+            for b in bibs:
+                if b.record is not None:
+                    b.outcome, b.record_id, b.candidates = "rejected", None, []
+            for h, errors, parent in saved:
+                h.errors, h.parent_record, h.outcome, h.holding_id = list(errors), parent, "rejected", None
+
+
+# --- the whole delivery ---------------------------------------------------------------------
+async def load_delivery(pool: asyncpg.Pool, delivery_id: int, *, org_code: str, batch_size: int = 500,
+                        on_finish: Callable[[asyncpg.Connection, int], Awaitable[object]] | None = None) -> dict[str, int]:
+    """Process one claimed delivery to the end; returns its summary."""
+    async with pool.acquire() as conn:
+        meta = await conn.fetchrow(Q["delivery_meta"], delivery_id)
+        libs = {r["sigel"]: (r["registered"], r["customer"]) for r in await conn.fetch(Q["libraries"],
+                                                                                       meta["supplier_id"])}
+        done = {r["position"]: r for r in await conn.fetch(Q["done_records"], delivery_id)}
+    ctx = Context(delivery_id, meta["supplier_id"], meta["supplier_code"], org_code, libs)
+    if done:
+        log.info("delivery %s: resuming after %d records already loaded", delivery_id, len(done))
+    state = Batches(ctx, done, batch_size)
+    parser = new_parser(meta["format"], meta["charset"])
+
+    async def flush(final: bool) -> None:
+        while state.ready() or (final and (state.bibs or state.holdings)):
+            bibs, holdings = state.take()
+            await write_batch(pool, ctx, bibs, holdings)
+            state.written(bibs)
+
+    async for data in chunks(pool, delivery_id):
+        for result in parser.feed(data):
+            state.add(result)
+        await flush(final=False)
+    for result in parser.close():
+        state.add(result)
+    await flush(final=True)
+    leftovers = state.finish_forward()
+    if leftovers:
+        await _resolve_earlier(pool, ctx, leftovers)
+        await write_batch(pool, ctx, [], leftovers)
+
+    async with pool.acquire() as conn, conn.transaction():
+        totals = await report.summary(conn, delivery_id)
+        await conn.execute(Q["finish"], delivery_id, totals)
+        if on_finish is not None:
+            await on_finish(conn, delivery_id)
+    return totals
+
+
+async def _resolve_earlier(pool: asyncpg.Pool, ctx: Context, items: list[HoldingItem]) -> None:
+    """004s naming no record of this delivery: a record this supplier delivered before?"""
+    async with pool.acquire() as conn:
+        for item in items:
+            if item.parent_position is not None or item.record is None:
+                continue
+            ref = (item.record.control("004") or "").strip()
+            found = await conn.fetchval(Q["lookup_supplier_record"], f"{ctx.supplier_code}:{ref}")
+            item.warnings = [w for w in item.warnings if w["code"] != "HOLDING_FORWARD_REFERENCE"]
+            if found is None:
+                item.errors.append(problem("HOLDING_UNKNOWN_PARENT",
+                                           f"004 {ref} names no record in this delivery nor one this "
+                                           "supplier delivered before"))
+            else:
+                item.parent_record = int(found)

@@ -1,0 +1,100 @@
+-- Queries of the delivery loader. Bulk statements take parallel arrays and unnest them, so a
+-- batch of a few hundred records costs a handful of round trips, not several per record.
+
+-- name: delivery_meta
+SELECT d.id, d.supplier_id, s.code AS supplier_code, d.format, d.charset, d.status, d.record_count
+  FROM deliveries d JOIN suppliers s ON s.id = d.supplier_id
+ WHERE d.id = $1;
+
+-- name: libraries
+SELECT l.sigel, l.registered, (c.supplier_id IS NOT NULL) AS customer
+  FROM libraries l LEFT JOIN customers c ON c.sigel = l.sigel AND c.supplier_id = $1;
+
+-- name: chunk
+SELECT data FROM delivery_chunks WHERE delivery_id = $1 AND seq = $2;
+
+-- name: done_records
+SELECT position, kind, supplier_id, record_id, outcome
+  FROM delivery_records WHERE delivery_id = $1;
+
+-- name: lock_keys
+SELECT pg_advisory_xact_lock(hashtextextended(k, 7)) FROM unnest($1::text[]) WITH ORDINALITY AS t(k, n)
+ ORDER BY n;
+
+-- name: candidates
+SELECT i.kind, i.value, b.id, b.match_class, b.encoding_level, b.protected, b.created_at
+  FROM unnest($1::text[], $2::text[]) AS q(kind, value)
+  JOIN bib_identifiers i ON i.kind = q.kind AND i.value = q.value
+  JOIN bib_records b ON b.id = i.bib_id
+ WHERE NOT b.deleted;
+
+-- name: lookup_supplier_record
+SELECT b.id FROM bib_identifiers i JOIN bib_records b ON b.id = i.bib_id
+ WHERE i.kind = 'supplier' AND i.value = $1 AND NOT b.deleted
+ ORDER BY b.created_at, b.id LIMIT 1;
+
+-- name: next_bib_ids
+SELECT nextval('bib_id_seq') FROM generate_series(1, $1);
+
+-- name: next_holding_ids
+SELECT nextval('holding_id_seq') FROM generate_series(1, $1);
+
+-- name: insert_bibs
+INSERT INTO bib_records (id, match_class, encoding_level, marcxml, summary, supplier_id)
+SELECT id, mc, el, x, s::jsonb, $6
+  FROM unnest($1::bigint[], $2::text[], $3::text[], $4::text[], $5::text[]) AS t(id, mc, el, x, s);
+
+-- name: replace_bibs
+UPDATE bib_records b
+   SET match_class = t.mc, encoding_level = t.el, marcxml = t.x, summary = t.s::jsonb, modified_at = now()
+  FROM unnest($1::bigint[], $2::text[], $3::text[], $4::text[], $5::text[]) AS t(id, mc, el, x, s)
+ WHERE b.id = t.id;
+
+-- name: touch_holdings_of
+UPDATE holdings SET set_datestamp = now() WHERE bib_id = ANY($1::bigint[]);
+
+-- name: insert_identifiers
+INSERT INTO bib_identifiers (kind, value, bib_id)
+SELECT kind, value, bib_id FROM unnest($1::text[], $2::text[], $3::bigint[]) AS t(kind, value, bib_id)
+ON CONFLICT DO NOTHING;
+
+-- name: upsert_bib_suppliers
+INSERT INTO bib_suppliers (bib_id, supplier_id)
+SELECT DISTINCT bib_id, $2::bigint FROM unnest($1::bigint[]) AS t(bib_id)
+ON CONFLICT (supplier_id, bib_id) DO UPDATE SET last_at = now();
+
+-- name: existing_holdings
+SELECT h.id, h.bib_id, h.sigel, h.deleted
+  FROM unnest($1::bigint[], $2::text[]) AS q(bib_id, sigel)
+  JOIN holdings h ON h.bib_id = q.bib_id AND h.sigel = q.sigel
+   FOR UPDATE OF h;
+
+-- name: insert_holdings
+INSERT INTO holdings (id, bib_id, sigel, supplier_id, marcxml, deleted)
+SELECT id, bib_id, sigel, $6, x, del
+  FROM unnest($1::bigint[], $2::bigint[], $3::text[], $4::text[], $5::boolean[]) AS t(id, bib_id, sigel, x, del);
+
+-- name: update_holdings
+UPDATE holdings h
+   SET marcxml = t.x, deleted = t.del, supplier_id = $4, modified_at = now(), set_datestamp = now()
+  FROM unnest($1::bigint[], $2::text[], $3::boolean[]) AS t(id, x, del)
+ WHERE h.id = t.id;
+
+-- name: insert_results
+INSERT INTO delivery_records (delivery_id, position, kind, parent_position, supplier_id, identifiers,
+                              outcome, record_id, holding_id, sigel, candidates, title, errors, warnings)
+SELECT $1, pos, kind, parent, sid, string_to_array(ids, E'\x1f'), outcome, rid, hid, sigel,
+       string_to_array(cands, ',')::bigint[], title, errs::jsonb, warns::jsonb
+  FROM unnest($2::int[], $3::text[], $4::int[], $5::text[], $6::text[], $7::text[], $8::bigint[],
+              $9::bigint[], $10::text[], $11::text[], $12::text[], $13::text[], $14::text[])
+       AS t(pos, kind, parent, sid, ids, outcome, rid, hid, sigel, cands, title, errs, warns);
+
+-- name: insert_review_items
+INSERT INTO review_items (delivery_id, position, bib_id, candidates, identifiers, reason)
+SELECT $1, pos, bib_id, string_to_array(cands, ',')::bigint[], string_to_array(ids, E'\x1f'), reason
+  FROM unnest($2::int[], $3::bigint[], $4::text[], $5::text[], $6::text[]) AS t(pos, bib_id, cands, ids, reason)
+ON CONFLICT (delivery_id, position) DO NOTHING;
+
+-- name: finish
+UPDATE deliveries SET status = 'done', finished_at = now(), summary = $2::jsonb, error = NULL
+ WHERE id = $1;

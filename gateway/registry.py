@@ -1,0 +1,247 @@
+"""Who may deliver what: suppliers and their API tokens, libraries, customer links.
+
+Tokens are random, shown once, and stored only as SHA-256 digests: a database leak does not
+leak usable credentials, and lookup by digest is a plain unique-index probe.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import secrets
+from dataclasses import dataclass
+
+import asyncpg
+
+from gateway.errors import Conflict, Invalid, NotFound
+
+TOKEN_PREFIX = "fvg_"  # noqa: S105 - a visible marker, not a secret
+_EMAIL = re.compile(r"^[^@\s<>\"',;]+@[^@\s<>\"',;]+\.[^@\s<>\"',;]+$")
+
+
+@dataclass(frozen=True, slots=True)
+class Supplier:
+    id: int
+    code: str
+    name: str
+
+
+def hash_token(token: str) -> bytes:
+    return hashlib.sha256(token.encode("utf-8")).digest()
+
+
+# --- suppliers -------------------------------------------------------------------------------
+async def add_supplier(conn: asyncpg.Connection, code: str, name: str) -> Supplier:
+    try:
+        row = await conn.fetchrow(
+            "INSERT INTO suppliers (code, name) VALUES ($1, $2) RETURNING id, code, name", code, name
+        )
+    except asyncpg.UniqueViolationError:
+        raise Conflict(f"supplier {code} exists already") from None
+    except asyncpg.CheckViolationError:
+        raise Invalid(f"invalid supplier code {code!r}: letters, digits, _ . - (1-64)") from None
+    return Supplier(row["id"], row["code"], row["name"])
+
+
+async def get_supplier(conn: asyncpg.Connection, code: str) -> Supplier:
+    row = await conn.fetchrow("SELECT id, code, name FROM suppliers WHERE code = $1", code)
+    if row is None:
+        raise NotFound(f"no supplier {code}")
+    return Supplier(row["id"], row["code"], row["name"])
+
+
+async def list_suppliers(conn: asyncpg.Connection) -> list[dict[str, object]]:
+    rows = await conn.fetch(
+        """SELECT s.code, s.name, s.created_at,
+                  (SELECT count(*) FROM supplier_tokens t
+                    WHERE t.supplier_id = s.id AND t.revoked_at IS NULL) AS active_tokens,
+                  ARRAY(SELECT c.sigel FROM customers c WHERE c.supplier_id = s.id ORDER BY c.sigel)
+                      AS customers
+             FROM suppliers s ORDER BY s.code"""
+    )
+    return [
+        {
+            "code": r["code"],
+            "name": r["name"],
+            "created_at": r["created_at"].isoformat(),
+            "active_tokens": r["active_tokens"],
+            "customers": list(r["customers"]),
+        }
+        for r in rows
+    ]
+
+
+async def remove_supplier(conn: asyncpg.Connection, code: str) -> None:
+    try:
+        status = await conn.execute("DELETE FROM suppliers WHERE code = $1", code)
+    except asyncpg.ForeignKeyViolationError:
+        raise Conflict(
+            f"supplier {code} has deliveries or records; revoke its tokens instead of removing it"
+        ) from None
+    if status.endswith(" 0"):
+        raise NotFound(f"no supplier {code}")
+
+
+# --- tokens ----------------------------------------------------------------------------------
+async def create_token(conn: asyncpg.Connection, code: str) -> tuple[int, str]:
+    """A new API token for the supplier: (token id, the token itself — shown only now)."""
+    supplier = await get_supplier(conn, code)
+    token = TOKEN_PREFIX + secrets.token_urlsafe(32)
+    token_id = await conn.fetchval(
+        "INSERT INTO supplier_tokens (supplier_id, token_hash, prefix) VALUES ($1, $2, $3) RETURNING id",
+        supplier.id,
+        hash_token(token),
+        token[: len(TOKEN_PREFIX) + 6],
+    )
+    return int(token_id), token
+
+
+async def list_tokens(conn: asyncpg.Connection, code: str) -> list[dict[str, object]]:
+    supplier = await get_supplier(conn, code)
+    rows = await conn.fetch(
+        "SELECT id, prefix, created_at, revoked_at FROM supplier_tokens WHERE supplier_id = $1 ORDER BY id",
+        supplier.id,
+    )
+    return [
+        {
+            "id": r["id"],
+            "prefix": r["prefix"],
+            "created_at": r["created_at"].isoformat(),
+            "revoked_at": r["revoked_at"].isoformat() if r["revoked_at"] else None,
+        }
+        for r in rows
+    ]
+
+
+async def revoke_token(conn: asyncpg.Connection, code: str, token_id: int | None = None) -> int:
+    """Revoke one token (by id) or all of a supplier's tokens; returns how many were revoked."""
+    supplier = await get_supplier(conn, code)
+    status = await conn.execute(
+        """UPDATE supplier_tokens SET revoked_at = now()
+            WHERE supplier_id = $1 AND revoked_at IS NULL AND ($2::bigint IS NULL OR id = $2)""",
+        supplier.id,
+        token_id,
+    )
+    count = int(status.split()[-1])
+    if token_id is not None and count == 0:
+        raise NotFound(f"supplier {code} has no active token {token_id}")
+    return count
+
+
+async def authenticate(conn: asyncpg.Connection, token: str) -> Supplier | None:
+    row = await conn.fetchrow(
+        """SELECT s.id, s.code, s.name FROM supplier_tokens t JOIN suppliers s ON s.id = t.supplier_id
+            WHERE t.token_hash = $1 AND t.revoked_at IS NULL""",
+        hash_token(token),
+    )
+    return Supplier(row["id"], row["code"], row["name"]) if row else None
+
+
+# --- libraries -------------------------------------------------------------------------------
+def _check_emails(emails: list[str]) -> list[str]:
+    cleaned = [e.strip() for e in emails if e.strip()]
+    for e in cleaned:
+        if not _EMAIL.match(e):
+            raise Invalid(f"not an e-mail address: {e!r}")
+    return cleaned
+
+
+async def add_library(
+    conn: asyncpg.Connection,
+    sigel: str,
+    name: str,
+    emails: list[str],
+    *,
+    language: str = "sv",
+    registered: bool = True,
+    digest: bool = False,
+) -> dict[str, object]:
+    if language not in ("sv", "en"):
+        raise Invalid("language must be sv or en")
+    try:
+        await conn.execute(
+            """INSERT INTO libraries (sigel, name, emails, language, registered, digest)
+               VALUES ($1, $2, $3, $4, $5, $6)""",
+            sigel,
+            name,
+            _check_emails(emails),
+            language,
+            registered,
+            digest,
+        )
+    except asyncpg.UniqueViolationError:
+        raise Conflict(f"library {sigel} exists already") from None
+    except asyncpg.CheckViolationError:
+        raise Invalid(f"invalid sigel {sigel!r}") from None
+    return await get_library(conn, sigel)
+
+
+async def update_library(conn: asyncpg.Connection, sigel: str, **changes: object) -> dict[str, object]:
+    allowed = {"name", "emails", "language", "registered", "digest"}
+    unknown = set(changes) - allowed
+    if unknown:
+        raise Invalid(f"cannot change {sorted(unknown)}")
+    if "emails" in changes:
+        changes["emails"] = _check_emails(list(changes["emails"]))  # type: ignore[call-overload]
+    if changes.get("language", "sv") not in ("sv", "en"):
+        raise Invalid("language must be sv or en")
+    await get_library(conn, sigel)
+    for column, value in changes.items():  # column names come from the fixed set above
+        await conn.execute(f"UPDATE libraries SET {column} = $2 WHERE sigel = $1", sigel, value)  # noqa: S608
+    return await get_library(conn, sigel)
+
+
+async def get_library(conn: asyncpg.Connection, sigel: str) -> dict[str, object]:
+    row = await conn.fetchrow(
+        "SELECT sigel, name, emails, language, registered, digest FROM libraries WHERE sigel = $1", sigel
+    )
+    if row is None:
+        raise NotFound(f"no library {sigel}")
+    return dict(row)
+
+
+async def list_libraries(conn: asyncpg.Connection) -> list[dict[str, object]]:
+    rows = await conn.fetch(
+        "SELECT sigel, name, emails, language, registered, digest FROM libraries ORDER BY sigel"
+    )
+    return [dict(r) for r in rows]
+
+
+async def remove_library(conn: asyncpg.Connection, sigel: str) -> None:
+    try:
+        status = await conn.execute("DELETE FROM libraries WHERE sigel = $1", sigel)
+    except asyncpg.ForeignKeyViolationError:
+        raise Conflict(
+            f"library {sigel} has holdings; mark it unregistered instead of removing it"
+        ) from None
+    if status.endswith(" 0"):
+        raise NotFound(f"no library {sigel}")
+
+
+# --- customer links --------------------------------------------------------------------------
+async def add_customer(conn: asyncpg.Connection, code: str, sigel: str) -> None:
+    supplier = await get_supplier(conn, code)
+    await get_library(conn, sigel)
+    try:
+        await conn.execute("INSERT INTO customers (supplier_id, sigel) VALUES ($1, $2)", supplier.id, sigel)
+    except asyncpg.UniqueViolationError:
+        raise Conflict(f"{sigel} is already a customer of {code}") from None
+
+
+async def remove_customer(conn: asyncpg.Connection, code: str, sigel: str) -> None:
+    supplier = await get_supplier(conn, code)
+    status = await conn.execute(
+        "DELETE FROM customers WHERE supplier_id = $1 AND sigel = $2", supplier.id, sigel
+    )
+    if status.endswith(" 0"):
+        raise NotFound(f"{sigel} is not a customer of {code}")
+
+
+async def list_customers(conn: asyncpg.Connection, code: str | None = None) -> list[dict[str, object]]:
+    rows = await conn.fetch(
+        """SELECT s.code AS supplier, c.sigel, l.name AS library
+             FROM customers c JOIN suppliers s ON s.id = c.supplier_id JOIN libraries l USING (sigel)
+            WHERE $1::text IS NULL OR s.code = $1 ORDER BY s.code, c.sigel""",
+        code,
+    )
+    return [dict(r) for r in rows]

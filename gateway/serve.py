@@ -1,0 +1,53 @@
+"""`forvarv serve`: the HTTP gateway with its workers, on the embedded database by default."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import secrets
+
+from aiohttp import web
+
+from gateway import db
+from gateway.app import create_app
+from gateway.config import Settings, ensure_secret
+
+log = logging.getLogger(__name__)
+
+
+def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
+    changes: dict[str, object] = {}
+    if args.host:
+        changes["host"] = args.host
+    if args.port:
+        changes["port"] = args.port
+    if args.workers is not None:
+        changes["workers"] = args.workers
+    settings = settings.with_(**changes)
+    if args.host or args.port:
+        settings = settings.with_(public_url=f"http://{settings.host}:{settings.port}")
+    if args.demo and not settings.admin_token:
+        settings = settings.with_(admin_token=secrets.token_urlsafe(24))
+        print(f"demo admin token (this run only): {settings.admin_token}")
+    settings = ensure_secret(settings)
+    url = db.resolve_url(settings)
+    if args.demo:
+        from gateway import demo
+
+        asyncio.run(demo.seed(url, settings))
+    app = create_app(settings, database_url=url, run_workers=settings.workers > 0)
+    print(f"Förvärv Gateway on {settings.public_url}  (OAI-PMH {settings.public_url}/oai, "
+          f"SRU {settings.public_url}/sru, deliveries {settings.public_url}/deliveries)", flush=True)
+    web.run_app(app, host=settings.host, port=settings.port, print=None, access_log=None)
+    return 0
+
+
+def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    p = sub.add_parser("serve", help="run the gateway (HTTP API, OAI-PMH, SRU, workers, mail sender)")
+    p.add_argument("--host", help="listen address; FORVARV_HOST (default 127.0.0.1)")
+    p.add_argument("--port", type=int, help="listen port; FORVARV_PORT (default 8080)")
+    p.add_argument("--workers", type=int, help="delivery workers in this process; FORVARV_WORKERS (default 1)")
+    p.add_argument("--demo", action="store_true",
+                   help="load demo suppliers, libraries and a delivery (idempotent) before serving")
+    p.set_defaults(func=cmd_serve, standalone=True)

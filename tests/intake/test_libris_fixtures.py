@@ -1,0 +1,67 @@
+"""Libris's own supplier-load fixtures, delivered through HTTP, with the outcomes the rules imply."""
+
+from __future__ import annotations
+
+import asyncpg
+from aiohttp.test_utils import TestClient
+
+from tests.intake.helpers import World, deliver
+from tests.xmlschemas import testdata
+
+
+def fixture(name: str) -> bytes:
+    return (testdata("libris-batchimport") / name).read_bytes()
+
+
+async def test_first_delivery_creates_record_and_holding(client: TestClient, world: World,
+                                                         pool: asyncpg.Pool) -> None:
+    status, report = await deliver(client, world.supplier_token, fixture("batch0.xml"))
+    assert status == 200, report
+    assert report["status"] == "done"
+    assert report["summary"]["created"] == 1
+    assert report["summary"]["holdings_added"] == 1
+    (entry,) = report["records"]
+    assert entry["outcome"] == "created"
+    assert "isbn:9789150222319" in entry["identifiers"]
+    assert [h["sigel"] for h in entry["holdings"]] == ["Sods"]
+    async with pool.acquire() as conn:
+        xml = await conn.fetchval("SELECT marcxml FROM bib_records WHERE id = $1", int(entry["record_id"]))
+    assert f'<controlfield tag="001">{entry["record_id"]}</controlfield>' in xml
+    assert "(SE-LIBR)20203738" in xml
+
+
+async def test_isbn_forms_meet_on_one_record(client: TestClient, world: World, pool: asyncpg.Pool) -> None:
+    ids = set()
+    for name in ("batch2.xml", "batch3.xml", "batch4.xml", "batch8.xml"):
+        status, report = await deliver(client, world.supplier_token, fixture(name))
+        assert status == 200, report
+        ids.add(report["records"][0]["record_id"])
+        assert report["records"][0]["outcome"] in ("created", "matched", "updated"), report
+    assert len(ids) == 1
+    async with pool.acquire() as conn:
+        assert await conn.fetchval("SELECT count(*) FROM bib_records") == 1
+        assert await conn.fetchval("SELECT count(*) FROM holdings") == 1
+
+
+async def test_electronic_edition_stays_apart(client: TestClient, world: World, pool: asyncpg.Pool) -> None:
+    _, print_report = await deliver(client, world.supplier_token, fixture("batch0.xml"))
+    _, e_report = await deliver(client, world.supplier_token, fixture("batch7.xml"))
+    _, e2_report = await deliver(client, world.supplier_token, fixture("batch9.xml"))
+    _, cf_report = await deliver(client, world.supplier_token, fixture("batch6.xml"))
+    p_id = print_report["records"][0]["record_id"]
+    e_id = e_report["records"][0]["record_id"]
+    assert e_report["records"][0]["outcome"] == "created"
+    assert e_id != p_id
+    assert e2_report["records"][0]["record_id"] == e_id
+    assert cf_report["records"][0]["record_id"] not in (p_id, e_id)
+
+
+async def test_batch15_attaches_three_holdings(client: TestClient, world: World, pool: asyncpg.Pool) -> None:
+    status, report = await deliver(client, world.supplier_token, fixture("batch15.xml"))
+    assert status == 200
+    (entry,) = report["records"]
+    assert sorted(h["sigel"] for h in entry["holdings"]) == ["G", "Li", "Sods"]
+    assert all(h["outcome"] == "added" for h in entry["holdings"])
+    async with pool.acquire() as conn:
+        rows = await conn.fetch("SELECT sigel, bib_id FROM holdings ORDER BY sigel")
+    assert {r["bib_id"] for r in rows} == {int(entry["record_id"])}
