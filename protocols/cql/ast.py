@@ -40,7 +40,8 @@
     SortSpec(index: str, modifiers: tuple[Modifier, ...])
         One key after ``sortBy``, e.g. ``dc.date/sort.descending``.
 
-Parentheses leave no node: they only group. Every node and modifier has a ``span``
+Parentheses leave no node: they only group (the span of a grouped node includes them, and
+``index relation`` before the group). Every node and modifier has a ``span``
 (:class:`Span`, start and exclusive end offsets into the query string) for diagnostics;
 spans are ignored by ``==``, so trees parsed from differently spaced queries compare equal.
 :class:`Triple` also has ``op_span`` (the operator) and :class:`SearchClause` has

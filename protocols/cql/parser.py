@@ -34,7 +34,7 @@ keeps every recursive walk of the tree far below Python's recursion limit.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import NoReturn
 
 from .ast import (
@@ -192,6 +192,10 @@ class _Parser:
 
     def group(self, context: _Context, depth: int) -> Node:
         opening = self.advance()
+        if depth >= self.max_depth:
+            raise UnbalancedParenthesesError(
+                f"parentheses nested more than {self.max_depth} levels deep", opening.start
+            )
         self.open_parens.append(opening.start)
         inner = self.scoped(context, depth + 1)
         token = self.peek()
@@ -199,9 +203,9 @@ class _Parser:
             if token.is_word(SORTBY):
                 raise CQLSyntaxError("sortBy may only follow the whole query, not a group", token.start)
             self.fail(token, "a boolean operator or ')'")
-        self.advance()
+        closing = self.advance()
         self.open_parens.pop()
-        return inner
+        return replace(inner, span=Span(opening.start, closing.end))
 
     def clause(self, context: _Context, depth: int) -> Node:
         first = self.advance()
@@ -212,7 +216,8 @@ class _Parser:
             relation = self.relation()
             after = self.peek()
             if after.kind is TokenKind.LPAREN:
-                return self.group(_Context(first.text, relation), depth)
+                group = self.group(_Context(first.text, relation), depth)
+                return replace(group, span=Span(first.start, group.span.end))
             if after.kind not in (_W, _S):
                 self.fail(after, f"a search term after the relation '{relation.base}'")
             term, term_span = self.term(self.advance())
