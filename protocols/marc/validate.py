@@ -188,8 +188,10 @@ def check(record: Record, *, kind: str | None = None) -> tuple[Record, list[Prob
             out.add("MISSING_245", "no title statement (245)", "245")
         if not has_any_identifier(new):
             out.add("NO_IDENTIFIER", "no ISBN, ISSN, EAN (024 ind1=3), 035 or 001 to match on")
-    elif leader is not None and new.type_attr == HOLDINGS and not any(
-        v for df in new.fields("852") for v in df.values("b")
+    elif (
+        leader is not None
+        and new.type_attr == HOLDINGS
+        and not any(v for df in new.fields("852") for v in df.values("b"))
     ):
         out.add("HOLDING_NO_SIGEL", "no 852 $b with the library's sigel", "852")
     return new, out.errors, out.warnings

@@ -21,6 +21,7 @@ as it has been converted, so memory stays flat however large the document. Text 
 
 from __future__ import annotations
 
+import contextlib
 import re
 import unicodedata
 from collections.abc import Iterable, Iterator
@@ -178,6 +179,12 @@ class _Stream:
         except etree.XMLSyntaxError as exc:
             raise _syntax_fault(exc) from None
 
+    def _drain_then_raise(self, exc: etree.XMLSyntaxError) -> Iterator[etree._Element]:
+        # records completed before the error are still handed out, then the fault is raised
+        with contextlib.suppress(XMLFault):
+            yield from self._events()
+        raise _syntax_fault(exc) from None
+
     def feed(self, data: bytes) -> Iterator[etree._Element]:
         if not data:
             return iter(())
@@ -185,7 +192,7 @@ class _Stream:
         try:
             self._parser.feed(data)
         except etree.XMLSyntaxError as exc:
-            raise _syntax_fault(exc) from None
+            return self._drain_then_raise(exc)
         return self._events()
 
     def close(self) -> Iterator[etree._Element]:
@@ -193,7 +200,7 @@ class _Stream:
         try:
             root = self._parser.close()
         except etree.XMLSyntaxError as exc:
-            raise _syntax_fault(exc) from None
+            return self._drain_then_raise(exc)
         if not self._root_checked:
             _check_root(root)
             self._root_checked = True
@@ -301,26 +308,31 @@ class MarcXmlParser:
         self._stream = _Stream()
         self.count = 0
 
-    def _convert(self, elems: Iterator[etree._Element]) -> list[ReadResult]:
-        out: list[ReadResult] = []
+    def _convert(self, elems: Iterator[etree._Element]) -> Iterator[ReadResult]:
         for elem in elems:
             self.count += 1
-            out.append(element_to_record(elem, self.count))
-        return out
+            yield element_to_record(elem, self.count)
 
-    def feed(self, data: bytes) -> list[ReadResult]:
+    def iter_feed(self, data: bytes) -> Iterator[ReadResult]:
+        """Like feed, lazily: records completed before a syntax error are yielded before it."""
         return self._convert(self._stream.feed(data))
 
-    def close(self) -> list[ReadResult]:
+    def iter_close(self) -> Iterator[ReadResult]:
         return self._convert(self._stream.close())
+
+    def feed(self, data: bytes) -> list[ReadResult]:
+        return list(self.iter_feed(data))
+
+    def close(self) -> list[ReadResult]:
+        return list(self.iter_close())
 
 
 def read_marcxml(chunks: Iterable[bytes]) -> Iterator[ReadResult]:
     """Read MARCXML from byte chunks, one ReadResult per record. Raises XMLFault (fatal)."""
     parser = MarcXmlParser()
     for chunk in chunks:
-        yield from parser.feed(chunk)
-    yield from parser.close()
+        yield from parser.iter_feed(chunk)
+    yield from parser.iter_close()
 
 
 class MarcXmlScanner:

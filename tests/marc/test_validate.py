@@ -1,0 +1,214 @@
+from __future__ import annotations
+
+import pytest
+
+from protocols.marc.problems import CODES, Problem
+from protocols.marc.record import BIBLIOGRAPHIC, HOLDINGS, ControlField, DataField, Record
+from protocols.marc.validate import check
+from protocols.marc.writer import iso_lengths, to_iso2709
+from tests.marc.helpers import fixture_files, libris, read_file
+
+BIB_LEADER = "00000cam a2200000 i 4500"
+
+
+def bib(*datafields: DataField, leader: str = BIB_LEADER, control: tuple[ControlField, ...] = ()) -> Record:
+    cfs = list(control) or [ControlField("001", "123")]
+    dfs = list(datafields) or [DataField("245", "1", "0", [("a", "Title")])]
+    return Record(leader, cfs, dfs)
+
+
+def codes(problems: list[Problem]) -> list[str]:
+    return [p.code for p in problems]
+
+
+def test_all_fixtures_are_accepted() -> None:
+    for path in fixture_files():
+        for record in read_file(path):
+            new, errors, _warnings = check(record)
+            assert errors == [], (path, errors)
+            assert len(new.leader) == 24
+            length, base, _ = iso_lengths(new)
+            assert new.leader[:5] == f"{length:05d}"
+            assert new.leader[12:17] == f"{base:05d}"
+            assert len(to_iso2709(new)) == length
+
+
+def test_libris_holdings_placeholders_are_repaired() -> None:
+    holding = libris("batch0.xml")[1]
+    new, errors, warnings = check(holding, kind=HOLDINGS)
+    assert errors == []
+    assert set(codes(warnings)) == {"LEADER_LENGTHS_FIXED", "LEADER_STATUS_INVALID", "INDICATOR_FIXED"}
+    assert new.leader[5:12] == "nx  a22"
+    assert new.leader[17:] == "1n 4500"
+    assert new.leader[:5].isdigit()
+    assert new.leader[12:17].isdigit()
+    assert (new.datafields[0].ind1, new.datafields[0].ind2) == (" ", " ")
+    assert holding.leader.startswith("XXXXX")  # the input is not modified
+    assert new.kind == HOLDINGS
+    assert new.type_attr == HOLDINGS
+
+
+def test_libris_bib_is_clean() -> None:
+    new, errors, warnings = check(libris("batch0.xml")[0], kind=BIBLIOGRAPHIC)
+    assert (errors, warnings) == ([], [])
+    assert new.leader == "00739cam a22002418i 4500"
+
+
+def test_every_code_is_documented() -> None:
+    from pathlib import Path
+
+    doc = (Path(__file__).resolve().parents[2] / "docs" / "marc-problems.md").read_text()
+    for code, (severity, description) in CODES.items():
+        assert f"`{code}`" in doc, code
+        assert severity in ("fatal", "error", "warning")
+        assert description
+
+
+@pytest.mark.parametrize(
+    ("leader", "code"),
+    [
+        ("", "LEADER_INVALID"),
+        ("00000cam a2200000", "LEADER_INVALID"),
+        ("00000c?m a2200000 i 4500", "LEADER_TYPE_INVALID"),
+        ("00000c m a2200000 i 4500", "LEADER_TYPE_INVALID"),
+    ],
+)
+def test_leader_errors(leader: str, code: str) -> None:
+    _, errors, _ = check(bib(leader=leader))
+    assert codes(errors) == [code]
+
+
+@pytest.mark.parametrize(
+    ("leader", "fixed", "warning"),
+    [
+        ("\n  00000cam a2200000 i 4500 \n", "cam a22", "LEADER_TRIMMED"),
+        ("XXXXXcam a22XXXXX i 4500", "cam a22", "LEADER_LENGTHS_FIXED"),
+        ("00000cam  2200000 i 4500", "cam a22", "LEADER_CODING_FIXED"),
+        ("00000cam a0000000 i 0000", "cam a22", "LEADER_FIXED_POSITIONS"),
+        ("00000zam a2200000 i 4500", "nam a22", "LEADER_STATUS_INVALID"),
+        ("00000cam#a2200000 i 4500", "cam a22", "LEADER_CHAR_INVALID"),
+    ],
+)
+def test_leader_repairs(leader: str, fixed: str, warning: str) -> None:
+    new, errors, warnings = check(bib(leader=leader))
+    assert errors == []
+    assert codes(warnings) == [warning]
+    assert new.leader[5:12] == fixed.replace("#", " ")
+    assert new.leader[20:] == "4500"
+
+
+def test_type_attribute_and_kind() -> None:
+    record = bib()
+    record.type_attr = "Holdings"
+    new, errors, warnings = check(record)
+    assert codes(warnings) == ["TYPE_ATTR_MISMATCH"]
+    assert new.type_attr == BIBLIOGRAPHIC
+    assert errors == []
+    _, errors, _ = check(bib(), kind=HOLDINGS)
+    assert codes(errors) == ["KIND_MISMATCH"]
+
+
+def test_field_errors() -> None:
+    record = bib(
+        DataField("245", "1", "0", [("a", "Title")]),
+        DataField("24", " ", " ", [("a", "x")]),
+        DataField("2$5", " ", " ", [("a", "x")]),
+        DataField("005", " ", " ", [("a", "x")]),
+        DataField("500", " ", " ", [("A", "x"), ("ab", "y"), ("", "z"), ("a", "ok")]),
+        control=(ControlField("001", "1"), ControlField("010", "x")),
+    )
+    new, errors, _ = check(record)
+    assert sorted(codes(errors)) == sorted(
+        [
+            "TAG_INVALID",
+            "TAG_INVALID",
+            "DATAFIELD_TAG_INVALID",
+            "SUBFIELD_CODE_INVALID",
+            "CONTROL_TAG_INVALID",
+        ]
+    )
+    assert all(p.is_error and p.severity == "error" for p in errors)
+    assert new.datafields[-1].subfields == [("a", "ok")]
+
+
+def test_field_normalisations() -> None:
+    record = bib(
+        DataField("245", "", "X", [("a", "  Title  "), ("b", "")]),
+        DataField("5a0", "1", "#", [("a", "x\x01y\ufffe")]),
+        DataField("600", " ", " ", [("a", "   ")]),
+        control=(ControlField("001", "1\n"), ControlField("00a", "z"), ControlField("003", "")),
+    )
+    new, errors, warnings = check(record)
+    assert errors == []
+    assert sorted(set(codes(warnings))) == sorted(
+        [
+            "INDICATOR_FIXED",
+            "WHITESPACE_TRIMMED",
+            "EMPTY_SUBFIELD",
+            "TAG_LOWERCASE",
+            "INVALID_CHARACTERS",
+            "EMPTY_FIELD",
+        ]
+    )
+    assert [(df.tag, df.ind1, df.ind2, df.subfields) for df in new.datafields] == [
+        ("245", " ", "x", [("a", "Title")]),
+        ("5A0", "1", " ", [("a", "xy\ufffd")]),
+    ]
+    assert [(cf.tag, cf.value) for cf in new.controlfields] == [("001", "1"), ("00A", "z")]
+    assert all(not p.is_error for p in warnings)
+
+
+def test_no_fields() -> None:
+    _, errors, _ = check(Record(BIB_LEADER))
+    assert codes(errors) == ["NO_FIELDS"]
+
+
+def test_missing_245_and_no_identifier() -> None:
+    record = Record(BIB_LEADER, [ControlField("008", "x" * 40)], [DataField("500", " ", " ", [("a", "n")])])
+    _, errors, _ = check(record)
+    assert codes(errors) == ["MISSING_245", "NO_IDENTIFIER"]
+
+
+@pytest.mark.parametrize(
+    "field",
+    [
+        DataField("020", " ", " ", [("z", "garbage")]),
+        DataField("022", " ", " ", [("a", "1234-5678")]),
+        DataField("024", "3", " ", [("a", "123")]),
+        DataField("035", " ", " ", [("a", "(X)1")]),
+    ],
+)
+def test_any_identifier_even_invalid_is_enough(field: DataField) -> None:
+    record = Record(BIB_LEADER, [], [DataField("245", "1", "0", [("a", "T")]), field])
+    _, errors, _ = check(record)
+    assert errors == []
+
+
+def test_024_other_indicator_is_not_an_identifier() -> None:
+    record = Record(
+        BIB_LEADER, [], [DataField("245", "1", "0", [("a", "T")]), DataField("024", "1", " ", [("a", "1")])]
+    )
+    assert codes(check(record)[1]) == ["NO_IDENTIFIER"]
+
+
+def test_holding_without_sigel() -> None:
+    leader = "00000nx  a22000001n 4500"
+    ok = Record(leader, [], [DataField("852", " ", " ", [("b", "Sods")])])
+    assert check(ok, kind=HOLDINGS)[1] == []
+    bad = Record(leader, [ControlField("004", "1")], [DataField("852", " ", " ", [("h", "Hc")])])
+    assert codes(check(bad, kind=HOLDINGS)[1]) == ["HOLDING_NO_SIGEL"]
+    assert codes(check(Record(leader, [ControlField("004", "1")]))[1]) == ["HOLDING_NO_SIGEL"]
+
+
+def test_too_long_for_iso2709_is_a_warning() -> None:
+    record = bib(DataField("245", "1", "0", [("a", "T")]), DataField("520", " ", " ", [("a", "x" * 12000)]))
+    _new, errors, warnings = check(record)
+    assert errors == []
+    assert codes(warnings) == ["RECORD_TOO_LONG"]
+
+
+def test_duplicate_problems_are_collapsed() -> None:
+    record = bib(*[DataField("245", "", "", [("a", "T")]) for _ in range(5)])
+    _, _, warnings = check(record)
+    assert codes(warnings) == ["INDICATOR_FIXED"]
+    assert str(warnings[0]).startswith("INDICATOR_FIXED [245]: ")

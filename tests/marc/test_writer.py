@@ -1,0 +1,74 @@
+from __future__ import annotations
+
+import timeit
+
+from lxml import etree
+
+from protocols.marc.record import ControlField, DataField, Record
+from protocols.marc.validate import check
+from protocols.marc.writer import collection, to_marcxml
+from protocols.marc.xmlreader import read_marcxml
+from tests.marc.helpers import fixture_files, read_file
+from tests.xmlschemas import assert_valid
+
+NS = "{http://www.loc.gov/MARC21/slim}"
+
+
+def _normalised() -> list[Record]:
+    out = []
+    for path in fixture_files():
+        for record in read_file(path):
+            new, errors, _ = check(record)
+            assert not errors
+            out.append(new)
+    return out
+
+
+def test_collection_of_all_fixtures_is_schema_valid_and_reads_back() -> None:
+    records = _normalised()
+    document = collection(records).encode()
+    root = assert_valid("marc/MARC21slim.xsd", document)
+    assert len(root) == len(records)
+    back = [r.record for r in read_marcxml([document])]
+    assert back == records
+
+
+def test_single_record_is_schema_valid() -> None:
+    record = _normalised()[0]
+    text = to_marcxml(record)
+    assert text.startswith('<record xmlns="http://www.loc.gov/MARC21/slim" type="Bibliographic"><leader>')
+    assert not text.startswith("<?xml")
+    assert_valid("marc/MARC21slim.xsd", text.encode())
+
+
+def test_escaping_and_illegal_characters() -> None:
+    record = Record(
+        "00000cam a2200000 i 4500",
+        [ControlField("001", "a&b<c>")],
+        [DataField("245", "1", "0", [("a", 'R. Smith & Co. <"x"> \x00\x1b\x1f\ud800\ufffe\uffff\t\n\rok')])],
+    )
+    text = to_marcxml(record)
+    root = etree.fromstring(text.encode())
+    assert root.find(f"{NS}controlfield").text == "a&b<c>"
+    assert root.find(f"{NS}datafield/{NS}subfield").text == 'R. Smith & Co. <"x"> \ufffd\ufffd\ufffd\t\n\nok'
+    assert root.get("type") == "Bibliographic"
+
+
+def test_holdings_type_and_order() -> None:
+    record = Record(
+        "00000nx  a22000001n 4500",
+        [ControlField("001", "1"), ControlField("004", "2")],
+        [DataField("852", " ", " ", [("b", "Sods"), ("h", "Hc")])],
+    )
+    root = etree.fromstring(to_marcxml(record).encode())
+    assert root.get("type") == "Holdings"
+    assert [etree.QName(e).localname for e in root] == ["leader", "controlfield", "controlfield", "datafield"]
+    assert [(e.get("code"), e.text) for e in root[3]] == [("b", "Sods"), ("h", "Hc")]
+
+
+def test_writer_is_fast_enough() -> None:
+    # Not a benchmark: a generous ceiling that only catches accidental tree building.
+    record = _normalised()[0]
+    assert 1500 < len(to_marcxml(record).encode()) < 4000
+    seconds = min(timeit.repeat(lambda: to_marcxml(record), number=200, repeat=5)) / 200
+    assert seconds < 300e-6
