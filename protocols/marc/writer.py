@@ -94,13 +94,24 @@ def _field_bytes(record: Record) -> list[tuple[str, bytes]]:
     return out
 
 
+def _utf8_len(value: str) -> int:
+    return len(value) if value.isascii() else len(value.encode("utf-8"))
+
+
 def iso_lengths(record: Record) -> tuple[int, int, int]:
     """(record length, base address of data, longest field) of the record as UTF-8 ISO 2709."""
-    fields = _field_bytes(record)
-    base = 24 + 12 * len(fields) + 1
-    data = sum(len(b) for _, b in fields) + 1
-    longest = max((len(b) for _, b in fields), default=0)
-    return base + data, base, longest
+    total = 0
+    longest = 0
+    for cf in record.controlfields:
+        n = _utf8_len(cf.value) + 1
+        total += n
+        longest = max(longest, n)
+    for df in record.datafields:
+        n = 3 + sum(1 + _utf8_len(code) + _utf8_len(value) for code, value in df.subfields)
+        total += n
+        longest = max(longest, n)
+    base = 24 + 12 * (len(record.controlfields) + len(record.datafields)) + 1
+    return base + total + 1, base, longest
 
 
 def to_iso2709(record: Record) -> bytes:
