@@ -23,6 +23,7 @@ Positions are offsets in code points of the Python string; ``end`` is exclusive 
 from __future__ import annotations
 
 import enum
+import re
 from dataclasses import dataclass
 
 from .errors import CQLSyntaxError, UnbalancedQuotesError
@@ -36,6 +37,8 @@ WORD_DELIMITERS = WHITESPACE | frozenset('()/<>="')
 #: Comparison symbols, usable as relations and in modifiers.
 COMPARISONS = ("=", "==", "<", ">", "<=", ">=", "<>")
 _TWO_CHAR = frozenset({"==", "<=", ">=", "<>"})
+#: Characters XML 1.0 cannot carry: a query holding one could not be echoed (XCQL, SRU).
+_NOT_XML = re.compile("[^\t\n\r\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
 
 
 class TokenKind(enum.Enum):
@@ -75,8 +78,13 @@ def tokenize(query: str) -> list[Token]:
 
     Raises :class:`UnbalancedQuotesError` (14) for an unterminated quoted string, at the
     position of its opening quote, and :class:`CQLSyntaxError` (10) for a backslash at the
-    very end of the query, which has nothing to escape.
+    very end of the query, which has nothing to escape, and for a character that XML
+    cannot carry (control characters other than tab, newline and carriage return, lone
+    surrogates, U+FFFE and U+FFFF), so that every accepted query can be echoed as XCQL.
     """
+    bad = _NOT_XML.search(query)
+    if bad:
+        raise CQLSyntaxError(f"character U+{ord(bad.group()):04X} is not allowed in a query", bad.start())
     tokens: list[Token] = []
     i, n = 0, len(query)
     while True:
