@@ -1,0 +1,88 @@
+"""What the OAI server needs from storage (implemented with SQL in gateway.oai)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from enum import Enum
+from typing import Any, Protocol
+
+from protocols.oai.tokens import Position
+
+BIB = "bib"
+HOLD = "hold"
+#: Sort rank of each kind at equal datestamps (part of the keyset).
+KIND_RANK = {BIB: 0, HOLD: 1}
+
+
+class Payload(Enum):
+    """What a list or record needs besides the header."""
+
+    NONE = "none"  # headers only
+    MARCXML = "marcxml"  # the stored record
+    WITH_HOLDINGS = "withholdings"  # the stored bib record and its holdings records
+    SUMMARY = "summary"  # the pre-extracted summary (bib_records.summary)
+
+
+@dataclass(frozen=True, slots=True)
+class Scope:
+    """Which items a list covers.
+
+    kind "all": bibliographic and holdings records; "bib" with `sigel`: the bibs on which that
+    library has (or had) a holding, dated by the holding's set datestamp; "hold" with `sigel`:
+    that library's holdings; "bib" with `supplier`: the bibs that supplier delivered.
+    """
+
+    kind: str  # "all" | BIB | HOLD
+    sigel: str | None = None
+    supplier: str | None = None
+
+
+@dataclass(slots=True)
+class Item:
+    kind: str  # BIB | HOLD
+    id: int
+    datestamp: datetime  # full precision (part of the keyset)
+    deleted: bool
+    sigels: list[str] = field(default_factory=list)  # bib: libraries with live holdings; hold: its own
+    suppliers: list[str] = field(default_factory=list)  # bib: supplier codes that delivered it
+    marcxml: str | None = None
+    summary: dict[str, Any] | None = None
+    #: (sigel, holdings MARCXML) of the holdings to embed (Payload.WITH_HOLDINGS).
+    holdings: list[tuple[str, str]] = field(default_factory=list)
+
+    @property
+    def position(self) -> Position:
+        return Position(self.datestamp, KIND_RANK[self.kind], self.id)
+
+
+@dataclass(frozen=True, slots=True)
+class SetInfo:
+    kind: str  # "library" | "supplier"
+    code: str  # sigel or supplier code
+    name: str
+
+
+class Repository(Protocol):
+    async def earliest_datestamp(self) -> datetime | None:
+        """The earliest datestamp of any item (None when there are none)."""
+
+    async def horizon(self) -> datetime:
+        """An instant before which no transaction still running can give an item a datestamp."""
+
+    async def list_sets(self) -> list[SetInfo]: ...
+
+    async def get_item(self, kind: str, id: int, payload: Payload) -> Item | None: ...
+
+    async def list_items(
+        self,
+        scope: Scope,
+        payload: Payload,
+        lower: datetime | None,
+        upper: datetime,
+        after: Position | None,
+        limit: int,
+    ) -> list[Item]:
+        """Items with lower <= datestamp < upper, after `after`, in (datestamp, kind, id) order."""
+
+    async def count_items(self, scope: Scope, lower: datetime | None, upper: datetime) -> int: ...

@@ -1,0 +1,290 @@
+"""The OAI-PMH 2.0 server: a request as (name, value) pairs in, the response as XML text out.
+
+`Server.respond` is an async generator of text chunks: the envelope, then the records of one
+page as they are rendered from the stored XML, then the resumption token. Every check that can
+end in an OAI error runs before the first chunk, so a response is either a complete error or a
+complete answer.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import AsyncIterator, Callable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from protocols.oai import identifiers
+from protocols.oai.arguments import SET_SPEC, Request, parse
+from protocols.oai.dates import format_datestamp, parse_range
+from protocols.oai.errors import (
+    BadResumptionToken,
+    CannotDisseminateFormat,
+    IdDoesNotExist,
+    NoMetadataFormats,
+    NoRecordsMatch,
+    OAIError,
+)
+from protocols.oai.formats import FORMATS, MetadataFormat
+from protocols.oai.repository import BIB, HOLD, Item, Payload, Repository, Scope
+from protocols.oai.tokens import ListState, TokenCodec
+from protocols.oai.xmltext import attr, escape
+
+OAI_NS = "http://www.openarchives.org/OAI/2.0/"
+XSI_NS = "http://www.w3.org/2001/XMLSchema-instance"
+HEAD = (
+    '<?xml version="1.0" encoding="UTF-8"?>\n'
+    f'<OAI-PMH xmlns="{OAI_NS}" xmlns:xsi="{XSI_NS}" '
+    f'xsi:schemaLocation="{OAI_NS} http://www.openarchives.org/OAI/2.0/OAI-PMH.xsd">'
+)
+TAIL = "</OAI-PMH>\n"
+IDENTIFIER_NS = "http://www.openarchives.org/OAI/2.0/oai-identifier"
+#: Records rendered per chunk handed to the transport.
+CHUNK = 64
+
+
+@dataclass(frozen=True, slots=True)
+class ServerConfig:
+    base_url: str
+    repository_id: str
+    admin_email: str
+    repository_name: str = "Förvärv Gateway"
+    page_size: int = 500
+
+
+@functools.lru_cache(maxsize=8192)
+def _valid_spec(spec: str) -> bool:
+    return SET_SPEC.match(spec) is not None
+
+
+def scope_of(set_spec: str | None, fmt: MetadataFormat) -> Scope | None:
+    """The items of a set that `fmt` can disseminate; None when the set cannot hold any."""
+    holdings_ok = HOLD in fmt.kinds
+    if set_spec is None:
+        return Scope("all") if holdings_ok else Scope(BIB)
+    kind, _, code = set_spec.partition(":")
+    if ":" in code:
+        return None
+    if kind == BIB:
+        return Scope(BIB, sigel=code) if code else Scope(BIB)
+    if kind == HOLD and holdings_ok:
+        return Scope(HOLD, sigel=code) if code else Scope(HOLD)
+    if kind == "supplier" and code:
+        return Scope(BIB, supplier=code)
+    return None
+
+
+class Server:
+    def __init__(
+        self,
+        repository: Repository,
+        config: ServerConfig,
+        secret: bytes,
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+    ) -> None:
+        self.repo = repository
+        self.config = config
+        self.tokens = TokenCodec(secret)
+        self._clock = clock
+        self._id_prefix = f"oai:{config.repository_id}:"
+
+    # --- entry point ------------------------------------------------------------------------
+    async def respond(self, pairs: Sequence[tuple[str, str]]) -> AsyncIterator[str]:
+        date = format_datestamp(self._clock())
+        request: Request | None = None
+        try:
+            request = parse(pairs)
+            body = await self._dispatch(request)
+        except OAIError as err:
+            echo = request if err.echo_request else None
+            yield (
+                f"{HEAD}<responseDate>{date}</responseDate>{self._request_element(echo)}"
+                f'<error code="{err.code}">{escape(err.message)}</error>{TAIL}'
+            )
+            return
+        yield f"{HEAD}<responseDate>{date}</responseDate>{self._request_element(request)}"
+        if isinstance(body, str):
+            yield body
+        else:
+            async for chunk in body:
+                yield chunk
+        yield TAIL
+
+    def _request_element(self, request: Request | None) -> str:
+        url = escape(self.config.base_url)
+        if request is None:
+            return f"<request>{url}</request>"
+        attrs = "".join(f' {k}="{attr(v)}"' for k, v in request.args.items())
+        return f'<request verb="{request.verb}"{attrs}>{url}</request>'
+
+    async def _dispatch(self, request: Request) -> str | AsyncIterator[str]:
+        verb = request.verb
+        if verb == "Identify":
+            return await self._identify()
+        if verb == "ListMetadataFormats":
+            return await self._list_metadata_formats(request)
+        if verb == "ListSets":
+            return await self._list_sets(request)
+        if verb == "GetRecord":
+            return await self._get_record(request)
+        return await self._list(request)
+
+    # --- items ------------------------------------------------------------------------------
+    def _header(self, item: Item, set_spec: str | None) -> str:
+        ident = f"{self._id_prefix}{item.kind}/{item.id}"
+        date = format_datestamp(item.datestamp)
+        if item.kind == HOLD:
+            specs = [HOLD, *(f"hold:{s}" for s in item.sigels)]
+        elif item.deleted:
+            specs = [set_spec or BIB]
+        else:
+            specs = [BIB, *(f"bib:{s}" for s in item.sigels), *(f"supplier:{c}" for c in item.suppliers)]
+        sets = "".join(f"<setSpec>{s}</setSpec>" for s in specs if _valid_spec(s))
+        status = ' status="deleted"' if item.deleted else ""
+        return f"<header{status}><identifier>{ident}</identifier><datestamp>{date}</datestamp>{sets}</header>"
+
+    def _record(self, item: Item, fmt: MetadataFormat, set_spec: str | None) -> str:
+        header = self._header(item, set_spec)
+        if item.deleted:
+            return f"<record>{header}</record>"
+        return f"<record>{header}<metadata>{fmt.render(item)}</metadata></record>"
+
+    # --- verbs ------------------------------------------------------------------------------
+    async def _identify(self) -> str:
+        c = self.config
+        earliest = await self.repo.earliest_datestamp() or self._clock()
+        sample = identifiers.make(c.repository_id, BIB, 100001)
+        return (
+            "<Identify>"
+            f"<repositoryName>{escape(c.repository_name)}</repositoryName>"
+            f"<baseURL>{escape(c.base_url)}</baseURL>"
+            "<protocolVersion>2.0</protocolVersion>"
+            f"<adminEmail>{escape(c.admin_email)}</adminEmail>"
+            f"<earliestDatestamp>{format_datestamp(earliest)}</earliestDatestamp>"
+            "<deletedRecord>persistent</deletedRecord>"
+            "<granularity>YYYY-MM-DDThh:mm:ssZ</granularity>"
+            "<compression>gzip</compression><compression>deflate</compression>"
+            "<description>"
+            f'<oai-identifier xmlns="{IDENTIFIER_NS}" xmlns:xsi="{XSI_NS}" '
+            f'xsi:schemaLocation="{IDENTIFIER_NS} http://www.openarchives.org/OAI/2.0/oai-identifier.xsd">'
+            "<scheme>oai</scheme>"
+            f"<repositoryIdentifier>{escape(c.repository_id)}</repositoryIdentifier>"
+            "<delimiter>:</delimiter>"
+            f"<sampleIdentifier>{escape(sample)}</sampleIdentifier>"
+            "</oai-identifier></description>"
+            "</Identify>"
+        )
+
+    async def _list_metadata_formats(self, request: Request) -> str:
+        kinds = {BIB, HOLD}
+        identifier = request.get("identifier")
+        if identifier is not None:
+            kind, id = identifiers.parse(self.config.repository_id, identifier)
+            if await self.repo.get_item(kind, id, Payload.NONE) is None:
+                raise IdDoesNotExist("no item has this identifier")
+            kinds = {kind}
+        formats = [f for f in FORMATS.values() if f.kinds & kinds]
+        if not formats:
+            raise NoMetadataFormats("no metadata formats are available for this item")
+        body = "".join(
+            f"<metadataFormat><metadataPrefix>{f.prefix}</metadataPrefix><schema>{f.schema}</schema>"
+            f"<metadataNamespace>{f.namespace}</metadataNamespace></metadataFormat>"
+            for f in formats
+        )
+        return f"<ListMetadataFormats>{body}</ListMetadataFormats>"
+
+    async def _list_sets(self, request: Request) -> str:
+        if request.get("resumptionToken") is not None:
+            raise BadResumptionToken("this repository never splits the set list")
+        sets = [(BIB, "Bibliographic records"), (HOLD, "Holdings records")]
+        for info in await self.repo.list_sets():
+            if info.kind == "library":
+                sets.append((f"bib:{info.code}", f"{info.name}: bibliographic records"))
+                sets.append((f"hold:{info.code}", f"{info.name}: holdings"))
+            else:
+                sets.append((f"supplier:{info.code}", f"{info.name}: records delivered"))
+        body = "".join(
+            f"<set><setSpec>{spec}</setSpec><setName>{escape(name)}</setName></set>"
+            for spec, name in sets
+            if _valid_spec(spec)
+        )
+        return f"<ListSets>{body}</ListSets>"
+
+    async def _get_record(self, request: Request) -> str:
+        kind, id = identifiers.parse(self.config.repository_id, request.args["identifier"])
+        fmt = FORMATS.get(request.args["metadataPrefix"])
+        if fmt is None:
+            raise CannotDisseminateFormat("the metadata format is not supported")
+        item = await self.repo.get_item(kind, id, fmt.payload if kind in fmt.kinds else Payload.NONE)
+        if item is None:
+            raise IdDoesNotExist("no item has this identifier")
+        if kind not in fmt.kinds:
+            raise CannotDisseminateFormat(f"{kind} items are not disseminated in {fmt.prefix}")
+        return f"<GetRecord>{self._record(item, fmt, None)}</GetRecord>"
+
+    async def _list(self, request: Request) -> AsyncIterator[str]:
+        token = request.get("resumptionToken")
+        if token is not None:
+            state = self.tokens.decode(token)
+            fmt = FORMATS.get(state.prefix)
+            scope = scope_of(state.set, fmt) if fmt is not None else None
+            if state.verb != request.verb or fmt is None or scope is None:
+                raise BadResumptionToken("the resumption token belongs to another request")
+            prefix, set_spec, lower, upper = state.prefix, state.set, state.lower, state.upper
+            after, cursor, total = state.after, state.cursor, state.total
+        else:
+            lower, until_end = parse_range(request.get("from"), request.get("until"))
+            prefix, set_spec = request.args["metadataPrefix"], request.get("set")
+            fmt = FORMATS.get(prefix)
+            if fmt is None:
+                raise CannotDisseminateFormat("the metadata format is not supported")
+            scope = scope_of(set_spec, fmt)
+            if scope is None:
+                raise NoRecordsMatch(f"the set holds no items that can be disseminated in {prefix}")
+            horizon = await self.repo.horizon()
+            upper = horizon if until_end is None else min(until_end, horizon)
+            if lower is not None and lower >= upper:
+                raise NoRecordsMatch("no items have datestamps in this range")
+            after, cursor, total = None, 0, 0
+        records = request.verb == "ListRecords"
+        payload = fmt.payload if records else Payload.NONE
+        size = self.config.page_size
+        items = await self.repo.list_items(scope, payload, lower, upper, after, size + 1)
+        if not items:
+            raise NoRecordsMatch("no items match the request")
+        more = len(items) > size
+        del items[size:]
+        delivered = cursor + len(items)
+        if more:
+            if token is None:
+                total = await self.repo.count_items(scope, lower, upper)
+            total = max(total, delivered + 1)
+            state = ListState(
+                request.verb, prefix, set_spec, lower, upper, items[-1].position, delivered, total
+            )
+            resumption = (
+                f'<resumptionToken completeListSize="{total}" cursor="{cursor}">'
+                f"{self.tokens.encode(state)}</resumptionToken>"
+            )
+        elif token is not None:
+            resumption = f'<resumptionToken completeListSize="{delivered}" cursor="{cursor}"/>'
+        else:
+            resumption = ""
+        return self._render_list(request.verb, items, fmt, set_spec, records, resumption)
+
+    async def _render_list(
+        self,
+        verb: str,
+        items: list[Item],
+        fmt: MetadataFormat,
+        set_spec: str | None,
+        records: bool,
+        resumption: str,
+    ) -> AsyncIterator[str]:
+        yield f"<{verb}>"
+        for start in range(0, len(items), CHUNK):
+            chunk = items[start : start + CHUNK]
+            if records:
+                yield "".join([self._record(item, fmt, set_spec) for item in chunk])
+            else:
+                yield "".join([self._header(item, set_spec) for item in chunk])
+        yield f"{resumption}</{verb}>"
