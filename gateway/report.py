@@ -105,9 +105,10 @@ async def build(conn: asyncpg.Connection, delivery_id: int, supplier_id: int | N
     )
     for r in rows:
         if r["kind"] == "bib":
-            entry = _entry(r)
-            entries[r["position"]] = entry
-            records.append(entry)
+            entries[r["position"]] = _entry(r)
+    for r in rows:
+        if r["kind"] == "bib":
+            records.append(entries[r["position"]])
             continue
         parent = entries.get(r["parent_position"]) if r["parent_position"] is not None else None
         if parent is None:
