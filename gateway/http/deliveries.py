@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+import zlib
 from collections.abc import AsyncIterator
 
 from aiohttp import web
@@ -14,6 +15,10 @@ from gateway.errors import Invalid, NotFound
 from gateway.http.auth import require_supplier, supplier_or_admin
 
 MAX_WAIT = 600.0
+MAX_ID = 2**63 - 1  # ids are bigint: larger numbers name nothing (and would overflow the query)
+#: Content codings aiohttp decodes for us (with bounded chunks); any other is passed through
+#: undecoded, so it must be refused rather than parsed as if it were the payload.
+CONTENT_CODINGS = frozenset({"", "identity", "gzip", "deflate"})
 
 
 def _wait_seconds(request: web.Request) -> float:
@@ -29,15 +34,32 @@ def _wait_seconds(request: web.Request) -> float:
     return value
 
 
+def _check_content_coding(request: web.Request) -> None:
+    coding = request.headers.get("Content-Encoding", "").strip().lower()
+    if coding not in CONTENT_CODINGS:
+        raise intake.UnsupportedMediaType(
+            f"unsupported content encoding {coding!r}: send the body as is, or with gzip or deflate"
+        )
+
+
 async def _body(request: web.Request) -> AsyncIterator[bytes]:
-    async for chunk in request.content.iter_chunked(256 * 1024):
-        yield chunk
+    try:
+        async for chunk in request.content.iter_chunked(256 * 1024):
+            yield chunk
+    except web.RequestPayloadError as exc:  # aiohttp could not decode the body (corrupt gzip ...)
+        coding = request.headers.get("Content-Encoding", "").strip().lower()
+        what = f"the {coding} content encoding is corrupt" if coding else "the body could not be read"
+        cause = exc.__cause__
+        inner = cause.__context__ if cause is not None else None  # zlib's own complaint, if any
+        detail = str(inner) if isinstance(inner, zlib.error) else ""
+        raise intake.BadPayload(f"{what}: {detail}" if detail else what) from None
 
 
 async def post_delivery(request: web.Request) -> web.StreamResponse:
     supplier = await require_supplier(request)
     settings = request.app[SETTINGS]
     wait = _wait_seconds(request)
+    _check_content_coding(request)
     declared = request.content_length
     if declared is not None and declared > settings.max_body:
         raise intake.PayloadTooLarge(f"the body exceeds the limit of {settings.max_body} bytes")
@@ -81,6 +103,8 @@ async def get_delivery(request: web.Request) -> web.Response:
         delivery_id = int(request.match_info["id"])
     except ValueError:
         raise NotFound("no such delivery") from None
+    if not 0 < delivery_id <= MAX_ID:
+        raise NotFound(f"no delivery {delivery_id}")
     async with request.app[POOL].acquire() as conn:
         body = await report.build(conn, delivery_id, supplier.id if supplier else None)
     return web.json_response(body)
@@ -93,6 +117,10 @@ async def list_deliveries(request: web.Request) -> web.Response:
         before = int(request.query["before"]) if "before" in request.query else None
     except ValueError:
         raise Invalid("limit and before must be integers") from None
+    if limit < 1:
+        raise Invalid("limit must be at least 1")
+    if before is not None and not 0 <= before <= MAX_ID:
+        raise Invalid(f"before must be between 0 and {MAX_ID}")
     async with request.app[POOL].acquire() as conn:
         items = await report.listing(conn, supplier.id if supplier else None, limit, before)
     body: dict[str, object] = {"deliveries": items}
