@@ -1,0 +1,151 @@
+"""The SRU search backend on PostgreSQL: hits, counts, pages of records, scan terms.
+
+Every statement runs with ``statement_timeout`` = Settings.sru_timeout_ms (set on the pooled
+connection for this use; the pool's reset on release puts it back) and an asyncpg timeout
+just above it; either one firing becomes diagnostic 1, never a hung request.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import asyncpg
+from stdnum import isbn as std_isbn
+
+from gateway.search.translate import SORT_COLUMNS, Params, condition, order_by
+from protocols.marc.identifiers import normalize_isbn
+from protocols.sru import diagnostics as d
+from protocols.sru.indexes import Index
+from protocols.sru.query import Expr, SortKey
+from protocols.sru.records import StoredRecord
+from protocols.sru.service import ScanResult, ScanTerm, SearchResult
+
+_HOLDINGS = """
+SELECT bib_id, sigel, marcxml FROM holdings
+ WHERE bib_id = ANY($1::bigint[]) AND NOT deleted
+ ORDER BY bib_id, sigel
+"""
+
+_TERMS_FROM = """
+SELECT t.term AS value, min(t.display) AS display, count(*) AS n
+  FROM search_terms t
+ WHERE t.kind = $1::text AND t.term {op} (SELECT search_fold($2::text))
+ GROUP BY t.term ORDER BY t.term {direction} LIMIT $3
+"""
+
+_ISBNS_FROM = """
+SELECT i.value AS value, NULL::text AS display, count(*) AS n
+  FROM bib_identifiers i JOIN bib_search s ON s.bib_id = i.bib_id
+ WHERE i.kind = 'isbn' AND i.value {op} $2::text AND $1::text IS NOT NULL
+ GROUP BY i.value ORDER BY i.value {direction} LIMIT $3
+"""
+
+
+def search_statement(
+    expr: Expr, sort: Sequence[SortKey], offset: int, limit: int
+) -> tuple[str, list[object]]:
+    """The statement giving (total, id, marcxml, summary) rows: one row per record of the page,
+    or a single row with NULL id when the page is empty; and its parameters."""
+    params = Params()
+    where = condition(expr, params)
+    keys = [f"{SORT_COLUMNS[key.key]} AS k{n}" for n, key in enumerate(sort)]
+    select = ", ".join(["s.bib_id", *keys])
+    page_order = order_by(sort, [f"k{n}" for n in range(len(sort))])
+    outer_order = order_by(sort, [f"page.k{n}" for n in range(len(sort))])
+    limit_param = params.add(limit, "::bigint")
+    offset_param = params.add(offset, "::bigint")
+    # Only fixed column names and $n placeholders are formatted in; every value is a parameter.
+    sql = f"""
+WITH hits AS MATERIALIZED (
+    SELECT {select} FROM bib_search s WHERE {where}
+), page AS (
+    SELECT * FROM hits ORDER BY {page_order + ', ' if page_order else ''}bib_id
+     LIMIT {limit_param} OFFSET {offset_param}
+)
+SELECT (SELECT count(*) FROM hits) AS total, b.id, b.marcxml, b.summary
+  FROM (SELECT 1) AS one
+  LEFT JOIN (page JOIN bib_records b ON b.id = page.bib_id) ON true
+ ORDER BY {outer_order + ', ' if outer_order else ''}page.bib_id
+"""  # noqa: S608
+    return sql, params.values
+
+
+class PostgresBackend:
+    """:class:`protocols.sru.service.SearchBackend` on the gateway's database."""
+
+    def __init__(self, pool: asyncpg.Pool, timeout_ms: int) -> None:
+        self.pool = pool
+        self.timeout_ms = max(1, int(timeout_ms))
+
+    async def _fetch(self, conn: asyncpg.Connection, sql: str, *args: object) -> list[asyncpg.Record]:
+        try:
+            rows: list[asyncpg.Record] = await conn.fetch(sql, *args, timeout=self.timeout_ms / 1000 + 1)
+        except (asyncpg.QueryCanceledError, TimeoutError) as e:
+            raise d.GeneralSystemError(
+                f"the query took longer than {self.timeout_ms} ms and was cancelled"
+            ) from e
+        return rows
+
+    async def _prepare(self, conn: asyncpg.Connection) -> None:
+        await conn.execute(f"SET statement_timeout = {self.timeout_ms}")
+
+    async def search(
+        self, expr: Expr, sort: Sequence[SortKey], offset: int, limit: int, *, holdings: bool
+    ) -> SearchResult:
+        sql, params = search_statement(expr, sort, offset, limit)
+        async with self.pool.acquire() as conn:
+            await self._prepare(conn)
+            rows = await self._fetch(conn, sql, *params)
+            records = [
+                StoredRecord(r["id"], r["marcxml"], r["summary"] or {}) for r in rows if r["id"] is not None
+            ]
+            if holdings and records:
+                by_id: dict[int, list[tuple[str, str]]] = {}
+                for row in await self._fetch(conn, _HOLDINGS, [r.id for r in records]):
+                    by_id.setdefault(row["bib_id"], []).append((row["sigel"], row["marcxml"]))
+                for record in records:
+                    record.holdings = by_id.get(record.id, [])
+        total = rows[0]["total"] if rows else 0
+        return SearchResult(int(total), records)
+
+    async def scan(self, index: Index, term: str, before: int, after: int, *, inclusive: bool) -> ScanResult:
+        if index.field == "isbn":
+            template, start, display = _ISBNS_FROM, _isbn_start(term), _isbn_display
+        elif index.field in ("title", "creator", "subject"):
+            template, start, display = _TERMS_FROM, term, None
+        else:  # the resolver lets only scannable indexes through
+            raise d.UnsupportedIndex(f"{index.qualified} cannot be scanned")
+        kind = index.field
+        up_op = ">=" if inclusive else ">"
+        async with self.pool.acquire() as conn:
+            await self._prepare(conn)
+            upward = template.format(op=up_op, direction="ASC")
+            above = await self._fetch(conn, upward, kind, start, after + 1)
+            below: list[asyncpg.Record] = []
+            if before > 0:
+                below = await self._fetch(conn, template.format(op="<", direction="DESC"), kind, start,
+                                          before + 1)
+        after_terms = [_term(r, display) for r in above[:after]]
+        before_terms = [_term(r, display) for r in reversed(below[:before])]
+        return ScanResult(
+            before_terms, after_terms, more_before=len(below) > before, more_after=len(above) > after
+        )
+
+
+def _term(row: Any, display: Any) -> ScanTerm:
+    value = row["value"]
+    shown = display(value) if display is not None else row["display"]
+    return ScanTerm(value, int(row["n"]), shown)
+
+
+def _isbn_start(term: str) -> str:
+    isbn13, _ = normalize_isbn(term)
+    return isbn13 or "".join(c for c in term if c.isdigit())
+
+
+def _isbn_display(value: str) -> str:
+    try:
+        return str(std_isbn.format(value))
+    except Exception:  # stored values are valid; this is only a display nicety
+        return value

@@ -1,0 +1,235 @@
+"""The SRU service: request parameters in, response document out; storage behind a Protocol.
+
+:class:`SRUService` checks the request, parses and resolves the CQL, asks a
+:class:`SearchBackend` for hits or scan terms and writes the response for the version
+asked for. It holds no SQL and no HTTP: ``gateway.search`` supplies both.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Protocol
+
+from lxml import etree  # type: ignore[import-untyped, unused-ignore]
+
+from protocols import cql
+from protocols.sru import diagnostics as d
+from protocols.sru import params as p
+from protocols.sru import responses
+from protocols.sru.explain import ServiceInfo, explain_record
+from protocols.sru.indexes import Index
+from protocols.sru.query import Expr, SortKey, resolve, resolve_scan_clause, sort_keys_parameter
+from protocols.sru.records import SCHEMAS, StoredRecord, find_schema, render
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(slots=True)
+class SearchResult:
+    total: int
+    records: list[StoredRecord] = field(default_factory=list)
+
+
+@dataclass(frozen=True, slots=True)
+class ScanTerm:
+    value: str
+    count: int
+    display: str | None = None
+
+
+@dataclass(slots=True)
+class ScanResult:
+    before: list[ScanTerm]       # terms before the start term, in index order
+    after: list[ScanTerm]        # the start term (if present) and those after it
+    more_before: bool = False    # the index has terms before ``before``
+    more_after: bool = False     # the index has terms after ``after``
+
+
+class SearchBackend(Protocol):
+    async def search(
+        self, expr: Expr, sort: Sequence[SortKey], offset: int, limit: int, *, holdings: bool
+    ) -> SearchResult:
+        """The number of hits and the records at [offset, offset + limit) in ``sort`` order.
+
+        Raises an :class:`~protocols.sru.diagnostics.SRUDiagnostic` (e.g. when the query
+        takes too long)."""
+        ...
+
+    async def scan(self, index: Index, term: str, before: int, after: int, *, inclusive: bool) -> ScanResult:
+        """Up to ``before`` terms below ``term`` and ``after`` terms from it on (or above it)."""
+        ...
+
+
+_SCHEMAS_BY_NAME = {schema.name: schema for schema in SCHEMAS}
+
+
+class SRUService:
+    def __init__(self, backend: SearchBackend, info: ServiceInfo) -> None:
+        self.backend = backend
+        self.info = info
+        self._explain: dict[tuple[str, str], str] = {}
+
+    async def handle(self, params: Mapping[str, Sequence[str]]) -> str:
+        """The response document (XML text) for a request's parameters."""
+        values = p.first_values(params)
+        stylesheet = values.get("stylesheet") or None
+        if stylesheet and "?>" in stylesheet:
+            stylesheet = None
+        try:
+            request = p.parse_request(values)
+        except d.SRUDiagnostic as e:
+            version = p.response_version(values.get("version"))
+            return responses.search_retrieve(version, total=None, diagnostics=[e], stylesheet=stylesheet)
+        try:
+            if request.operation == "explain":
+                return self.explain(request, stylesheet)
+            if request.operation == "scan":
+                return await self.scan(request, stylesheet)
+            return await self.search_retrieve(request, stylesheet)
+        except Exception as e:  # a bug or an unreachable database: a diagnostic, never a hang
+            log.exception("SRU %s failed", request.operation)
+            failure = d.GeneralSystemError(type(e).__name__)
+            if request.operation == "scan":
+                return responses.scan(request.version, diagnostics=[failure], stylesheet=stylesheet)
+            return responses.search_retrieve(request.version, total=None, diagnostics=[failure],
+                                             stylesheet=stylesheet)
+
+    # --- explain ------------------------------------------------------------------------------
+    def explain(self, request: p.Request, stylesheet: str | None) -> str:
+        try:
+            escaping = p.xml_escaping(request)
+        except d.SRUDiagnostic as e:
+            return responses.explain(request.version, self._record(request.version), diagnostics=[e],
+                                     stylesheet=stylesheet)
+        key = (request.version, escaping)
+        if stylesheet is None and key in self._explain:
+            return self._explain[key]
+        body = responses.explain(request.version, self._record(request.version), escaping=escaping,
+                                 stylesheet=stylesheet)
+        if stylesheet is None:
+            self._explain[key] = body
+        return body
+
+    def _record(self, version: str) -> str:
+        return explain_record(self.info, version)
+
+    # --- searchRetrieve -----------------------------------------------------------------------
+    async def search_retrieve(self, request: p.Request, stylesheet: str | None) -> str:
+        version = request.version
+        echo: responses.Echo | None = None
+        try:
+            query_text = request.get("query")
+            if query_text is None:
+                raise d.MandatoryParameterNotSupplied("query")
+            query_type = request.get("queryType")
+            if query_type not in (None, "", "cql"):
+                raise d.UnsupportedParameterValue(f"queryType {query_type!r}")
+            start = p.integer(request, "startRecord", 1, 1)
+            maximum = min(p.integer(request, "maximumRecords", self.info.default_records, 0),
+                          self.info.max_records)
+            schema = find_schema(request.get("recordSchema"))
+            escaping = p.xml_escaping(request)
+            if request.get("recordXPath"):
+                raise d.XPathUnsupported(request.get("recordXPath"))
+            sort_param = request.get("sortKeys") or ""
+            try:
+                parsed = cql.parse(query_text)
+            except cql.CQLError as e:
+                raise d.diagnostic(e.code, f"{e.message} (at offset {e.position})") from e
+            echo = self._search_echo(request, parsed, start, maximum, escaping, schema.identifier,
+                                     sort_param, stylesheet)
+            expr, sort = resolve(parsed)
+            if sort_param.strip():
+                if sort:
+                    raise d.UnsupportedParameterValue("sortKeys together with a CQL sortBy")
+                sort = sort_keys_parameter(sort_param, _SCHEMAS_BY_NAME)
+            result = await self.backend.search(expr, sort, start - 1, maximum, holdings=schema.holdings)
+        except d.SRUDiagnostic as e:
+            return responses.search_retrieve(version, total=None, echo=echo, diagnostics=[e],
+                                             stylesheet=stylesheet)
+        records = [
+            responses.RecordOut(schema.identifier, render(schema, record), start + n)
+            for n, record in enumerate(result.records)
+        ]
+        diagnostics: list[d.SRUDiagnostic] = []
+        if result.total > 0 and start > result.total:
+            diagnostics.append(d.FirstRecordOutOfRange(f"startRecord {start} > {result.total} records"))
+        following = start + len(records)
+        next_position = following if following <= result.total and start <= result.total else None
+        return responses.search_retrieve(
+            version, total=result.total, records=records, escaping=escaping, next_position=next_position,
+            echo=echo, diagnostics=diagnostics, stylesheet=stylesheet,
+        )
+
+    def _search_echo(
+        self, request: p.Request, parsed: cql.Query, start: int, maximum: int, escaping: str,
+        schema: str, sort_param: str, stylesheet: str | None,
+    ) -> responses.Echo:
+        echo = responses.Echo()
+        version = request.version
+        echo.add("version", version)
+        echo.add("query", request.get("query"))
+        if version != "2.0":
+            container = etree.Element(
+                f"{{{responses.SRW_NS}}}xQuery", nsmap={"srw": responses.SRW_NS, "xcql": responses.XCQL1_NS}
+            )
+            cql.append_operand(container, parsed)
+            echo.add_xml(etree.tostring(container, encoding="unicode"))
+        echo.add("startRecord", start)
+        echo.add("maximumRecords", maximum)
+        if version == "2.0":
+            echo.add("recordXMLEscaping", escaping)
+        else:
+            echo.add("recordPacking", escaping)
+        echo.add("recordSchema", schema)
+        ttl = request.get("resultSetTTL")
+        if ttl is not None and ttl.strip().isdigit():
+            echo.add("resultSetTTL", int(ttl))
+        if sort_param.strip():
+            echo.add("sortKeys", sort_param)
+        echo.add("stylesheet", stylesheet)
+        return echo
+
+    # --- scan ---------------------------------------------------------------------------------
+    async def scan(self, request: p.Request, stylesheet: str | None) -> str:
+        version = request.version
+        echo: responses.Echo | None = None
+        try:
+            clause = request.get("scanClause")
+            if clause is None:
+                raise d.MandatoryParameterNotSupplied("scanClause")
+            position = p.integer(request, "responsePosition", 1, 0)
+            maximum = min(p.integer(request, "maximumTerms", self.info.default_terms, 1), self.info.max_terms)
+            try:
+                parsed = cql.parse(clause)
+            except cql.CQLError as e:
+                raise d.diagnostic(e.code, f"{e.message} (at offset {e.position})") from e
+            index, term, relation = resolve_scan_clause(parsed)
+            echo = responses.Echo()
+            if version != "2.0":
+                echo.add("version", version)
+            echo.add("scanClause", clause)
+            if version != "2.0":
+                echo.add_xml(responses.search_clause_xcql(index.qualified, relation, term))
+            echo.add("responsePosition", position)
+            echo.add("maximumTerms", maximum)
+            echo.add("stylesheet", stylesheet)
+            if position > maximum + 1:
+                raise d.ResponsePositionOutOfRange(f"responsePosition {position} > maximumTerms + 1")
+            before = max(position - 1, 0)
+            result = await self.backend.scan(index, term, before, maximum - before, inclusive=position > 0)
+        except d.SRUDiagnostic as e:
+            return responses.scan(version, echo=echo, diagnostics=[e], stylesheet=stylesheet)
+        listed = [*result.before, *result.after]
+        terms = [responses.ScanTermOut(t.value, t.count, t.display) for t in listed]
+        if terms:
+            at_start, at_end = not result.more_before, not result.more_after
+            if len(terms) == 1:
+                terms[0].where = "only" if at_start and at_end else "first" if at_start else \
+                    "last" if at_end else "inner"
+            else:
+                terms[0].where = "first" if at_start else "inner"
+                terms[-1].where = "last" if at_end else "inner"
+        return responses.scan(version, terms=terms, echo=echo, stylesheet=stylesheet)
