@@ -176,12 +176,13 @@ def render(n: Outgoing, ctx: MailContext) -> Rendered:
     if n.resends:
         msg["References"] = message_id(n, ctx, resend=0)
     msg["Auto-Submitted"] = "auto-generated"
-    msg["Content-Language"] = n.library.language if n.library.language in texts.LANGUAGES else "sv"
     msg["X-Forvarv-Notification"] = str(int(n.id))
     if n.kind == "delivery":
         msg["X-Forvarv-Delivery"] = str(int(deliveries[0]["id"]))
     msg.set_content(plain_text(n, ctx), cte="quoted-printable")
     msg.add_alternative(html_text(n, ctx), subtype="html", cte="quoted-printable")
+    # After the body: set_content/add_alternative move or drop Content-* headers.
+    msg["Content-Language"] = n.library.language if n.library.language in texts.LANGUAGES else "sv"
     return Rendered(msg, recipients, bad)
 
 

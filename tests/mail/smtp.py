@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import socket
+import threading
 from dataclasses import dataclass
 from email import message_from_bytes
 from email.message import EmailMessage
@@ -27,16 +28,28 @@ class Received:
 
 
 class Handler:
-    """Accepts everything, or answers DATA with `reply` (e.g. '451 …', '550 …')."""
+    """Accepts everything, or answers DATA with `reply` (e.g. '451 …', '550 …').
+
+    With `hold` set, a message is recorded but the 250 waits until `hold` is cleared: the window
+    in which the server has the message and the sender does not know yet.
+    """
 
     def __init__(self) -> None:
         self.received: list[Received] = []
         self.reply: str | None = None
+        self.delay = 0.0
+        self.hold = threading.Event()
+        self.holding = threading.Event()
 
     async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
         if self.reply:
             return self.reply
         self.received.append(Received(envelope.mail_from, list(envelope.rcpt_tos), bytes(envelope.content)))
+        if self.delay:
+            await asyncio.sleep(self.delay)
+        while self.hold.is_set():
+            self.holding.set()
+            await asyncio.sleep(0.01)
         return "250 2.0.0 Message accepted for delivery"
 
 
