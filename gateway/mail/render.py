@@ -236,7 +236,7 @@ def plain_text(n: Outgoing, ctx: MailContext) -> str:
             f"{t['delivery'] + ':':<{width}}{int(d['id'])}",
             f"{t['received'] + ':':<{width}}{local_time(d['received_at'])}",
             f"{t['finished'] + ':':<{width}}{local_time(d['finished_at'])}",
-            f"{t['titles'] + ':':<{width}}{texts.count_summary(t, c.counts(d['items']))}",
+            f"{t['titles'] + ':':<{width}}{texts.count_detail(t, c.counts(d['items']))}",
             "",
         ]
         iw = max(len(t[k]) for k in ("author", "isbn", "issn", "record_id", "outcome", "oai", "sru")) + 2
@@ -309,7 +309,7 @@ def html_text(n: Outgoing, ctx: MailContext) -> str:
             f'<tr><th align="left">{_e(t["received"])}</th><td>{_e(local_time(d["received_at"]))}</td></tr>',
             f'<tr><th align="left">{_e(t["finished"])}</th><td>{_e(local_time(d["finished_at"]))}</td></tr>',
             f'<tr><th align="left">{_e(t["titles"])}</th>'
-            f"<td>{_e(texts.count_summary(t, c.counts(d['items'])))}</td></tr>",
+            f"<td>{_e(texts.count_detail(t, c.counts(d['items'])))}</td></tr>",
             "</table>",
             '<table border="1" cellpadding="4" style="border-collapse: collapse">',
             "<thead><tr>"

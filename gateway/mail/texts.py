@@ -53,6 +53,11 @@ TEXTS: dict[str, dict[str, str]] = {
         "short_" + c.HOLDINGS_UPDATED: "uppdaterade",
         "short_" + c.CANCELLED: "avbrutna",
         "short_" + c.REJECTED: "avvisade",
+        "short_" + c.CREATED + "_one": "ny",
+        "short_" + c.MATCHED + "_one": "matchad",
+        "short_" + c.HOLDINGS_UPDATED + "_one": "uppdaterad",
+        "short_" + c.CANCELLED + "_one": "avbruten",
+        "short_" + c.REJECTED + "_one": "avvisad",
         "title_one": "1 titel",
         "title_many": "{n} titlar",
         "delivery_one": "1 leverans",
@@ -117,8 +122,22 @@ def plural(t: dict[str, str], word: str, n: int) -> str:
     return t[f"{word}_one"] if n == 1 else t[f"{word}_many"].format(n=n)
 
 
+def _outcome_counts(t: dict[str, str], counts: dict[str, int]) -> str:
+    words = [
+        f"{n} {t.get(f'short_{outcome}_one', t['short_' + outcome]) if n == 1 else t['short_' + outcome]}"
+        for outcome, n in counts.items()
+        if n
+    ]
+    return ", ".join(words)
+
+
 def count_summary(t: dict[str, str], counts: dict[str, int]) -> str:
-    """'5 titlar: 2 nya, 1 avvisade' — only the outcomes that occurred."""
-    total = sum(counts.values())
-    parts = [f"{n} {t['short_' + outcome]}" for outcome, n in counts.items() if n]
-    return plural(t, "title", total) + (": " + ", ".join(parts) if parts else "")
+    """'5 titlar: 2 nya, 1 avvisad' — only the outcomes that occurred (for subjects)."""
+    parts = _outcome_counts(t, counts)
+    return plural(t, "title", sum(counts.values())) + (f": {parts}" if parts else "")
+
+
+def count_detail(t: dict[str, str], counts: dict[str, int]) -> str:
+    """'5 (2 nya, 1 avvisad)' (for the body, after the label 'Titlar')."""
+    parts = _outcome_counts(t, counts)
+    return f"{sum(counts.values())}" + (f" ({parts})" if parts else "")

@@ -65,7 +65,7 @@ async def test_each_library_gets_one_message_in_its_language(
     sv = by_rcpt[("forvarv@sh.example",)].message
     assert (
         sv["Subject"] == f"Förvärv: leverans {did} från BTJ till Sods – "
-        "4 titlar: 1 nya, 1 matchade, 1 uppdaterade, 1 avvisade"
+        "4 titlar: 1 ny, 1 matchad, 1 uppdaterad, 1 avvisad"
     )
     assert sv["To"] == "forvarv@sh.example"
     assert sv["From"] == "Förvärv Gateway <forvarv@gateway.example>"
@@ -357,7 +357,7 @@ async def test_daily_digest_is_one_message(
     assert [r.rcpt_tos for r in smtp_server.received] == [["forvarv@sh.example"], ["dig@lib.example"]]
     digest = smtp_server.received[1].message
     assert digest["Subject"].startswith("Förvärv: dagssammanställning ")
-    assert digest["Subject"].endswith(" för Dig – 2 leveranser, 2 titlar: 1 nya, 1 avbrutna")
+    assert digest["Subject"].endswith(" för Dig – 2 leveranser, 2 titlar: 1 ny, 1 avbruten")
     text, _ = parts(digest)
     assert f"Leverans:   {d1}" in text
     assert f"Leverans:   {d2}" in text
