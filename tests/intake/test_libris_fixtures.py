@@ -65,3 +65,37 @@ async def test_batch15_attaches_three_holdings(client: TestClient, world: World,
     async with pool.acquire() as conn:
         rows = await conn.fetch("SELECT sigel, bib_id FROM holdings ORDER BY sigel")
     assert {r["bib_id"] for r in rows} == {int(entry["record_id"])}
+
+
+async def test_libris_sequence_follows_precedence(client: TestClient, world: World, pool: asyncpg.Pool) -> None:
+    """batch0 (level 8) → batch1 (8, new 035, holding Nyks) replaces it → batch13 (level 5) cannot →
+    batch14 (8) replaces again → batch10 (another 001, same ISBN) matches the same record."""
+    outcomes = []
+    ids = set()
+    for name in ("batch0.xml", "batch1.xml", "batch13.xml", "batch14.xml", "batch10.xml"):
+        status, report = await deliver(client, world.supplier_token, fixture(name))
+        assert status == 200, report
+        (entry,) = report["records"]
+        outcomes.append(entry["outcome"])
+        ids.add(entry["record_id"])
+    assert outcomes == ["created", "updated", "matched", "updated", "updated"]
+    assert len(ids) == 1
+    async with pool.acquire() as conn:
+        xml = await conn.fetchval("SELECT marcxml FROM bib_records")
+        sigels = [r["sigel"] for r in await conn.fetch("SELECT sigel FROM holdings ORDER BY sigel")]
+        sysnos = {r["value"] for r in await conn.fetch("SELECT value FROM bib_identifiers WHERE kind = 'sysno'")}
+    assert "Polisbilen får ett larm" in xml  # batch10's title: a level-8 record replaced batch14's
+    assert sigels == ["Nyks", "Sods"]
+    # identifiers accumulate: both the old and the new 035 still find the record
+    assert {"(BOKR)9789150222319_OLD", "(BOKR)9789150222319_NEW"} <= sysnos
+
+
+async def test_issn_and_ean_fixtures(client: TestClient, world: World) -> None:
+    _, issn = await deliver(client, world.supplier_token, fixture("batch5.xml"))
+    assert "issn:2049-3630" in issn["records"][0]["identifiers"]
+    _, ean = await deliver(client, world.supplier_token, fixture("batch11.xml"))
+    entry = ean["records"][0]
+    assert "ean:5051895056684" in entry["identifiers"]
+    # no ISBN or EAN candidates, so the shared 001/003 system number decides: batch5's record
+    assert entry["record_id"] == issn["records"][0]["record_id"]
+    assert entry["holdings"][0]["outcome"] == "updated"

@@ -197,3 +197,10 @@ async def test_marc21_linked_holdings_from_marc4j_sample(client: TestClient, wor
             assert h["outcome"] in ("added", "rejected")
             if h["outcome"] == "rejected":
                 assert h["errors"], h
+
+
+async def test_bibliographic_record_without_holdings_is_allowed(client: TestClient, world: World) -> None:
+    report = await load(client, world, bib(own_id="NH", isbn=[ISBN13]))
+    (entry,) = report["records"]
+    assert entry["outcome"] == "created" and entry["holdings"] == []
+    assert report["summary"]["holdings_added"] == 0
