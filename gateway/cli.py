@@ -44,7 +44,8 @@ async def supplier_list(args: argparse.Namespace, conn: asyncpg.Connection, _: S
     if args.json:
         _print_json(rows)
     for r in rows if not args.json else []:
-        print(f"{r['code']:<16} {r['name']:<32} tokens={r['active_tokens']} customers={','.join(r['customers'])}")
+        customers = ",".join(map(str, r["customers"]))  # type: ignore[call-overload]
+        print(f"{r['code']:<16} {r['name']:<32} tokens={r['active_tokens']} customers={customers}")
     return 0
 
 

@@ -7,6 +7,7 @@ issues a fresh supplier token (printed) and revokes the previous demo tokens.
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import AsyncIterator
 
 from gateway import db, intake, migrations, registry, synthetic
@@ -33,19 +34,13 @@ async def seed(url: str, settings: Settings) -> None:
     try:
         async with pool.acquire() as conn:
             await migrations.migrate(conn)
-            try:
+            with contextlib.suppress(Conflict):
                 await registry.add_supplier(conn, *SUPPLIER)
-            except Conflict:
-                pass
             for sigel, name, email, language in LIBRARIES:
-                try:
+                with contextlib.suppress(Conflict):
                     await registry.add_library(conn, sigel, name, [email], language=language)
-                except Conflict:
-                    pass
-                try:
+                with contextlib.suppress(Conflict):
                     await registry.add_customer(conn, SUPPLIER[0], sigel)
-                except Conflict:
-                    pass
             await registry.revoke_token(conn, SUPPLIER[0])
             _, token = await registry.create_token(conn, SUPPLIER[0])
             supplier = await registry.get_supplier(conn, SUPPLIER[0])

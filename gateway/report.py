@@ -130,7 +130,9 @@ async def build(conn: asyncpg.Connection, delivery_id: int, supplier_id: int | N
     return report
 
 
-async def listing(conn: asyncpg.Connection, supplier_id: int | None, limit: int, before: int | None) -> list[dict[str, Any]]:
+async def listing(
+    conn: asyncpg.Connection, supplier_id: int | None, limit: int, before: int | None
+) -> list[dict[str, Any]]:
     rows = await conn.fetch(
         """SELECT d.id, d.status, s.code AS supplier, d.received_at, d.finished_at, d.record_count, d.summary
              FROM deliveries d JOIN suppliers s ON s.id = d.supplier_id

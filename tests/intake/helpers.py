@@ -11,7 +11,7 @@ from aiohttp.test_utils import TestClient
 
 from gateway import registry
 
-ADMIN_TOKEN = "test-admin-token"  # noqa: S105
+ADMIN_TOKEN = "test-admin-token"
 
 
 @dataclass
@@ -42,8 +42,8 @@ async def deliver(client: TestClient, token: str, body: bytes, *, content_type: 
     return resp.status, await resp.json()
 
 
-async def wait_done(pool: asyncpg.Pool, delivery_id: int, timeout: float = 30) -> str:
-    async with asyncio.timeout(timeout):
+async def wait_done(pool: asyncpg.Pool, delivery_id: int, seconds: float = 30) -> str:
+    async with asyncio.timeout(seconds):
         while True:
             async with pool.acquire() as conn:
                 status = await conn.fetchval("SELECT status FROM deliveries WHERE id = $1", delivery_id)
