@@ -122,10 +122,9 @@ class PostgresBackend:
             await self._prepare(conn)
             upward = template.format(op=up_op, direction="ASC")
             above = await self._fetch(conn, upward, kind, start, after + 1)
-            below: list[asyncpg.Record] = []
-            if before > 0:
-                below = await self._fetch(conn, template.format(op="<", direction="DESC"), kind, start,
-                                          before + 1)
+            # One more than wanted each way: whether the index goes on beyond the list.
+            downward = template.format(op="<", direction="DESC")
+            below = await self._fetch(conn, downward, kind, start, before + 1)
         after_terms = [_term(r, display) for r in above[:after]]
         before_terms = [_term(r, display) for r in reversed(below[:before])]
         return ScanResult(
