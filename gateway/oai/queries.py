@@ -2,8 +2,11 @@
 
 Every list query is a keyset scan: `(datestamp, id) > ($1, $2) AND datestamp < $3 ORDER BY
 datestamp, id LIMIT $4` on an index that has exactly that order, so page N costs what page 1
-costs. Columns of every item query: kind (0 bib, 1 hold), id, ds, deleted, sigels, suppliers,
-marcxml, summary, hsigels, hxml.
+costs. Columns of every item query: kind (0 bib, 1 hold), id, ds, deleted, sigel (a holding's
+library; for bib:SIGEL that library), marcxml, xml_unsafe, summary, hxml (bib:SIGEL with
+holdings: that library's holdings record). What a bib's header and marc21_withholdings need
+from its other rows (libraries, suppliers, holdings records) is fetched for a whole page at
+once with SETS.
 """
 
 # Queries are joined from the constant fragments below only; no value ever enters the text.
@@ -15,32 +18,23 @@ import functools
 
 from protocols.oai.repository import BIB, HOLD, Payload, Scope
 
-# Libraries holding a bib (live holdings) and suppliers that delivered it: the header's setSpecs.
-_BIB_SETS = """
-    ARRAY(SELECT x.sigel FROM holdings x WHERE x.bib_id = b.id AND NOT x.deleted ORDER BY x.sigel) AS sigels,
-    ARRAY(SELECT s.code FROM bib_suppliers bs JOIN suppliers s ON s.id = bs.supplier_id
-          WHERE bs.bib_id = b.id ORDER BY s.code) AS suppliers"""
 
-_ALL_HOLDINGS = """
-    ARRAY(SELECT x.sigel FROM holdings x WHERE x.bib_id = b.id AND NOT x.deleted ORDER BY x.sigel),
-    ARRAY(SELECT x.marcxml FROM holdings x WHERE x.bib_id = b.id AND NOT x.deleted ORDER BY x.sigel)"""
-
-
-def _bib_payload(payload: Payload, deleted: str, one_holding: bool) -> str:
-    marcxml = f"CASE WHEN NOT ({deleted}) THEN b.marcxml END"
-    if payload is Payload.MARCXML:
-        return f"{marcxml}, NULL::jsonb, NULL::text[], NULL::text[]"
-    if payload is Payload.SUMMARY:
-        return f"NULL::text, CASE WHEN NOT ({deleted}) THEN b.summary END, NULL::text[], NULL::text[]"
-    if payload is Payload.WITH_HOLDINGS:
-        holdings = "ARRAY[h.sigel], ARRAY[h.marcxml]" if one_holding else _ALL_HOLDINGS
-        return f"{marcxml}, NULL::jsonb, {holdings}"
-    return "NULL::text, NULL::jsonb, NULL::text[], NULL::text[]"
+def _bib_columns(payload: Payload, deleted: str, library: bool) -> str:
+    live = f"NOT ({deleted})"
+    sigel = "h.sigel" if library else "NULL::text"
+    marcxml = "NULL::text, true"
+    if payload in (Payload.MARCXML, Payload.WITH_HOLDINGS):
+        marcxml = f"CASE WHEN {live} THEN b.marcxml END, b.xml_unsafe"
+    summary = f"CASE WHEN {live} THEN b.summary END" if payload is Payload.SUMMARY else "NULL::jsonb"
+    hxml = "h.marcxml" if library and payload is Payload.WITH_HOLDINGS else "NULL::text"
+    return f"0 AS kind, b.id, {{ds}} AS ds, ({deleted}) AS deleted, {sigel}, {marcxml}, {summary}, {hxml}"
 
 
-def _hold_payload(payload: Payload) -> str:
-    marcxml = "CASE WHEN NOT h.deleted THEN h.marcxml END" if payload is not Payload.NONE else "NULL::text"
-    return f"{marcxml}, NULL::jsonb, NULL::text[], NULL::text[]"
+def _hold_columns(payload: Payload) -> str:
+    marcxml = "NULL::text, true"
+    if payload is not Payload.NONE:
+        marcxml = "CASE WHEN NOT h.deleted THEN h.marcxml END, h.xml_unsafe"
+    return f"1 AS kind, h.id, h.modified_at AS ds, h.deleted, h.sigel, {marcxml}, NULL::jsonb, NULL::text"
 
 
 def _bibs(payload: Payload, supplier: bool) -> str:
@@ -51,9 +45,9 @@ def _bibs(payload: Payload, supplier: bool) -> str:
         if supplier
         else ""
     )
+    columns = _bib_columns(payload, "b.deleted", False).format(ds="b.modified_at")
     return f"""
-SELECT 0 AS kind, b.id, b.modified_at AS ds, b.deleted, {_BIB_SETS},
-       {_bib_payload(payload, "b.deleted", False)}
+SELECT {columns}
 FROM bib_records b
 WHERE (b.modified_at, b.id) > ($1, $2) AND b.modified_at < $3{only}
 ORDER BY b.modified_at, b.id
@@ -62,10 +56,9 @@ LIMIT $4"""
 
 def _library_bibs(payload: Payload) -> str:
     """Bibs of library $5 by (set_datestamp, bib_id); its deleted holding makes the bib deleted."""
-    deleted = "h.deleted OR b.deleted"
+    columns = _bib_columns(payload, "h.deleted OR b.deleted", True).format(ds="h.set_datestamp")
     return f"""
-SELECT 0 AS kind, b.id, h.set_datestamp AS ds, ({deleted}) AS deleted, {_BIB_SETS},
-       {_bib_payload(payload, deleted, True)}
+SELECT {columns}
 FROM holdings h JOIN bib_records b ON b.id = h.bib_id
 WHERE h.sigel = $5 AND (h.set_datestamp, h.bib_id) > ($1, $2) AND h.set_datestamp < $3
 ORDER BY h.set_datestamp, h.bib_id
@@ -75,8 +68,7 @@ LIMIT $4"""
 def _holdings(payload: Payload, library: bool, after_id: str = "$2") -> str:
     only = "h.sigel = $5 AND " if library else ""
     return f"""
-SELECT 1 AS kind, h.id, h.modified_at AS ds, h.deleted, ARRAY[h.sigel] AS sigels, '{{}}'::text[],
-       {_hold_payload(payload)}
+SELECT {_hold_columns(payload)}
 FROM holdings h
 WHERE {only}(h.modified_at, h.id) > ($1, {after_id}) AND h.modified_at < $3
 ORDER BY h.modified_at, h.id
@@ -105,6 +97,23 @@ LIMIT $4"""
     return _holdings(payload, scope.sigel is not None)
 
 
+@functools.cache
+def get_item(kind: str, payload: Payload) -> str:
+    if kind == BIB:
+        columns = _bib_columns(payload, "b.deleted", False).format(ds="b.modified_at")
+        return f"SELECT {columns} FROM bib_records b WHERE b.id = $1"
+    return f"SELECT {_hold_columns(payload)} FROM holdings h WHERE h.id = $1"
+
+
+# For the live bibs of a page ($1): libraries with a live holding (with its record if $2) and
+# the codes of the suppliers that delivered them.
+SETS = """
+SELECT h.bib_id, h.sigel, NULL::text AS code, CASE WHEN $2 THEN h.marcxml END AS marcxml
+FROM holdings h WHERE h.bib_id = ANY($1::bigint[]) AND NOT h.deleted
+UNION ALL
+SELECT bs.bib_id, NULL, s.code, NULL
+FROM bib_suppliers bs JOIN suppliers s ON s.id = bs.supplier_id WHERE bs.bib_id = ANY($1::bigint[])"""
+
 _COUNT_BIBS = "SELECT count(*) FROM bib_records b WHERE b.modified_at >= $1 AND b.modified_at < $2"
 _COUNT_SUPPLIER = (
     _COUNT_BIBS
@@ -127,19 +136,6 @@ def count_items(scope: Scope) -> str:
             return _COUNT_LIBRARY_BIBS
         return _COUNT_SUPPLIER if scope.supplier is not None else _COUNT_BIBS
     return _COUNT_LIBRARY_HOLDINGS if scope.sigel is not None else _COUNT_HOLDINGS
-
-
-@functools.cache
-def get_item(kind: str, payload: Payload) -> str:
-    if kind == BIB:
-        return f"""
-SELECT 0 AS kind, b.id, b.modified_at AS ds, b.deleted, {_BIB_SETS},
-       {_bib_payload(payload, "b.deleted", False)}
-FROM bib_records b WHERE b.id = $1"""
-    return f"""
-SELECT 1 AS kind, h.id, h.modified_at AS ds, h.deleted, ARRAY[h.sigel] AS sigels, '{{}}'::text[],
-       {_hold_payload(payload)}
-FROM holdings h WHERE h.id = $1"""
 
 
 EARLIEST = """

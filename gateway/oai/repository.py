@@ -19,18 +19,13 @@ HORIZON_MARGIN = 0.05
 
 
 def _item(row: asyncpg.Record) -> Item:
-    kind, id, ds, deleted, sigels, suppliers, marcxml, summary, hsigels, hxml = row
-    return Item(
-        BIB if kind == 0 else HOLD,
-        id,
-        ds,
-        deleted,
-        sigels,
-        suppliers,
-        marcxml,
-        summary,
-        list(zip(hsigels, hxml, strict=True)) if hsigels else [],
-    )
+    kind, id, ds, deleted, sigel, marcxml, unsafe, summary, hxml = row
+    if kind == 1:
+        return Item(HOLD, id, ds, deleted, [sigel], [], marcxml, unsafe, summary)
+    item = Item(BIB, id, ds, deleted, [], [], marcxml, unsafe, summary)
+    if hxml is not None:
+        item.holdings = [(sigel, hxml)]
+    return item
 
 
 class SqlRepository:
@@ -56,7 +51,32 @@ class SqlRepository:
 
     async def get_item(self, kind: str, id: int, payload: Payload) -> Item | None:
         row = await self.pool.fetchrow(queries.get_item(kind, payload), id)
-        return None if row is None else _item(row)
+        if row is None:
+            return None
+        item = _item(row)
+        await self._add_sets([item], payload is Payload.WITH_HOLDINGS)
+        return item
+
+    async def _add_sets(self, items: list[Item], with_holdings: bool) -> None:
+        """Libraries and suppliers of the page's live bibs (and their holdings records)."""
+        bibs = {item.id: item for item in items if item.kind == BIB and not item.deleted}
+        if not bibs:
+            return
+        rows = await self.pool.fetch(queries.SETS, list(bibs), with_holdings)
+        holdings: dict[int, list[tuple[str, str]]] = {}
+        for bib_id, sigel, code, marcxml in rows:
+            item = bibs[bib_id]
+            if code is not None:
+                item.suppliers.append(code)
+            else:
+                item.sigels.append(sigel)
+                if marcxml is not None:
+                    holdings.setdefault(bib_id, []).append((sigel, marcxml))
+        for item in bibs.values():
+            item.sigels.sort()
+            item.suppliers.sort()
+        for bib_id, found in holdings.items():
+            bibs[bib_id].holdings = sorted(found)
 
     async def list_items(
         self,
@@ -83,7 +103,9 @@ class SqlRepository:
             if code is not None:
                 args.append(code)
         rows = await self.pool.fetch(queries.list_items(scope, payload), *args)
-        return [_item(r) for r in rows]
+        items = [_item(r) for r in rows]
+        await self._add_sets(items, payload is Payload.WITH_HOLDINGS and scope.sigel is None)
+        return items
 
     async def count_items(self, scope: Scope, lower: datetime | None, upper: datetime) -> int:
         args: list[Any] = [lower or _BEGINNING, upper]

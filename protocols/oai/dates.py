@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import time
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
@@ -15,9 +16,22 @@ _DAY = re.compile(r"\d{4}-\d{2}-\d{2}\Z")
 _SECONDS = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}Z\Z")
 
 
+_FORMATTED: dict[float, str] = {}
+
+
 def format_datestamp(dt: datetime) -> str:
-    """Seconds granularity, no fraction; `dt` must be timezone-aware."""
-    return dt.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    """Seconds granularity, no fraction; `dt` must be timezone-aware.
+
+    Formatted once per second value: the records of a page mostly share a few datestamps
+    (a loader transaction stamps all its records alike), and strftime is the costly part.
+    """
+    second = dt.timestamp() // 1
+    text = _FORMATTED.get(second)
+    if text is None:
+        if len(_FORMATTED) >= 4096:
+            _FORMATTED.clear()
+        text = _FORMATTED[second] = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(second))
+    return text
 
 
 @dataclass(frozen=True, slots=True)

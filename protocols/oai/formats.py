@@ -16,12 +16,17 @@ DC_NS = "http://www.openarchives.org/OAI/2.0/oai_dc/"
 DC_SCHEMA = "http://www.openarchives.org/OAI/2.0/oai_dc.xsd"
 
 
+def _stored(item: Item) -> str:
+    text = item.marcxml or ""
+    return fragment(text) if item.marcxml_unsafe else text
+
+
 def _marc(item: Item) -> str:
-    return fragment(item.marcxml or "")
+    return _stored(item)
 
 
 def _with_holdings(item: Item) -> str:
-    return holdings.embed(fragment(item.marcxml or ""), item.holdings)
+    return holdings.embed(_stored(item), item.holdings)
 
 
 def _texts(value: Any) -> list[str]:

@@ -47,6 +47,8 @@ class Item:
     sigels: list[str] = field(default_factory=list)  # bib: libraries with live holdings; hold: its own
     suppliers: list[str] = field(default_factory=list)  # bib: supplier codes that delivered it
     marcxml: str | None = None
+    #: False only when storage vouches that `marcxml` embeds as it is (see xmltext.fragment).
+    marcxml_unsafe: bool = True
     summary: dict[str, Any] | None = None
     #: (sigel, holdings MARCXML) of the holdings to embed (Payload.WITH_HOLDINGS).
     holdings: list[tuple[str, str]] = field(default_factory=list)

@@ -38,6 +38,7 @@ HEAD = (
 )
 TAIL = "</OAI-PMH>\n"
 IDENTIFIER_NS = "http://www.openarchives.org/OAI/2.0/oai-identifier"
+_DELETED_HEADER = '<header status="deleted">'
 #: Records rendered per chunk handed to the transport.
 CHUNK = 64
 
@@ -54,6 +55,12 @@ class ServerConfig:
 @functools.lru_cache(maxsize=8192)
 def _valid_spec(spec: str) -> bool:
     return SET_SPEC.match(spec) is not None
+
+
+@functools.lru_cache(maxsize=8192)
+def _set_element(spec: str) -> str:
+    """`<setSpec>` of a set, or nothing for a code that cannot be a setSpec."""
+    return f"<setSpec>{spec}</setSpec>" if _valid_spec(spec) else ""
 
 
 def scope_of(set_spec: str | None, fmt: MetadataFormat) -> Scope | None:
@@ -130,17 +137,23 @@ class Server:
 
     # --- items ------------------------------------------------------------------------------
     def _header(self, item: Item, set_spec: str | None) -> str:
-        ident = f"{self._id_prefix}{item.kind}/{item.id}"
-        date = format_datestamp(item.datestamp)
         if item.kind == HOLD:
-            specs = [HOLD, *(f"hold:{s}" for s in item.sigels)]
+            sets = "<setSpec>hold</setSpec>" + "".join([_set_element(f"hold:{s}") for s in item.sigels])
         elif item.deleted:
-            specs = [set_spec or BIB]
+            sets = _set_element(set_spec or BIB)
         else:
-            specs = [BIB, *(f"bib:{s}" for s in item.sigels), *(f"supplier:{c}" for c in item.suppliers)]
-        sets = "".join(f"<setSpec>{s}</setSpec>" for s in specs if _valid_spec(s))
-        status = ' status="deleted"' if item.deleted else ""
-        return f"<header{status}><identifier>{ident}</identifier><datestamp>{date}</datestamp>{sets}</header>"
+            sets = "".join(
+                [
+                    "<setSpec>bib</setSpec>",
+                    *[_set_element(f"bib:{s}") for s in item.sigels],
+                    *[_set_element(f"supplier:{c}") for c in item.suppliers],
+                ]
+            )
+        head = _DELETED_HEADER if item.deleted else "<header>"
+        return (
+            f"{head}<identifier>{self._id_prefix}{item.kind}/{item.id}</identifier>"
+            f"<datestamp>{format_datestamp(item.datestamp)}</datestamp>{sets}</header>"
+        )
 
     def _record(self, item: Item, fmt: MetadataFormat, set_spec: str | None) -> str:
         header = self._header(item, set_spec)
