@@ -94,30 +94,32 @@ def outcome_of(holding_outcome: str, bib_outcome: str | None) -> str:
     return REJECTED
 
 
-def item_from_row(row: Mapping[str, Any]) -> Item:
-    """One title from a holdings row of delivery_records, its parent bib row and the stored record.
+def item(
+    holding: Mapping[str, Any], parent: Mapping[str, Any] | None, summary: Mapping[str, Any] | None
+) -> Item:
+    """One title: a holdings row of delivery_records, its parent bib row (if the delivery had one)
+    and the stored record's summary fields (if there is a record).
 
-    Expected keys: position, outcome, record_id, title, identifiers, errors, bib_outcome,
-    bib_title, bib_identifiers, bib_errors, summary (the last four may be None).
+    holding: position, outcome, record_id, title, identifiers, errors;
+    parent: outcome, title, identifiers, errors; summary: title, author, isbn, issn.
     """
-    summary = _json(row["summary"]) or {}
-    outcome = outcome_of(row["outcome"], row["bib_outcome"])
+    parent_outcome = parent["outcome"] if parent is not None else None
+    outcome = outcome_of(holding["outcome"], parent_outcome)
     reasons: list[Reason] = []
     if outcome == REJECTED:
-        reasons = _reasons(row["errors"])
-        if row["bib_outcome"] == "rejected":
-            reasons += _reasons(row["bib_errors"])
-    creators = summary.get("creators") or []
-    isbns = summary.get("isbns") or []
-    issns = summary.get("issns") or []
+        reasons = _reasons(holding["errors"])
+        if parent is not None and parent_outcome == "rejected":
+            reasons += _reasons(parent["errors"])
+    s = summary or {}
+    p = parent or {}
     return Item(
-        position=int(row["position"]),
+        position=int(holding["position"]),
         outcome=outcome,
-        title=_text(summary.get("title") or row["title"] or row["bib_title"]),
-        author=_text(creators[0] if creators else ""),
-        isbn=_text(isbns[0] if isbns else _identifier("isbn", row["identifiers"], row["bib_identifiers"])),
-        issn=_text(issns[0] if issns else _identifier("issn", row["identifiers"], row["bib_identifiers"])),
-        record_id=row["record_id"],
+        title=_text(s.get("title") or holding["title"] or p.get("title")),
+        author=_text(s.get("author")),
+        isbn=_text(s.get("isbn") or _identifier("isbn", holding["identifiers"], p.get("identifiers"))),
+        issn=_text(s.get("issn") or _identifier("issn", holding["identifiers"], p.get("identifiers"))),
+        record_id=holding["record_id"] if holding["record_id"] is not None else p.get("record_id"),
         reasons=reasons,
     )
 

@@ -35,20 +35,30 @@ FROM deliveries d JOIN suppliers s ON s.id = d.supplier_id
 WHERE d.id = $1
 """
 
-# Holdings rows of the delivery for known libraries, with their parent bib row and stored record.
+# Holdings rows of the delivery for known libraries (narrow: titles and identifiers come from
+# the parent bib rows and the stored records, fetched once each).
 _HOLDINGS = """
-SELECT dr.sigel, dr.position, dr.outcome, dr.record_id, dr.title, dr.identifiers,
-       dr.errors::text AS errors,
-       p.outcome AS bib_outcome, p.title AS bib_title, p.identifiers AS bib_identifiers,
-       p.errors::text AS bib_errors,
-       b.summary::text AS summary
+SELECT dr.sigel, dr.position, dr.parent_position, dr.outcome, dr.record_id, dr.title,
+       NULLIF(dr.identifiers, '{}') AS identifiers,
+       CASE WHEN dr.outcome = 'rejected' THEN dr.errors::text END AS errors
 FROM delivery_records dr
 JOIN libraries l ON l.sigel = dr.sigel
-LEFT JOIN delivery_records p
-       ON p.delivery_id = dr.delivery_id AND p.position = dr.parent_position AND p.kind = 'bib'
-LEFT JOIN bib_records b ON b.id = coalesce(dr.record_id, p.record_id)
 WHERE dr.delivery_id = $1 AND dr.kind = 'holding' AND dr.outcome = ANY($2::text[])
-ORDER BY dr.sigel, dr.position
+ORDER BY dr.position
+"""
+
+_PARENTS = """
+SELECT position, outcome, record_id, title, identifiers,
+       CASE WHEN outcome = 'rejected' THEN errors::text END AS errors
+FROM delivery_records
+WHERE delivery_id = $1 AND kind = 'bib' AND position = ANY($2::integer[])
+"""
+
+_SUMMARIES = """
+SELECT id, summary ->> 'title' AS title, summary -> 'creators' ->> 0 AS author,
+       summary -> 'isbns' ->> 0 AS isbn, summary -> 'issns' ->> 0 AS issn
+FROM bib_records
+WHERE id = ANY($1::bigint[])
 """
 
 # A library without an address: 'skipped'; a digest library: 'held'; else due now.
@@ -77,12 +87,19 @@ async def enqueue_for_delivery(conn: asyncpg.Connection, delivery_id: int) -> in
     delivery = await conn.fetchrow(_DELIVERY, delivery_id)
     if delivery is None:
         raise LookupError(f"no delivery {delivery_id}")
-    rows = await conn.fetch(_HOLDINGS, delivery_id, list(c.NOTIFIED_HOLDING_OUTCOMES))
-    by_library: dict[str, list[c.Item]] = defaultdict(list)
-    for row in rows:
-        by_library[row["sigel"]].append(c.item_from_row(row))
-    if not by_library:
+    holdings = await conn.fetch(_HOLDINGS, delivery_id, list(c.NOTIFIED_HOLDING_OUTCOMES))
+    if not holdings:
         return 0
+    wanted = sorted({h["parent_position"] for h in holdings if h["parent_position"] is not None})
+    parents = {p["position"]: p for p in await conn.fetch(_PARENTS, delivery_id, wanted)}
+    record_ids = {h["record_id"] for h in holdings} | {p["record_id"] for p in parents.values()}
+    record_ids.discard(None)
+    summaries = {s["id"]: s for s in await conn.fetch(_SUMMARIES, sorted(record_ids))}
+    by_library: dict[str, list[c.Item]] = defaultdict(list)
+    for h in holdings:
+        parent = parents.get(h["parent_position"])
+        rid = h["record_id"] if h["record_id"] is not None else (parent["record_id"] if parent else None)
+        by_library[h["sigel"]].append(c.item(h, parent, summaries.get(rid)))
     sigels, contents, counts = [], [], []
     for sigel, items in by_library.items():
         snapshot = c.Content(

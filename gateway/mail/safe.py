@@ -26,8 +26,10 @@ def one_line(value: object, limit: int = 300) -> str:
     """A single line of printable text: controls become spaces, bidi overrides go, long text is cut."""
     if value is None:
         return ""
-    text = unicodedata.normalize("NFC", str(value)).translate(_BIDI_CONTROLS)
-    text = "".join(" " if _is_control(ch) else ch for ch in text)
+    text = unicodedata.normalize("NFC", str(value))
+    if not text.isprintable():  # the usual title is, and skips the per-character pass
+        text = text.translate(_BIDI_CONTROLS)
+        text = "".join(" " if _is_control(ch) else ch for ch in text)
     text = _SPACES.sub(" ", text).strip()
     if len(text) > limit:
         text = text[: limit - 1].rstrip() + "…"

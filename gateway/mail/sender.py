@@ -56,20 +56,29 @@ class SenderPolicy:
         return float(delay * random.uniform(0.85, 1.15))
 
 
+# An expired lease first (its sender died), else the longest-due pending row; each through its own
+# partial index, so claiming stays cheap however many sent rows the table keeps.
 _CLAIM = """
-WITH due AS (
+WITH expired AS (
     SELECT id FROM notifications
-    WHERE (status = 'pending' AND next_attempt_at <= now())
-       OR (status = 'sending' AND lease_until < now())
+    WHERE status = 'sending' AND lease_until < now()
+    ORDER BY lease_until, id
+    LIMIT 1
+    FOR UPDATE SKIP LOCKED
+), due AS (
+    SELECT id FROM notifications
+    WHERE status = 'pending' AND next_attempt_at <= now()
     ORDER BY next_attempt_at, id
     LIMIT 1
     FOR UPDATE SKIP LOCKED
+), pick AS (
+    (SELECT id FROM expired) UNION ALL (SELECT id FROM due) LIMIT 1
 )
 UPDATE notifications n
 SET status = 'sending', claim = $1, lease_until = now() + make_interval(secs => $2),
     attempts = n.attempts + 1, updated_at = now()
-FROM due, libraries l
-WHERE n.id = due.id AND l.sigel = n.sigel
+FROM pick, libraries l
+WHERE n.id = pick.id AND l.sigel = n.sigel
 RETURNING n.id, n.kind, n.created_at, n.resends, n.attempts, n.content::text AS content,
           l.sigel, l.name, l.language, l.emails
 """
