@@ -13,7 +13,7 @@ import os
 import random
 import resource
 import zlib
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
 import asyncpg
@@ -107,9 +107,15 @@ async def refused(client: TestClient, world: World, pool: asyncpg.Pool, body: An
 # --- hostile XML ------------------------------------------------------------------------------
 
 
-async def test_xxe_external_entity_is_refused_unread(client: TestClient, world: World,
-                                                      pool: asyncpg.Pool) -> None:
-    body = (XML_DECL + b'<!DOCTYPE collection [<!ENTITY xxe SYSTEM "file:///etc/passwd">]>\n'
+#: The prolog is sniffed for DOCTYPE in its first 64 KiB; past that the parser's docinfo is checked.
+PROLOG_PADDING = [b"", b"<!--" + b" " * 70_000 + b"-->\n"]
+PADDING_IDS = ["plain", "after-64k-comment"]
+
+
+@pytest.mark.parametrize("padding", PROLOG_PADDING, ids=PADDING_IDS)
+async def test_xxe_external_entity_is_refused_unread(client: TestClient, world: World, pool: asyncpg.Pool,
+                                                      padding: bytes) -> None:
+    body = (XML_DECL + padding + b'<!DOCTYPE collection [<!ENTITY xxe SYSTEM "file:///etc/passwd">]>\n'
             + f'<collection xmlns="{MARC_NS}">'.encode() + bib(title="&xxe;").encode() + b"</collection>")
     answer = await refused(client, world, pool, body, 400)
     assert answer["error"] == "bad_payload"
@@ -149,11 +155,11 @@ async def spy() -> AsyncIterator[tuple[_Spy, str]]:
     await server.close()
 
 
-@pytest.mark.parametrize("padding", [0, 70_000], ids=["plain", "after-64k-comment"])
+@pytest.mark.parametrize("padding", PROLOG_PADDING, ids=PADDING_IDS)
 async def test_external_dtd_is_never_fetched(client: TestClient, world: World, pool: asyncpg.Pool,
-                                             spy: tuple[_Spy, str], padding: int) -> None:
+                                             spy: tuple[_Spy, str], padding: bytes) -> None:
     server, url = spy
-    comment = b"<!--" + b" " * padding + b"-->\n" if padding else b""
+    comment = padding
     for system in (url, "file:///etc/passwd"):
         body = (XML_DECL + comment + f'<!DOCTYPE collection SYSTEM "{system}">\n'.encode()
                 + f'<collection xmlns="{MARC_NS}">'.encode() + bib(title="&xxe;").encode() + b"</collection>")
@@ -164,11 +170,13 @@ async def test_external_dtd_is_never_fetched(client: TestClient, world: World, p
     assert server.hits == []
 
 
-async def test_billion_laughs_is_refused(client: TestClient, world: World, pool: asyncpg.Pool) -> None:
+@pytest.mark.parametrize("padding", PROLOG_PADDING, ids=PADDING_IDS)
+async def test_billion_laughs_is_refused(client: TestClient, world: World, pool: asyncpg.Pool,
+                                         padding: bytes) -> None:
     entities = ['<!ENTITY lol "lol">'] + [
         f'<!ENTITY lol{i} "{("&lol" + (str(i - 1) if i > 1 else "") + ";") * 10}">' for i in range(1, 10)
     ]
-    body = (XML_DECL + f"<!DOCTYPE collection [{''.join(entities)}]>".encode()
+    body = (XML_DECL + padding + f"<!DOCTYPE collection [{''.join(entities)}]>".encode()
             + f'<collection xmlns="{MARC_NS}">'.encode() + bib(title="&lol9;").encode() + b"</collection>")
     answer = await refused(client, world, pool, body, 400)
     assert answer["xml_code"] == "XML_DTD_FORBIDDEN"
@@ -199,6 +207,15 @@ async def test_foreign_namespace_root_is_refused(client: TestClient, world: Worl
     other = XML_DECL + f'<records xmlns="{MARC_NS}">{bib()}</records>'.encode()
     answer = await refused(client, world, pool, other, 400)
     assert answer["xml_code"] == "MARCXML_FOREIGN_ROOT"
+
+
+async def test_deep_nesting_is_refused(client: TestClient, world: World, pool: asyncpg.Pool) -> None:
+    depth = 100_000
+    body = (XML_DECL + f'<collection xmlns="{MARC_NS}">{bib()}'.encode()
+            + b"<x>" * depth + b"</x>" * depth + b"</collection>")
+    answer = await refused(client, world, pool, body, 400)
+    assert answer["xml_code"] == "XML_SYNTAX"
+    assert "depth" in answer["message"].lower()
 
 
 async def test_no_namespace_collection_loads_with_a_warning(client: TestClient, world: World,
@@ -442,6 +459,69 @@ async def test_wrong_content_type_is_415(client: TestClient, world: World, pool:
     if "charset" not in content_type:
         assert "application/marcxml+xml" in answer["message"]
         assert "application/marc" in answer["message"]
+
+
+async def test_missing_content_type_is_415(client: TestClient, world: World, pool: asyncpg.Pool) -> None:
+    resp = await client.post("/deliveries", data=GOOD, skip_auto_headers=["Content-Type"],
+                             headers={"Authorization": f"Bearer {world.supplier_token}"})
+    assert resp.status == 415
+    answer = await resp.json()
+    assert answer["error"] == "unsupported_media_type"
+    assert "(none)" in answer["message"]
+    await assert_nothing_stored(pool)
+
+
+def iso_book(n: int) -> bytes:
+    """A complete ISO 2709 record: a body cut after whole records is still valid ISO 2709."""
+    fields = [(b"001", f"c{n}".encode()), (b"020", b"  \x1fa9789150222319"), (b"245", b"10\x1faTitel")]
+    directory, data = b"", b""
+    for tag, content in fields:
+        directory += tag + b"%04d%05d" % (len(content) + 1, len(data))
+        data += content + b"\x1e"
+    base = 24 + len(directory) + 1
+    return b"%05dnam a22%05d i 4500" % (base + len(data) + 1, base) + directory + b"\x1e" + data + b"\x1d"
+
+
+async def eventually(check: Callable[[], Awaitable[bool]]) -> None:
+    async with asyncio.timeout(10):
+        while True:
+            if await check():
+                return
+            await asyncio.sleep(0.01)
+
+
+@pytest.mark.parametrize("chunked", [False, True], ids=["content-length", "chunked"])
+async def test_an_upload_cut_short_is_not_stored(client: TestClient, world: World, pool: asyncpg.Pool,
+                                                 chunked: bool) -> None:
+    half = iso_book(1) + iso_book(2)
+    assert len(half) < 1000
+    head = (f"POST /deliveries HTTP/1.1\r\nHost: gateway\r\nAuthorization: Bearer {world.supplier_token}\r\n"
+            "Content-Type: application/marc\r\n")
+    if chunked:  # whole chunks, but never the terminating zero-length chunk
+        request = head.encode() + b"Transfer-Encoding: chunked\r\n\r\n" + b"%x\r\n" % len(half) + half + b"\r\n"
+    else:        # announces four records, sends two
+        request = head.encode() + b"Content-Length: %d\r\n\r\n" % (2 * len(half)) + half
+    async with pool.acquire() as conn:
+
+        async def handler_began() -> bool:  # it took a delivery id: it is storing the body
+            return bool(await conn.fetchval(
+                "SELECT last_value IS NOT NULL FROM pg_sequences WHERE sequencename = 'deliveries_id_seq'"))
+
+        async def handler_ended() -> bool:  # no transaction of the intake is open any more
+            return not await conn.fetchval(
+                """SELECT count(*) FROM pg_stat_activity
+                    WHERE datname = current_database() AND pid <> pg_backend_pid() AND xact_start IS NOT NULL
+                      AND (query LIKE '%INTO deliveries%' OR query LIKE '%INTO delivery_chunks%')""")
+
+        assert not await handler_began()
+        _, writer = await asyncio.open_connection(client.server.host, client.server.port)
+        writer.write(request)
+        await writer.drain()
+        await eventually(handler_began)
+        writer.close()
+        await writer.wait_closed()
+        await eventually(handler_ended)
+    await assert_nothing_stored(pool)
 
 
 # --- per-record problems: the delivery loads, the bad part is rejected with its code ----------
