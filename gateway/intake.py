@@ -124,6 +124,8 @@ async def receive(
         idempotency_key = idempotency_key.strip()
         if not idempotency_key or len(idempotency_key) > 255:
             raise Invalid("Idempotency-Key must be 1-255 characters")
+        if not idempotency_key.isprintable():  # also refuses non-UTF-8 bytes (lone surrogates here)
+            raise Invalid("Idempotency-Key must be printable UTF-8 text")
         async with pool.acquire() as conn:
             found = await existing(conn, supplier.id, idempotency_key)
         if found:

@@ -20,10 +20,15 @@ def bearer(request: web.Request) -> str | None:
     return token.strip()
 
 
+def _bytes(token: str) -> bytes:
+    # aiohttp hands header bytes that are not UTF-8 on as lone surrogates; keep them comparable
+    return token.encode("utf-8", "surrogateescape")
+
+
 def is_admin(request: web.Request) -> bool:
     expected = request.app[SETTINGS].admin_token
     token = bearer(request)
-    return bool(expected and token and hmac.compare_digest(token.encode(), expected.encode()))
+    return bool(expected and token and hmac.compare_digest(_bytes(token), _bytes(expected)))
 
 
 def require_admin(request: web.Request) -> None:
@@ -44,6 +49,8 @@ async def require_supplier(request: web.Request) -> Supplier:
     token = bearer(request)
     if token is None:
         raise Unauthorized("a supplier token is required (Authorization: Bearer …)")
+    if not token.isascii():  # every issued token is ASCII; others would not even encode
+        raise Unauthorized("unknown or revoked token")
     async with request.app[POOL].acquire() as conn:
         supplier = await registry.authenticate(conn, token)
     if supplier is None:
