@@ -4,6 +4,7 @@ once however often they are sent (body hash, Idempotency-Key, concurrent duplica
 from __future__ import annotations
 
 import asyncio
+import json
 from typing import Any
 
 import asyncpg
@@ -133,6 +134,33 @@ async def test_authentication_comes_before_looking_at_the_body(client: TestClien
     status, answer, h = await post(client, {}, body=b"\x00garbage", content_type="text/plain",
                                    query="?wait=x")
     assert_401(status, answer, h)
+
+
+async def raw_request(client: TestClient, method: str, path: str, headers: list[bytes],
+                      body: bytes = b"") -> tuple[int, dict[str, Any]]:
+    """A request written byte by byte, for header values no HTTP client library would send."""
+    reader, writer = await asyncio.open_connection(client.server.host, client.server.port)
+    head = [f"{method} {path} HTTP/1.1".encode(), b"Host: gateway", b"Connection: close",
+            b"Content-Type: " + XML.encode(), b"Content-Length: %d" % len(body), *headers]
+    writer.write(b"\r\n".join(head) + b"\r\n\r\n" + body)
+    await writer.drain()
+    response = await reader.read()
+    writer.close()
+    await writer.wait_closed()
+    status_line, _, rest = response.partition(b"\r\n")
+    _, _, payload = rest.partition(b"\r\n\r\n")
+    return int(status_line.split()[1]), json.loads(payload)
+
+
+@pytest.mark.parametrize(("method", "path"), [("POST", "/deliveries"), ("GET", "/deliveries"),
+                                              ("GET", "/deliveries/1")])
+async def test_token_that_is_not_utf8_is_401(client: TestClient, world: World, pool: asyncpg.Pool,
+                                             method: str, path: str) -> None:
+    status, answer = await raw_request(client, method, path, [b"Authorization: Bearer fvg_caf\xc3\xa9\xff"],
+                                       BODY if method == "POST" else b"")
+    assert status == 401, answer
+    assert answer == {"error": "unauthorized", "message": "unknown or revoked token"}
+    assert await counts(pool) == NOTHING
 
 
 async def test_reading_requires_a_token(client: TestClient, world: World) -> None:
@@ -329,6 +357,23 @@ async def test_bad_idempotency_key_is_400(client: TestClient, world: World, pool
     assert status == 400, answer
     assert answer == {"error": "invalid", "message": "Idempotency-Key must be 1-255 characters"}
     assert await counts(pool) == NOTHING
+
+
+async def test_idempotency_key_that_is_not_utf8_is_400(client: TestClient, world: World,
+                                                        pool: asyncpg.Pool) -> None:
+    token = f"Authorization: Bearer {world.supplier_token}".encode()
+    for key in (b"order-\xff\xfe", b"order\t1"):  # (aiohttp itself refuses other control bytes)
+        status, answer = await raw_request(client, "POST", "/deliveries", [token, b"Idempotency-Key: " + key], BODY)
+        assert status == 400, answer
+        assert answer == {"error": "invalid", "message": "Idempotency-Key must be printable UTF-8 text"}
+    assert await counts(pool) == NOTHING
+    # UTF-8 text is a fine key
+    key = {"Idempotency-Key": "beställning-1".encode().decode("latin-1")}
+    status, first, _ = await post(client, {**auth(world.supplier_token), **key})
+    assert status == 202, first
+    status, again, _ = await post(client, {**auth(world.supplier_token), **key}, body=OTHER_BODY)
+    assert status == 200, again
+    assert again["id"] == first["id"]
 
 
 async def test_concurrent_identical_posts_make_one_delivery(client: TestClient, world: World,
