@@ -7,7 +7,8 @@ scratch database on that server and drops it afterwards), bulk-loads N realistic
 records (~1.6 KB of MARCXML each) with one holding each and supplier links, by SQL. Then, with
 the OAI endpoint in a separate process and a plain HTTP client here:
 
-* harvest:  ListRecords metadataPrefix=marc21 set=bib, page after page, records/s;
+* harvest:  ListRecords metadataPrefix=marc21 set=bib, page after page, records/s (identity
+            encoding, like the ceiling; --gzip adds a harvest with Accept-Encoding: gzip);
 * ceiling:  the same stored XML streamed out of PostgreSQL over HTTP by a bare handler in the
             same server process (one server-side cursor, no OAI work), records/s;
 * DB only:  the same rows read with an asyncpg cursor in this process (no HTTP), for reference;
@@ -157,8 +158,13 @@ async def load(url: str, n: int) -> None:
 
 
 # --- the server process ---------------------------------------------------------------------
-async def serve(url: str, port: int, page_size: int) -> None:
+async def serve(url: str, port: int, page_size: int, batch: int | None) -> None:
     from aiohttp import web
+
+    from gateway.oai import repository
+
+    if batch:
+        repository.BATCH = batch
 
     from gateway.appkeys import POOL, SETTINGS
     from gateway.config import Settings
@@ -194,7 +200,7 @@ async def serve(url: str, port: int, page_size: int) -> None:
 
 
 # --- the client -----------------------------------------------------------------------------
-async def harvest(base: str, n: int) -> tuple[float, list[float]]:
+async def harvest(base: str, n: int, encoding: str = "identity") -> tuple[float, list[float]]:
     params: dict[str, str] = {"verb": "ListRecords", "metadataPrefix": "marc21", "set": "bib"}
     pages: list[float] = []
     count = 0
@@ -202,7 +208,7 @@ async def harvest(base: str, n: int) -> tuple[float, list[float]]:
     async with aiohttp.ClientSession() as s:
         while True:
             t = time.perf_counter()
-            async with s.get(f"{base}/oai", params=params) as r:
+            async with s.get(f"{base}/oai", params=params, headers={"Accept-Encoding": encoding}) as r:
                 body = await r.read()
             pages.append(time.perf_counter() - t)
             count += body.count(b"<record><header")
@@ -218,7 +224,8 @@ async def harvest(base: str, n: int) -> tuple[float, list[float]]:
 async def ceiling_http(base: str, n: int) -> float:
     t0 = time.perf_counter()
     count = 0
-    async with aiohttp.ClientSession() as s, s.get(f"{base}/raw") as r:
+    headers = {"Accept-Encoding": "identity"}
+    async with aiohttp.ClientSession() as s, s.get(f"{base}/raw", headers=headers) as r:
         async for chunk in r.content.iter_chunked(1 << 20):
             count += chunk.count(b"</record>")
     assert count == n, f"streamed {count} records, expected {n}"
@@ -255,11 +262,13 @@ async def wait_for(base: str, proc: subprocess.Popen[bytes]) -> None:
     raise RuntimeError("the server did not start")
 
 
-async def run(url: str, n: int, page_size: int) -> None:
+async def run(url: str, n: int, page_size: int, batch: int | None, gzip: bool) -> None:
     await load(url, n)
     port = free_port()
     base = f"http://127.0.0.1:{port}"
     cmd = [sys.executable, __file__, "--serve", url, "--port", str(port), "--page-size", str(page_size)]
+    if batch:
+        cmd += ["--batch", str(batch)]
     proc = subprocess.Popen(cmd)  # noqa: ASYNC220 - started once, before any measurement
     try:
         await wait_for(base, proc)
@@ -267,6 +276,7 @@ async def run(url: str, n: int, page_size: int) -> None:
         db_s = await ceiling_db(url, n, page_size)
         raw_s = await ceiling_http(base, n)
         oai_s, pages = await harvest(base, n)
+        gzip_s = (await harvest(base, n, "gzip"))[0] if gzip else None
     finally:
         proc.terminate()
         proc.wait()
@@ -276,6 +286,8 @@ async def run(url: str, n: int, page_size: int) -> None:
     print(f"ceiling (HTTP)     {ceiling:,.0f} records/s ({raw_s:.2f} s)")
     print(f"ratio              {100 * rate / ceiling:.0f} % of ceiling")
     print(f"DB only (cursor)   {n / db_s:,.0f} records/s ({db_s:.2f} s)")
+    if gzip_s:
+        print(f"OAI harvest, gzip  {n / gzip_s:,.0f} records/s ({gzip_s:.2f} s)")
     if len(pages) > 2:
         median = statistics.median(pages)
         print(f"first page         {1000 * pages[0]:.1f} ms (counts the list for completeListSize)")
@@ -292,11 +304,13 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--records", type=int, default=100_000)
     parser.add_argument("--page-size", type=int, default=500)
+    parser.add_argument("--batch", type=int, help="rows per list query (default: the repository's)")
+    parser.add_argument("--gzip", action="store_true", help="also harvest with Accept-Encoding: gzip")
     parser.add_argument("--serve", help=argparse.SUPPRESS)
     parser.add_argument("--port", type=int, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.serve:
-        asyncio.run(serve(args.serve, args.port, args.page_size))
+        asyncio.run(serve(args.serve, args.port, args.page_size, args.batch))
         return
     external = os.environ.get("FORVARV_DATABASE_URL")
     if external:
@@ -311,14 +325,14 @@ def main() -> None:
 
         asyncio.run(scratch(f"CREATE DATABASE {name}"))
         try:
-            asyncio.run(run(_with_database(external, name), args.records, args.page_size))
+            asyncio.run(run(_with_database(external, name), args.records, args.page_size, args.batch, args.gzip))
         finally:
             asyncio.run(scratch(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
         return
     with tempfile.TemporaryDirectory(prefix="forvarv-bench-") as tmp:
         os.chmod(tmp, 0o755)  # the embedded server runs unprivileged when we are root
         url = embedded.start(Path(tmp))
-        asyncio.run(run(url, args.records, args.page_size))
+        asyncio.run(run(url, args.records, args.page_size, args.batch, args.gzip))
 
 
 if __name__ == "__main__":

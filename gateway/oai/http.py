@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 
 from aiohttp import web
@@ -50,16 +51,16 @@ async def handle(request: web.Request) -> web.StreamResponse:
         pairs = [(k, v) for k, v in form.items() if isinstance(v, str)]
     else:
         pairs = list(request.query.items())
-    chunks = request.app[SERVER].respond(pairs)
-    first = await anext(chunks)  # every OAI error is known before the first chunk
-    response = web.StreamResponse(headers={"Content-Type": CONTENT_TYPE, "Vary": "Accept-Encoding"})
-    coding = choose_coding(request.headers.get("Accept-Encoding", ""))
-    if coding is not None:
-        response.enable_compression(coding)
-    await response.prepare(request)
-    await response.write(first.encode("utf-8"))
-    async for chunk in chunks:
-        await response.write(chunk.encode("utf-8"))
+    async with contextlib.aclosing(request.app[SERVER].respond(pairs)) as chunks:
+        first = await anext(chunks)  # every OAI error is known before the first chunk
+        response = web.StreamResponse(headers={"Content-Type": CONTENT_TYPE, "Vary": "Accept-Encoding"})
+        coding = choose_coding(request.headers.get("Accept-Encoding", ""))
+        if coding is not None:
+            response.enable_compression(coding)
+        await response.prepare(request)
+        await response.write(first.encode("utf-8"))
+        async for chunk in chunks:
+            await response.write(chunk.encode("utf-8"))
     await response.write_eof()
     return response
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import AsyncGenerator
 from datetime import UTC, datetime
 from typing import Any
 
@@ -16,6 +18,13 @@ _BEGINNING = datetime(1970, 1, 1, tzinfo=UTC)
 _MAX_ID = 2**63 - 1
 #: Seconds the horizon stays behind the present (see queries.HORIZON).
 HORIZON_MARGIN = 0.05
+#: Rows per list query: a page is fetched in batches, the next while the last is rendered.
+BATCH = 100
+
+
+def _batch_size(remaining: int) -> int:
+    """BATCH, except that a lone last row (the "is there more?" probe) joins the batch before."""
+    return remaining if remaining <= BATCH + 1 else BATCH
 
 
 def _item(row: asyncpg.Record) -> Item:
@@ -86,25 +95,52 @@ class SqlRepository:
         upper: datetime,
         after: Position | None,
         limit: int,
-    ) -> list[Item]:
-        if after is None:
-            # Position "just before lower": every id is > 0.
-            start, bib_after, hold_after = lower or _BEGINNING, 0, 0
-        else:
-            start = after.datestamp
-            bib_after = after.id if after.kind == 0 else _MAX_ID
-            hold_after = after.id if after.kind == 1 else 0
-        args: list[Any]
-        if scope.kind == "all":
-            args = [start, bib_after, upper, limit, hold_after]
-        else:
-            args = [start, bib_after if scope.kind == BIB else hold_after, upper, limit]
-            code = scope.sigel if scope.sigel is not None else scope.supplier
-            if code is not None:
-                args.append(code)
-        rows = await self.pool.fetch(queries.list_items(scope, payload), *args)
+    ) -> AsyncGenerator[list[Item], None]:
+        """The items in batches of BATCH; each next batch is fetched while the caller works on
+        the one it has, so PostgreSQL and the rendering overlap."""
+        sql = queries.list_items(scope, payload)
+        with_holdings = payload is Payload.WITH_HOLDINGS and scope.sigel is None
+        code = scope.sigel if scope.sigel is not None else scope.supplier
+
+        def fetch(position: Position | None, size: int) -> asyncio.Task[list[Item]]:
+            if position is None:
+                # Just before `lower`: every id is > 0.
+                start, bib_after, hold_after = lower or _BEGINNING, 0, 0
+            else:
+                start = position.datestamp
+                bib_after = position.id if position.kind == 0 else _MAX_ID
+                hold_after = position.id if position.kind == 1 else 0
+            args: list[Any]
+            if scope.kind == "all":
+                args = [start, bib_after, upper, size, hold_after]
+            else:
+                args = [start, bib_after if scope.kind == BIB else hold_after, upper, size]
+                if code is not None:
+                    args.append(code)
+            return asyncio.create_task(self._batch(sql, args, with_holdings))
+
+        remaining = limit
+        size = _batch_size(remaining)
+        task = fetch(after, size)
+        try:
+            while True:
+                items = await task
+                remaining -= len(items)
+                full = len(items) == size and remaining > 0
+                if full:
+                    size = _batch_size(remaining)
+                    task = fetch(items[-1].position, size)
+                yield items
+                if not full:
+                    return
+        finally:
+            if not task.done():
+                await asyncio.wait([task])  # a bounded query: let it finish, drop its rows
+
+    async def _batch(self, sql: str, args: list[Any], with_holdings: bool) -> list[Item]:
+        rows = await self.pool.fetch(sql, *args)
         items = [_item(r) for r in rows]
-        await self._add_sets(items, payload is Payload.WITH_HOLDINGS and scope.sigel is None)
+        await self._add_sets(items, with_holdings)
         return items
 
     async def count_items(self, scope: Scope, lower: datetime | None, upper: datetime) -> int:

@@ -77,9 +77,7 @@ FORMATS: dict[str, MetadataFormat] = {
     for f in (
         MetadataFormat("marc21", MARC_SCHEMA, MARC_NS, _BOTH, Payload.MARCXML, _marc),
         MetadataFormat("marcxml", MARC_SCHEMA, MARC_NS, _BOTH, Payload.MARCXML, _marc),
-        MetadataFormat(
-            "marc21_withholdings", MARC_SCHEMA, MARC_NS, _BIBS, Payload.WITH_HOLDINGS, _with_holdings
-        ),
+        MetadataFormat("marc21_withholdings", MARC_SCHEMA, MARC_NS, _BIBS, Payload.WITH_HOLDINGS, _with_holdings),
         MetadataFormat("oai_dc", DC_SCHEMA, DC_NS, _BIBS, Payload.SUMMARY, _dc),
     )
 }

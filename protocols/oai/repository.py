@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncGenerator
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import Enum
@@ -76,7 +77,7 @@ class Repository(Protocol):
 
     async def get_item(self, kind: str, id: int, payload: Payload) -> Item | None: ...
 
-    async def list_items(
+    def list_items(
         self,
         scope: Scope,
         payload: Payload,
@@ -84,7 +85,8 @@ class Repository(Protocol):
         upper: datetime,
         after: Position | None,
         limit: int,
-    ) -> list[Item]:
-        """Items with lower <= datestamp < upper, after `after`, in (datestamp, kind, id) order."""
+    ) -> AsyncGenerator[list[Item], None]:
+        """At most `limit` items with lower <= datestamp < upper, after `after`, in (datestamp,
+        kind, id) order, in batches (an async generator: close it when stopping early)."""
 
     async def count_items(self, scope: Scope, lower: datetime | None, upper: datetime) -> int: ...

@@ -9,7 +9,7 @@ complete answer.
 from __future__ import annotations
 
 import functools
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncGenerator, Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -50,6 +50,22 @@ class ServerConfig:
     admin_email: str
     repository_name: str = "Förvärv Gateway"
     page_size: int = 500
+
+
+@dataclass(frozen=True, slots=True)
+class _Page:
+    """What rendering one page of a list needs to know about the request."""
+
+    verb: str
+    prefix: str
+    set_spec: str | None
+    scope: Scope
+    fmt: MetadataFormat
+    records: bool
+    lower: datetime | None
+    upper: datetime
+    cursor: int
+    total: int
 
 
 @functools.lru_cache(maxsize=8192)
@@ -95,7 +111,7 @@ class Server:
         self._id_prefix = f"oai:{config.repository_id}:"
 
     # --- entry point ------------------------------------------------------------------------
-    async def respond(self, pairs: Sequence[tuple[str, str]]) -> AsyncIterator[str]:
+    async def respond(self, pairs: Sequence[tuple[str, str]]) -> AsyncGenerator[str, None]:
         date = format_datestamp(self._clock())
         request: Request | None = None
         try:
@@ -112,8 +128,11 @@ class Server:
         if isinstance(body, str):
             yield body
         else:
-            async for chunk in body:
-                yield chunk
+            try:
+                async for chunk in body:
+                    yield chunk
+            finally:
+                await body.aclose()
         yield TAIL
 
     def _request_element(self, request: Request | None) -> str:
@@ -123,7 +142,7 @@ class Server:
         attrs = "".join(f' {k}="{attr(v)}"' for k, v in request.args.items())
         return f'<request verb="{request.verb}"{attrs}>{url}</request>'
 
-    async def _dispatch(self, request: Request) -> str | AsyncIterator[str]:
+    async def _dispatch(self, request: Request) -> str | AsyncGenerator[str, None]:
         verb = request.verb
         if verb == "Identify":
             return await self._identify()
@@ -234,7 +253,7 @@ class Server:
             raise CannotDisseminateFormat(f"{kind} items are not disseminated in {fmt.prefix}")
         return f"<GetRecord>{self._record(item, fmt, None)}</GetRecord>"
 
-    async def _list(self, request: Request) -> AsyncIterator[str]:
+    async def _list(self, request: Request) -> AsyncGenerator[str, None]:
         token = request.get("resumptionToken")
         if token is not None:
             state = self.tokens.decode(token)
@@ -261,43 +280,49 @@ class Server:
         records = request.verb == "ListRecords"
         payload = fmt.payload if records else Payload.NONE
         size = self.config.page_size
-        items = await self.repo.list_items(scope, payload, lower, upper, after, size + 1)
-        if not items:
+        batches = self.repo.list_items(scope, payload, lower, upper, after, size + 1)
+        first = await anext(batches, None)
+        if not first:
+            await batches.aclose()
             raise NoRecordsMatch("no items match the request")
-        more = len(items) > size
-        del items[size:]
-        delivered = cursor + len(items)
-        if more:
-            if token is None:
-                total = await self.repo.count_items(scope, lower, upper)
-            total = max(total, delivered + 1)
-            state = ListState(
-                request.verb, prefix, set_spec, lower, upper, items[-1].position, delivered, total
-            )
-            resumption = (
-                f'<resumptionToken completeListSize="{total}" cursor="{cursor}">'
-                f"{self.tokens.encode(state)}</resumptionToken>"
-            )
-        elif token is not None:
-            resumption = f'<resumptionToken completeListSize="{delivered}" cursor="{cursor}"/>'
-        else:
-            resumption = ""
-        return self._render_list(request.verb, items, fmt, set_spec, records, resumption)
+        page = _Page(request.verb, prefix, set_spec, scope, fmt, records, lower, upper, cursor, total)
+        return self._render_list(page, first, batches, fresh=token is None)
 
     async def _render_list(
-        self,
-        verb: str,
-        items: list[Item],
-        fmt: MetadataFormat,
-        set_spec: str | None,
-        records: bool,
-        resumption: str,
-    ) -> AsyncIterator[str]:
-        yield f"<{verb}>"
-        for start in range(0, len(items), CHUNK):
-            chunk = items[start : start + CHUNK]
-            if records:
-                yield "".join([self._record(item, fmt, set_spec) for item in chunk])
-            else:
-                yield "".join([self._header(item, set_spec) for item in chunk])
-        yield f"{resumption}</{verb}>"
+        self, page: _Page, first: list[Item], batches: AsyncGenerator[list[Item], None], fresh: bool
+    ) -> AsyncGenerator[str, None]:
+        """The page's records as their batches arrive, then the resumption token."""
+        size = self.config.page_size
+        render = self._record if page.records else self._header_only
+        yield f"<{page.verb}>"
+        count, more, last = 0, False, first[-1]
+        try:
+            batch: list[Item] | None = first
+            while batch:
+                if count + len(batch) > size:
+                    del batch[size - count :]
+                    more = True
+                for start in range(0, len(batch), CHUNK):
+                    yield "".join([render(item, page.fmt, page.set_spec) for item in batch[start : start + CHUNK]])
+                count += len(batch)
+                last = batch[-1]
+                batch = None if more else await anext(batches, None)
+        finally:
+            await batches.aclose()
+        delivered = page.cursor + count
+        if more:
+            total = page.total
+            if fresh:
+                total = await self.repo.count_items(page.scope, page.lower, page.upper)
+            total = max(total, delivered + 1)
+            state = ListState(
+                page.verb, page.prefix, page.set_spec, page.lower, page.upper, last.position, delivered, total
+            )
+            token = self.tokens.encode(state)
+            yield f'<resumptionToken completeListSize="{total}" cursor="{page.cursor}">{token}</resumptionToken>'
+        elif not fresh:
+            yield f'<resumptionToken completeListSize="{delivered}" cursor="{page.cursor}"/>'
+        yield f"</{page.verb}>"
+
+    def _header_only(self, item: Item, fmt: MetadataFormat, set_spec: str | None) -> str:
+        return self._header(item, set_spec)

@@ -39,13 +39,7 @@ def escape(text: str) -> str:
 
 def attr(text: str) -> str:
     """An attribute value for double quotes."""
-    return (
-        escape(text)
-        .replace('"', "&quot;")
-        .replace("\t", "&#9;")
-        .replace("\n", "&#10;")
-        .replace("\r", "&#13;")
-    )
+    return escape(text).replace('"', "&quot;").replace("\t", "&#9;").replace("\n", "&#10;").replace("\r", "&#13;")
 
 
 _DECLARATION = re.compile(r"\s*<\?xml[^>]*\?>\s*")

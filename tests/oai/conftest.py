@@ -8,9 +8,10 @@ teardown if any was not.
 
 from __future__ import annotations
 
+import contextlib
 import re
 import socket
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncGenerator, AsyncIterator, Sequence
 from dataclasses import dataclass, field
 
 import aiohttp
@@ -46,11 +47,12 @@ class CheckingServer(Server):
 
     responses: list[bytes]
 
-    async def respond(self, pairs: Sequence[tuple[str, str]]) -> AsyncIterator[str]:
+    async def respond(self, pairs: Sequence[tuple[str, str]]) -> AsyncGenerator[str, None]:
         chunks = []
-        async for chunk in super().respond(pairs):
-            chunks.append(chunk)
-            yield chunk
+        async with contextlib.aclosing(super().respond(pairs)) as inner:
+            async for chunk in inner:
+                chunks.append(chunk)
+                yield chunk
         self.responses.append("".join(chunks).encode("utf-8"))
 
 

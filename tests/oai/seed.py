@@ -17,9 +17,7 @@ MARC_NS = "http://www.loc.gov/MARC21/slim"
 
 def bib_xml(id: int, title: str, isbn: str | None = None, extra: str = "") -> str:
     isbn_field = (
-        f'<datafield tag="020" ind1=" " ind2=" "><subfield code="a">{isbn}</subfield></datafield>'
-        if isbn
-        else ""
+        f'<datafield tag="020" ind1=" " ind2=" "><subfield code="a">{isbn}</subfield></datafield>' if isbn else ""
     )
     return (
         f'<record xmlns="{MARC_NS}" type="Bibliographic">'
@@ -69,9 +67,7 @@ async def add_library(conn: asyncpg.Connection, sigel: str, name: str) -> None:
 
 
 async def add_supplier(conn: asyncpg.Connection, code: str, name: str) -> int:
-    id: int = await conn.fetchval(
-        "INSERT INTO suppliers (code, name) VALUES ($1, $2) RETURNING id", code, name
-    )
+    id: int = await conn.fetchval("INSERT INTO suppliers (code, name) VALUES ($1, $2) RETURNING id", code, name)
     return id
 
 
@@ -119,9 +115,7 @@ async def add_holding(
     return id
 
 
-async def touch_bib(
-    conn: asyncpg.Connection, bib_id: int, *, title: str | None = None, delete: bool = False
-) -> None:
+async def touch_bib(conn: asyncpg.Connection, bib_id: int, *, title: str | None = None, delete: bool = False) -> None:
     """A writer changing (or deleting) a bib: its holdings' set datestamps move with it."""
     async with conn.transaction():
         if title is not None:

@@ -26,9 +26,7 @@ T0 = datetime(2024, 3, 1, 12, 0, 0, tzinfo=UTC)
 Harvest = dict[str, bool]
 
 
-def _sickle(
-    url: str, prefix: str, set_: str | None, from_: str | None, records: bool
-) -> list[tuple[str, bool]]:
+def _sickle(url: str, prefix: str, set_: str | None, from_: str | None, records: bool) -> list[tuple[str, bool]]:
     args = {"metadataPrefix": prefix, "ignore_deleted": False}
     if set_:
         args["set"] = set_
@@ -45,9 +43,7 @@ def _sickle(
         raise
 
 
-def _scythe(
-    url: str, prefix: str, set_: str | None, from_: str | None, records: bool
-) -> list[tuple[str, bool]]:
+def _scythe(url: str, prefix: str, set_: str | None, from_: str | None, records: bool) -> list[tuple[str, bool]]:
     with Scythe(url) as client:
         try:
             if records:
@@ -126,9 +122,7 @@ async def change(pool: asyncpg.Pool, bibs: list[int]) -> None:
         await seed.touch_bib(conn, bibs[2], delete=True)
         s_holding = await conn.fetchval("SELECT id FROM holdings WHERE bib_id = $1 AND sigel = 'S'", bibs[4])
         await seed.touch_holding(conn, s_holding, delete=True)
-        sods_holding = await conn.fetchval(
-            "SELECT id FROM holdings WHERE bib_id = $1 AND sigel = 'Sods'", bibs[6]
-        )
+        sods_holding = await conn.fetchval("SELECT id FROM holdings WHERE bib_id = $1 AND sigel = 'Sods'", bibs[6])
         await seed.touch_holding(conn, sods_holding, shelf="Nytt ställe")
         await seed.touch_bib(conn, bibs[8])  # has holdings at S and Sods: their set datestamps move
         for i in range(12):
@@ -193,9 +187,7 @@ async def test_cursor_and_complete_list_size(endpoint: Endpoint, pool: asyncpg.P
     async with pool.acquire() as conn:
         await seed.add_holding(conn, 100001, "Gdig", at=T0)
     await asyncio.sleep(0.1)
-    ids, attrs, token = await _page(
-        endpoint, verb="ListIdentifiers", metadataPrefix="marc21", set="hold:Gdig"
-    )
+    ids, attrs, token = await _page(endpoint, verb="ListIdentifiers", metadataPrefix="marc21", set="hold:Gdig")
     assert len(ids) == 1
     assert attrs == {}
 

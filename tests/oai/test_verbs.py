@@ -47,9 +47,7 @@ async def _library_with_records(pool: asyncpg.Pool) -> tuple[int, int, int]:
         await seed.add_library(conn, "Sods", "Södertörns högskolebibliotek")
         await seed.add_library(conn, "S", "Kungliga biblioteket")
         sup = await seed.add_supplier(conn, "BOKR", "Bokrondellen")
-        bib = await seed.add_bib(
-            conn, "Polisbilen får ett larm", isbn="9789150222319", supplier_id=sup, at=T0
-        )
+        bib = await seed.add_bib(conn, "Polisbilen får ett larm", isbn="9789150222319", supplier_id=sup, at=T0)
         hold = await seed.add_holding(conn, bib, "Sods", at=T0)
         await seed.add_holding(conn, bib, "S", at=T0, shelf="Magasin")
     return bib, hold, sup
@@ -126,9 +124,7 @@ async def test_get_record_in_every_format(endpoint: Endpoint, pool: asyncpg.Pool
     assert error_code(root) == "cannotDisseminateFormat"
 
 
-async def test_marc21_withholdings_embeds_holdings_like_libris(
-    endpoint: Endpoint, pool: asyncpg.Pool
-) -> None:
+async def test_marc21_withholdings_embeds_holdings_like_libris(endpoint: Endpoint, pool: asyncpg.Pool) -> None:
     bib, _, _ = await _library_with_records(pool)
     root = await endpoint.get(
         verb="GetRecord",
@@ -159,21 +155,16 @@ async def test_marc21_withholdings_embeds_holdings_like_libris(
     root = await endpoint.get(verb="ListRecords", metadataPrefix="marc21_withholdings", set="bib:Sods")
     record = root.find(f".//o:metadata/{MARC}record", NS)
     assert record is not None
-    assert [sf.text for sf in record.iterfind(f"{MARC}datafield[@tag='841']/{MARC}subfield[@code='5']")] == [
-        "Sods"
-    ]
+    assert [sf.text for sf in record.iterfind(f"{MARC}datafield[@tag='841']/{MARC}subfield[@code='5']")] == ["Sods"]
 
 
-async def test_forbidden_characters_never_make_an_invalid_document(
-    endpoint: Endpoint, pool: asyncpg.Pool
-) -> None:
+async def test_forbidden_characters_never_make_an_invalid_document(endpoint: Endpoint, pool: asyncpg.Pool) -> None:
     async with pool.acquire() as conn:
         await seed.add_library(conn, "S", "Bad \x01 name \ufffe")
         bad = "Kontroll\x01tecken \x1b och &#x1F; &#31; \uffff"
         bib = await seed.add_bib(conn, bad, at=T0)
         await conn.execute(
-            "UPDATE bib_records SET summary = jsonb_set(summary, '{title}', to_jsonb($2::text))"
-            " WHERE id = $1",
+            "UPDATE bib_records SET summary = jsonb_set(summary, '{title}', to_jsonb($2::text)) WHERE id = $1",
             bib,
             bad,
         )
@@ -218,8 +209,6 @@ async def test_compression_follows_accept_encoding(endpoint: Endpoint, pool: asy
                 root = check_document(decode(await r.read()))
                 assert len(identifiers(root)) == 3
         for accept in ("identity", "gzip;q=0", "br"):
-            async with s.get(
-                endpoint.url, params={"verb": "Identify"}, headers={"Accept-Encoding": accept}
-            ) as r:
+            async with s.get(endpoint.url, params={"verb": "Identify"}, headers={"Accept-Encoding": accept}) as r:
                 assert "Content-Encoding" not in r.headers
                 check_document(await r.read())
