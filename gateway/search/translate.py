@@ -53,6 +53,18 @@ class Params:
     values: list[object] = field(default_factory=list)
 
     def add(self, value: object, cast: str = "") -> str:
+        """A placeholder for ``value``, hidden from the planner in a scalar subquery.
+
+        Plans then never depend on the values, so PostgreSQL settles on one generic plan per
+        prepared statement instead of planning every request again (which cost more than
+        running an ISBN lookup)."""
+        self.values.append(value)
+        # The trailing cast keeps an array an expression: "= ANY ((SELECT ...))" would be a
+        # subquery comparison.
+        return f"(SELECT ${len(self.values)}{cast}){cast}"
+
+    def add_plain(self, value: object, cast: str = "") -> str:
+        """A plain placeholder (LIMIT, OFFSET)."""
         self.values.append(value)
         return f"${len(self.values)}{cast}"
 
@@ -77,7 +89,7 @@ def condition(expr: Expr, params: Params) -> str:
 
 
 def _fold(text: str, params: Params) -> str:
-    return f"(SELECT search_fold({params.add(text, '::text')}))"
+    return f"(SELECT search_fold({params.add_plain(text, '::text')}))"
 
 
 def _words(clause: WordsClause, params: Params) -> str:
@@ -89,9 +101,9 @@ def _words(clause: WordsClause, params: Params) -> str:
     column = WORD_COLUMNS[field_name]
     anchored = clause.anchored_start or clause.anchored_end
     op = "adj" if anchored else clause.op
-    words = params.add([w.text for w in clause.words], "::text[]")
-    prefixes = params.add([w.prefix for w in clause.words], "::boolean[]")
-    match = f"{column} @@ (SELECT search_tsquery({words}, {prefixes}, {params.add(op, '::text')}))"
+    words = params.add_plain([w.text for w in clause.words], "::text[]")
+    prefixes = params.add_plain([w.prefix for w in clause.words], "::boolean[]")
+    match = f"{column} @@ (SELECT search_tsquery({words}, {prefixes}, {params.add_plain(op, '::text')}))"
     if not anchored:
         return match
     # Titles only (the resolver allows ^ nowhere else): the folded title key decides.

@@ -79,11 +79,14 @@ CREATE TABLE bib_search (
     subject_words   tsvector NOT NULL,
     publisher_words tsvector NOT NULL
 );
-CREATE INDEX bib_search_all ON bib_search USING gin (all_words);
-CREATE INDEX bib_search_title ON bib_search USING gin (title_words);
-CREATE INDEX bib_search_creator ON bib_search USING gin (creator_words);
-CREATE INDEX bib_search_subject ON bib_search USING gin (subject_words);
-CREATE INDEX bib_search_publisher ON bib_search USING gin (publisher_words);
+-- A small pending list: inserts still go in batches, but a search never has to read through
+-- megabytes of unmerged entries (the default 4 MB list made a 46-hit lookup 10x slower).
+CREATE INDEX bib_search_all ON bib_search USING gin (all_words) WITH (gin_pending_list_limit = 128);
+CREATE INDEX bib_search_title ON bib_search USING gin (title_words) WITH (gin_pending_list_limit = 128);
+CREATE INDEX bib_search_creator ON bib_search USING gin (creator_words) WITH (gin_pending_list_limit = 128);
+CREATE INDEX bib_search_subject ON bib_search USING gin (subject_words) WITH (gin_pending_list_limit = 128);
+CREATE INDEX bib_search_publisher ON bib_search USING gin (publisher_words)
+    WITH (gin_pending_list_limit = 128);
 CREATE INDEX bib_search_title_key ON bib_search (title_key, bib_id);
 CREATE INDEX bib_search_creator_key ON bib_search (creator_key, bib_id);
 CREATE INDEX bib_search_year ON bib_search (year, bib_id);

