@@ -445,6 +445,16 @@ async def test_unsupported_content_encoding_is_415(client: TestClient, world: Wo
     assert repr(coding) in answer["message"]
 
 
+@pytest.mark.xfail(strict=True, reason="aiohttp recognises br/zstd and, without the Brotli/backports.zstd "
+                   "packages, answers 400 text/plain from its parser before any handler or middleware runs; "
+                   "415 JSON needs an aiohttp-level hook (or refusing these codings in a custom request factory)")
+@pytest.mark.parametrize("coding", ["br", "zstd"])
+async def test_brotli_and_zstd_are_415(client: TestClient, world: World, pool: asyncpg.Pool,
+                                       coding: str) -> None:
+    answer = await refused(client, world, pool, GOOD, 415, headers={"Content-Encoding": coding})
+    assert answer["error"] == "unsupported_media_type"
+
+
 @pytest.mark.parametrize(("content_type", "mentions"), [
     ("text/plain", "text/plain"),
     ("application/json", "application/json"),
