@@ -48,7 +48,10 @@ class UTCDate:
     def end(self) -> datetime:
         """First instant after the value (for `until`: inclusive at its granularity)."""
         step = timedelta(days=1) if self.granularity == DAY else timedelta(seconds=1)
-        return self.value + step
+        try:
+            return self.value + step
+        except OverflowError:  # the last day of year 9999
+            return datetime.max.replace(tzinfo=UTC)
 
 
 def parse_date(name: str, text: str) -> UTCDate:

@@ -119,6 +119,8 @@ async def test_error(endpoint: Endpoint, seeded: None, query: str, code: str, ec
 
 async def test_inclusive_ranges_at_both_granularities(endpoint: Endpoint, seeded: None) -> None:
     for lo, hi in (
+        ("0001-01-01", "9999-12-31"),
+        ("0001-01-01T00:00:00Z", "9999-12-31T23:59:59Z"),
         ("2024-03-01", "2024-03-01"),
         ("2024-03-01T12:00:00Z", "2024-03-01T12:00:00Z"),
         ("2024-02-29T00:00:00Z", "2024-03-01T12:00:00Z"),

@@ -212,3 +212,20 @@ async def test_compression_follows_accept_encoding(endpoint: Endpoint, pool: asy
             async with s.get(endpoint.url, params={"verb": "Identify"}, headers={"Accept-Encoding": accept}) as r:
                 assert "Content-Encoding" not in r.headers
                 check_document(await r.read())
+
+
+async def test_wired_by_the_app_factory(pool: asyncpg.Pool, db_url: str) -> None:
+    """gateway.app.create_app routes /oai to this feature (all features, as deployed)."""
+    from aiohttp.test_utils import TestClient, TestServer
+
+    from gateway.app import create_app
+    from gateway.config import Settings
+
+    settings = Settings(public_url="http://gateway.example.org", secret="s", repository_id="forvarv.example.org")
+    async with TestClient(TestServer(create_app(settings, database_url=db_url, run_workers=False))) as client:
+        response = await client.get("/oai", params={"verb": "Identify"})
+        assert response.status == 200
+        root = check_document(await response.read())
+        assert root.findtext(".//o:baseURL", namespaces=NS) == "http://gateway.example.org/oai"
+        response = await client.post("/oai", data={"verb": "ListIdentifiers", "metadataPrefix": "marc21"})
+        assert error_code(check_document(await response.read())) == "noRecordsMatch"
