@@ -14,7 +14,7 @@ import enum
 import json
 from collections import defaultdict
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 import asyncpg
@@ -262,11 +262,15 @@ WHERE n.id = $1
 
 
 def to_outgoing(row: Any) -> Outgoing:
-    """A row with id, kind, created_at, resends, content (JSON text), sigel, name, language, emails."""
+    """A row with id, kind, created_at, resends, content (JSON text), sigel, name, language, emails.
+
+    The Date of a first message is when the notification was written (every retry says the same);
+    a resend someone asked for is dated when it goes out, so it shows up as new in the inbox.
+    """
     return Outgoing(
         id=row["id"],
         kind=row["kind"],
-        created_at=row["created_at"],
+        date=row["created_at"] if row["resends"] == 0 else datetime.now(UTC),
         resends=row["resends"],
         content=json.loads(row["content"]),
         library=Library(

@@ -69,7 +69,7 @@ class Outgoing:
 
     id: int
     kind: str  # delivery | digest
-    created_at: datetime
+    date: datetime               # the Date header: when it was written; for a resend, now
     resends: int
     content: Content
     library: Library
@@ -171,7 +171,7 @@ def render(n: Outgoing, ctx: MailContext) -> Rendered:
     msg["From"] = Address(display_name=ctx.sender_name, addr_spec=ctx.sender)
     if recipients:
         msg["To"] = ", ".join(recipients)
-    msg["Date"] = format_datetime(n.created_at.astimezone(UTC))
+    msg["Date"] = format_datetime(n.date.astimezone(UTC))
     msg["Message-ID"] = message_id(n, ctx)
     if n.resends:
         msg["References"] = message_id(n, ctx, resend=0)

@@ -176,7 +176,7 @@ class SpoolTransport:
         except OSError as exc:
             raise TemporaryFailure(f"cannot write {path}: {exc}") from exc
         log.info("e-mail to %s written to %s (no SMTP host configured)", ", ".join(recipients), path)
-        return f"written to {path}"
+        return None
 
     def _write(self, path: Path, data: bytes) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)

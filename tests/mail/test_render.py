@@ -53,7 +53,7 @@ def outgoing(title: str, author: str, supplier_name: str, library_name: str, sig
     return Outgoing(
         id=5,
         kind="delivery",
-        created_at=datetime(2025, 6, 1, 10, 0, 2, tzinfo=UTC),
+        date=datetime(2025, 6, 1, 10, 0, 2, tzinfo=UTC),
         resends=0,
         content=content,
         library=Library(sigel, library_name, "sv", ("a@lib.example",)),

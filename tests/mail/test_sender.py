@@ -336,6 +336,8 @@ async def test_resend_goes_out_under_a_new_message_id_that_refers_to_the_first(
     assert first["Message-ID"] == f"<forvarv.delivery-{did}.Sods@forvarv.example.org>"
     assert second["Message-ID"] == f"<forvarv.delivery-{did}.Sods.r1@forvarv.example.org>"
     assert second["References"] == first["Message-ID"]
+    assert second["Date"].datetime >= first["Date"].datetime  # dated when it went out again
+    assert first.get_body(("plain",)).get_content() == second.get_body(("plain",)).get_content()  # type: ignore[union-attr]
 
 
 async def test_daily_digest_is_one_message(
