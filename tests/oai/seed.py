@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from datetime import datetime
 from typing import Any
+from xml.sax.saxutils import escape
 
 import asyncpg
 
@@ -26,7 +27,7 @@ def bib_xml(id: int, title: str, isbn: str | None = None, extra: str = "") -> st
         '<controlfield tag="003">FORVARV</controlfield>'
         '<controlfield tag="008">170327s2017    sw ||||j     |00| 0|swe d</controlfield>'
         f"{isbn_field}"
-        f'<datafield tag="245" ind1="1" ind2="0"><subfield code="a">{title}</subfield></datafield>'
+        f'<datafield tag="245" ind1="1" ind2="0"><subfield code="a">{escape(title)}</subfield></datafield>'
         f"{extra}</record>"
     )
 

@@ -161,8 +161,15 @@ async def test_marc21_withholdings_embeds_holdings_like_libris(endpoint: Endpoin
 async def test_forbidden_characters_never_make_an_invalid_document(endpoint: Endpoint, pool: asyncpg.Pool) -> None:
     async with pool.acquire() as conn:
         await seed.add_library(conn, "S", "Bad \x01 name \ufffe")
-        bad = "Kontroll\x01tecken \x1b och &#x1F; &#31; \uffff"
-        bib = await seed.add_bib(conn, bad, at=T0)
+        bad = "Kontroll\x01tecken \x1b och \uffff"
+        refs = '<datafield tag="500" ind1=" " ind2=" "><subfield code="a">&#x1F; &#31; &#9;</subfield></datafield>'
+        bib = await seed.add_bib(conn, bad, at=T0, extra=refs)
+        declared = await seed.add_bib(conn, "Deklarerad", at=T0)
+        await conn.execute(
+            "UPDATE bib_records SET marcxml = $2 || marcxml WHERE id = $1",
+            declared,
+            '<?xml version="1.0" encoding="UTF-8"?>\n',
+        )
         await conn.execute(
             "UPDATE bib_records SET summary = jsonb_set(summary, '{title}', to_jsonb($2::text)) WHERE id = $1",
             bib,
@@ -174,6 +181,9 @@ async def test_forbidden_characters_never_make_an_invalid_document(endpoint: End
         assert identifiers(root)
         text = etree.tostring(root, encoding="unicode")
         assert "Kontroll\ufffdtecken" in text
+        if prefix != "oai_dc":
+            assert "\ufffd \ufffd \t" in text
+            assert "Deklarerad" in text
     await endpoint.get(verb="ListSets")
 
 
