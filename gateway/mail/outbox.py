@@ -79,8 +79,9 @@ async def enqueue_for_delivery(conn: asyncpg.Connection, delivery_id: int) -> in
     or rejected; return how many were written.
 
     Call it inside the transaction that marks the delivery done. Holdings rows without a sigel,
-    or with a sigel that is not a registered library, have no one to tell and are left out (the
-    delivery report lists them). Libraries with `digest` get a 'held' row that the next daily
+    or with a sigel that is not a known library, have no one to tell and are left out (the
+    delivery report lists them); a known library that is unregistered or not the supplier's
+    customer is told that its holdings were rejected. Libraries with `digest` get a 'held' row that the next daily
     digest carries; libraries without an address get a 'skipped' row (resend once they have one).
     Calling it twice for a delivery writes nothing the second time.
     """
