@@ -159,8 +159,8 @@ async def receive(
                     seq += 1
 
             async for raw in body:
-                digest.update(raw)
                 for piece in gunzip.feed(raw) if gunzip else [raw]:
+                    digest.update(piece)  # of the decoded payload, however it was transferred
                     size += len(piece)
                     if size > max_body:
                         raise PayloadTooLarge(f"the body exceeds the limit of {max_body} bytes")

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Awaitable, Callable
 
 from aiohttp import web
 
 from gateway.errors import GatewayError
+
+log = logging.getLogger(__name__)
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
@@ -24,3 +27,9 @@ async def gateway_errors(request: web.Request, handler: Handler) -> web.StreamRe
         return await handler(request)
     except GatewayError as exc:
         return error_response(exc)
+    except web.HTTPException:
+        raise
+    except Exception:
+        log.exception("unexpected error in %s %s", request.method, request.path)
+        return web.json_response({"error": "internal", "message": "an unexpected error; it has been logged"},
+                                 status=500)

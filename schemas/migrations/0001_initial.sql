@@ -56,7 +56,7 @@ CREATE TABLE deliveries (
     idempotency_key text,
     format          text NOT NULL CHECK (format IN ('marcxml', 'iso2709')),
     charset         text,                   -- ISO 2709 only: declared charset (e.g. iso-8859-1)
-    sha256          bytea NOT NULL,         -- of the body as received (before gzip decoding)
+    sha256          bytea NOT NULL,         -- of the decoded payload (after any gzip)
     size            bigint NOT NULL,        -- decoded payload bytes
     record_count    integer NOT NULL,       -- counted while receiving
     source          text NOT NULL DEFAULT 'http',   -- http | file:<name>

@@ -282,3 +282,18 @@ async def test_cli_refuses_a_bad_file_and_an_unknown_supplier(cli_env: Path, wor
     assert "error: no supplier NOSUCH" in capsys.readouterr().err
     async with pool.acquire() as conn:
         assert await conn.fetchval("SELECT count(*) FROM deliveries") == 0
+
+
+async def test_the_same_document_plain_or_gzipped_is_one_delivery(cli_env: Path, world: World, pool: asyncpg.Pool,
+                                                                  capsys: pytest.CaptureFixture[str]) -> None:
+    """The idempotency hash is over the decoded payload, for files as for HTTP."""
+    doc = marcxml(("g1", "9789150222319", "Samma"))
+    plain, packed = cli_env / "samma.xml", cli_env / "samma.xml.gz"
+    plain.write_bytes(doc)
+    packed.write_bytes(gzip.compress(doc))
+    assert await forvarv("deliver", str(plain), str(packed), "--supplier", "BOKR", "--quiet") == 0
+    out = capsys.readouterr().out
+    assert f"{plain}: delivery 1 received" in out
+    assert f"{packed}: delivery 1 already received" in out
+    async with pool.acquire() as conn:
+        assert await conn.fetchval("SELECT count(*) FROM deliveries") == 1
