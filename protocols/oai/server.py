@@ -299,13 +299,14 @@ class Server:
         try:
             batch: list[Item] | None = first
             while batch:
-                if count + len(batch) > size:
+                if count + len(batch) > size:  # the probe row: there is more
                     del batch[size - count :]
                     more = True
                 for start in range(0, len(batch), CHUNK):
                     yield "".join([render(item, page.fmt, page.set_spec) for item in batch[start : start + CHUNK]])
-                count += len(batch)
-                last = batch[-1]
+                if batch:
+                    count += len(batch)
+                    last = batch[-1]
                 batch = None if more else await anext(batches, None)
         finally:
             await batches.aclose()

@@ -15,6 +15,7 @@ from oaipmh_scythe import Scythe
 from sickle import Sickle
 
 from gateway import db
+from gateway.oai import repository
 from tests.oai import seed
 from tests.oai.conftest import NS, Endpoint, check_document, error_code, identifiers
 
@@ -170,7 +171,11 @@ async def _page(endpoint: Endpoint, **params: str) -> tuple[list[str], dict[str,
     return identifiers(root), attrs, (token.text if token is not None else None)
 
 
-async def test_cursor_and_complete_list_size(endpoint: Endpoint, pool: asyncpg.Pool) -> None:
+@pytest.mark.parametrize("batch", [100, 3, 2])
+async def test_cursor_and_complete_list_size(
+    endpoint: Endpoint, pool: asyncpg.Pool, batch: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(repository, "BATCH", batch)  # pages fetched in one or several batches
     await populate(pool)
     await asyncio.sleep(0.1)
     ids, attrs, token = await _page(endpoint, verb="ListIdentifiers", metadataPrefix="marc21", set="bib")
