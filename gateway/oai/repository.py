@@ -134,8 +134,11 @@ class SqlRepository:
                 if not full:
                     return
         finally:
-            if not task.done():
-                await asyncio.wait([task])  # a bounded query: let it finish, drop its rows
+            # Closed early: let a prefetch still running finish (it is one bounded query) and
+            # drop its rows, or its error.
+            await asyncio.wait([task])
+            if not task.cancelled():
+                task.exception()
 
     async def _batch(self, sql: str, args: list[Any], with_holdings: bool) -> list[Item]:
         rows = await self.pool.fetch(sql, *args)
