@@ -300,7 +300,7 @@ async def test_dying_between_accept_and_commit_resends_with_the_same_message_id(
         sid = await world(conn)
         await one_delivery(conn, sid, [Title("Bok", "created", [("Sods", "added")])])
     settings = settings_for(tmp_path, smtp_server.port)
-    policy = SenderPolicy(poll_interval=0.05, send_timeout=1.0, lease_margin=0.5)
+    policy = SenderPolicy(poll_interval=0.05, send_timeout=2.0, lease_margin=1.0)
     smtp_server.handler.hold.set()
     doomed = asyncio.create_task(sender_for(pool, settings, policy, "doomed").send_one())
     await asyncio.to_thread(smtp_server.handler.holding.wait, 10)
