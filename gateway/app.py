@@ -40,7 +40,10 @@ def create_app(settings: Settings, *, database_url: str, run_workers: bool = Tru
     app.cleanup_ctx.append(database)
     for name in FEATURES:
         module = importlib.import_module(name)
-        module.setup(app)
+        if name == "gateway.mail.service":
+            module.setup(app, run_sender=run_workers)  # background services only where workers run
+        else:
+            module.setup(app)
     if run_workers:
         from gateway import workers
 

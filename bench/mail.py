@@ -1,6 +1,6 @@
-"""Benchmark: the e-mail outbox (not collected by pytest; belongs in bench/, see the report).
+"""Benchmark: the e-mail outbox (enqueue, render, SMTP to a local aiosmtpd, spool).
 
-    python -m tests.mail.bench_outbox [--titles 5000] [--libraries 50] [--messages 1000]
+    python bench/mail.py [--titles 5000] [--libraries 50] [--messages 1000]
 
 Starts an embedded PostgreSQL in a temporary folder (or uses a scratch database on
 FORVARV_DATABASE_URL's server, dropped afterwards) and a real SMTP server (aiosmtpd) on loopback.
@@ -25,12 +25,15 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
+import sys
 import tempfile
 import time
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
 import asyncpg
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from gateway import db, embedded, migrations
 from gateway.mail import outbox
