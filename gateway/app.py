@@ -9,7 +9,7 @@ from collections.abc import AsyncIterator
 from aiohttp import web
 
 from gateway import db, migrations
-from gateway.appkeys import POOL, SETTINGS
+from gateway.appkeys import DATABASE_URL, POOL, SETTINGS
 from gateway.config import Settings
 from gateway.http.errors import gateway_errors
 
@@ -28,6 +28,7 @@ FEATURES = (
 def create_app(settings: Settings, *, database_url: str, run_workers: bool = True) -> web.Application:
     app = web.Application(client_max_size=settings.max_body, middlewares=[gateway_errors])
     app[SETTINGS] = settings
+    app[DATABASE_URL] = database_url
 
     async def database(app: web.Application) -> AsyncIterator[None]:
         pool = await db.create_pool(database_url, min_size=2, max_size=max(10, 4 * settings.workers + 4))
