@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from typing import TypedDict
 
-from .identifiers import extract
+from .identifiers import Identifiers, extract
 from .record import DataField, Record
 
 
@@ -62,17 +62,23 @@ def _join(df: DataField, codes: str) -> str:
     return trim(" ".join(v.strip() for c, v in df.subfields if c in codes and v.strip()))
 
 
-def _title(record: Record) -> str | None:
-    for df in record.fields("245"):
+_CREATOR_TAGS = frozenset(("100", "110", "111", "700", "710", "711"))
+_SUBJECT_TAGS = frozenset(("600", "610", "611", "630", "650", "651", "655"))
+#: Other fields describe() reads, each collected in record order.
+_OTHER_TAGS = ("245", "250", "260", "264", "300", "041")
+
+
+def _title(fields: list[DataField]) -> str | None:
+    for df in fields:
         title = _join(df, "abnp")
         if title:
             return title
     return None
 
 
-def _creators(record: Record) -> list[str]:
+def _creators(fields: list[DataField]) -> list[str]:
     out: list[str] = []
-    for df in record.fields("100", "110", "111", "700", "710", "711"):
+    for df in fields:
         codes = _NAME_CODES if df.tag.endswith("00") else "abcdn"
         name = _join(df, codes)
         if name and name not in out:
@@ -80,9 +86,9 @@ def _creators(record: Record) -> list[str]:
     return out
 
 
-def _subjects(record: Record) -> list[str]:
+def _subjects(fields: list[DataField]) -> list[str]:
     out: list[str] = []
-    for df in record.fields("600", "610", "611", "630", "650", "651", "655"):
+    for df in fields:
         main: list[str] = []
         parts: list[str] = []
         for code, value in df.subfields:
@@ -99,8 +105,8 @@ def _subjects(record: Record) -> list[str]:
     return out
 
 
-def _first(record: Record, tag: str, code: str, ind2: str | None = None) -> str | None:
-    for df in record.fields(tag):
+def _first(fields: list[DataField], code: str, ind2: str | None = None) -> str | None:
+    for df in fields:
         if ind2 is not None and df.ind2 != ind2:
             continue
         value = df.first(code)
@@ -109,11 +115,24 @@ def _first(record: Record, tag: str, code: str, ind2: str | None = None) -> str 
     return None
 
 
-def describe(record: Record) -> Summary:
+def describe(record: Record, *, ids: Identifiers | None = None) -> Summary:
+    """The summary of a record; `ids` saves extracting its identifiers again when the caller has them."""
+    # one pass over the fields, keeping record order within each group
+    creators: list[DataField] = []
+    subjects: list[DataField] = []
+    other: dict[str, list[DataField]] = {tag: [] for tag in _OTHER_TAGS}
+    for df in record.datafields:
+        tag = df.tag
+        if tag in _CREATOR_TAGS:
+            creators.append(df)
+        elif tag in _SUBJECT_TAGS:
+            subjects.append(df)
+        elif tag in other:
+            other[tag].append(df)
     f008 = record.control("008") or ""
     year: str | None = f008[7:11] if len(f008) >= 11 and f008[7:11].isdigit() else None
     if year is None:
-        for source in (_first(record, "264", "c", "1"), _first(record, "260", "c")):
+        for source in (_first(other["264"], "c", "1"), _first(other["260"], "c")):
             if source and (m := _YEAR.search(source)):
                 year = m.group(1)
                 break
@@ -122,22 +141,26 @@ def describe(record: Record) -> Summary:
     if len(lang008) == 3 and lang008.isalpha():
         language = lang008.lower()
     else:
-        for value in record.subfield_values("041", "a"):
-            if len(value.strip()) >= 3 and value.strip()[:3].isalpha():
-                language = value.strip()[:3].lower()
+        for df in other["041"]:
+            for value in df.values("a"):
+                if len(value.strip()) >= 3 and value.strip()[:3].isalpha():
+                    language = value.strip()[:3].lower()
+                    break
+            if language is not None:
                 break
-    ids = extract(record)
+    if ids is None:
+        ids = extract(record)
     rtype = record.leader[6] if len(record.leader) > 6 else ""
     return {
-        "title": _title(record),
-        "creators": _creators(record),
-        "subjects": _subjects(record),
-        "publisher": _first(record, "264", "b", "1") or _first(record, "260", "b"),
+        "title": _title(other["245"]),
+        "creators": _creators(creators),
+        "subjects": _subjects(subjects),
+        "publisher": _first(other["264"], "b", "1") or _first(other["260"], "b"),
         "year": year,
         "language": language,
         "type": RESOURCE_TYPES.get(rtype, "unknown"),
-        "extent": _first(record, "300", "a"),
-        "edition": _first(record, "250", "a"),
+        "extent": _first(other["300"], "a"),
+        "edition": _first(other["250"], "a"),
         "isbns": ids.isbns,
         "issns": ids.issns,
         "eans": ids.eans,

@@ -13,7 +13,7 @@ from __future__ import annotations
 from .identifiers import has_any_identifier
 from .problems import Problem
 from .record import BIBLIOGRAPHIC, HOLDINGS, HOLDINGS_TYPES, ControlField, DataField, Record
-from .writer import clean_xml_chars, iso_lengths
+from .writer import clean_xml_chars, has_illegal_chars, iso_lengths, utf8_len
 
 __all__ = ["Problem", "check"]
 
@@ -24,6 +24,9 @@ _ALNUM = frozenset("0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWX
 _SUBFIELD_CODES = frozenset("0123456789abcdefghijklmnopqrstuvwxyz")
 _INDICATORS = frozenset("0123456789abcdefghijklmnopqrstuvwxyz ")
 _LEADER_FREE = _ALNUM | {" "}
+#: Tags the fast path accepts as they are (`_tag` would neither fix nor refuse them).
+_CONTROL_TAGS = frozenset(f"00{d}" for d in "123456789")
+_DATA_TAGS = frozenset(f"{n:03d}" for n in range(10, 1000))
 
 
 class _Collector:
@@ -73,15 +76,8 @@ def _leader_prelim(raw: str, out: _Collector) -> str | None:
     return None
 
 
-def check(record: Record, *, kind: str | None = None) -> tuple[Record, list[Problem], list[Problem]]:
-    """Validate and normalise a record: (normalised copy, errors, warnings).
-
-    `kind` is the kind expected by the caller (record.BIBLIOGRAPHIC or record.HOLDINGS); when
-    given and the record is of the other kind, ``KIND_MISMATCH`` is an error.
-    """
-    out = _Collector()
-
-    # --- fields -----------------------------------------------------------------------------
+def _fields(record: Record, out: _Collector) -> tuple[list[ControlField], list[DataField]]:
+    """Normalised copies of the record's fields; every repair and refusal is reported to `out`."""
     controlfields: list[ControlField] = []
     for cf in record.controlfields:
         tag = _tag(cf.tag, out)
@@ -134,6 +130,71 @@ def check(record: Record, *, kind: str | None = None) -> tuple[Record, list[Prob
             out.add("EMPTY_FIELD", f"field {tag} without subfields was removed", tag)
             continue
         datafields.append(DataField(tag, inds[0], inds[1], subfields))
+    return controlfields, datafields
+
+
+def _fields_unchanged(record: Record) -> tuple[list[ControlField], list[DataField], int] | None:
+    """Fast path: copies of the fields when `_fields` would neither repair nor report anything,
+    with the fields' ISO 2709 size (what `iso_lengths` adds up, without leader and directory).
+
+    Most delivered records are clean, and checking them value by value is the costliest part of
+    validation. This asks the same questions of the whole record at once; it may answer None
+    for a record that is in fact clean (then `_fields` decides), never the other way round:
+
+    * tags 001-009 / 010-999 (digits; `_tag` would neither fix nor refuse them), indicators
+      already valid, at least one subfield per data field, every code one of a-z 0-9;
+    * no value holds a character that XML does not allow (`clean_xml_chars` keeps it as is),
+      which is asked once of all values joined; none is empty and none starts or ends with
+      whitespace (`strip` keeps it as is).
+    """
+    controlfields: list[ControlField] = []
+    size = 0
+    for cf in record.controlfields:
+        value = cf.value
+        if cf.tag not in _CONTROL_TAGS or not value.isprintable() or not value.strip():
+            return None
+        controlfields.append(ControlField(cf.tag, value))
+        size += utf8_len(value) + 1
+    datafields: list[DataField] = []
+    for df in record.datafields:
+        if (
+            df.tag not in _DATA_TAGS
+            or df.ind1 not in _INDICATORS
+            or df.ind2 not in _INDICATORS
+            or not df.subfields
+        ):
+            return None
+        datafields.append(DataField(df.tag, df.ind1, df.ind2, list(df.subfields)))
+    if datafields:
+        subfields = [sf for df in datafields for sf in df.subfields]
+        if not {code for code, _ in subfields} <= _SUBFIELD_CODES:
+            return None
+        values = [value for _, value in subfields]
+        for value in values:
+            if not value or value.strip() != value:
+                return None
+        text = "".join(values)
+        if has_illegal_chars(text):
+            return None
+        # per field: indicators and terminator; per subfield: delimiter and code (one ASCII
+        # character each, checked above) and the value
+        size += 3 * len(datafields) + 2 * len(subfields) + utf8_len(text)
+    return controlfields, datafields, size
+
+
+def check(record: Record, *, kind: str | None = None) -> tuple[Record, list[Problem], list[Problem]]:
+    """Validate and normalise a record: (normalised copy, errors, warnings).
+
+    `kind` is the kind expected by the caller (record.BIBLIOGRAPHIC or record.HOLDINGS); when
+    given and the record is of the other kind, ``KIND_MISMATCH`` is an error.
+    """
+    out = _Collector()
+    fast = _fields_unchanged(record)
+    size: int | None = None
+    if fast is not None:
+        controlfields, datafields, size = fast
+    else:
+        controlfields, datafields = _fields(record, out)
 
     # --- leader -------------------------------------------------------------------------------
     leader = _leader_prelim(record.leader, out)
@@ -173,7 +234,11 @@ def check(record: Record, *, kind: str | None = None) -> tuple[Record, list[Prob
         if not (leader[0:5].isdigit() and leader[12:17].isdigit()):
             out.add("LEADER_LENGTHS_FIXED", "record length and base address were recomputed")
         new.leader = "".join(chars)
-        length, base, longest = iso_lengths(new)
+        if size is not None and size <= 9999:  # no field can be longer than all of them together
+            base = 24 + 12 * (len(controlfields) + len(datafields)) + 1
+            length, longest = base + size + 1, size
+        else:
+            length, base, longest = iso_lengths(new)
         if length > 99999 or longest > 9999:
             out.add("RECORD_TOO_LONG", f"{length} bytes (longest field {longest}); ISO 2709 export will fail")
             length = min(length, 99999)

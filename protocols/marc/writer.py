@@ -10,16 +10,32 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable
+from itertools import chain
 
 from .record import Record
 
 MARC_NS = "http://www.loc.gov/MARC21/slim"
 
 _ILLEGAL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
+#: The C0 controls XML 1.0 does not allow: the only such characters a Latin-1 text can hold.
+_C0_ILLEGAL = bytes(c for c in range(0x20) if c not in (0x09, 0x0A, 0x0D))
 
 
 def _fix_illegal(match: re.Match[str]) -> str:
     return "" if match.group() < "\x20" else "\ufffd"
+
+
+def has_illegal_chars(value: str) -> bool:
+    """Does the text hold a character XML 1.0 does not allow (one `clean_xml_chars` would touch)?
+
+    For the usual Latin-1 text this is a byte-level scan (re's character class search is several
+    times slower on a whole record); wider text goes to the regular expression.
+    """
+    try:
+        raw = value.encode("latin-1")
+    except UnicodeEncodeError:
+        return _ILLEGAL.search(value) is not None
+    return len(raw.translate(None, _C0_ILLEGAL)) != len(raw)
 
 
 def clean_xml_chars(value: str) -> str:
@@ -46,13 +62,11 @@ def escape(value: str) -> str:
 
 def to_marcxml(record: Record, *, namespace: bool = True) -> str:
     """One `record` element (default namespace declared unless namespace=False), no XML declaration."""
-    parts = [
-        f'<record xmlns="{MARC_NS}" type="{record.kind}"><leader>'
-        if namespace
-        else f'<record type="{record.kind}"><leader>',
-        escape(record.leader),
-        "</leader>",
-    ]
+    head = f'<record xmlns="{MARC_NS}" type="{record.kind}">' if namespace else f'<record type="{record.kind}">'
+    fast = _to_marcxml_plain(record, head)
+    if fast is not None:
+        return fast
+    parts = [head, "<leader>", escape(record.leader), "</leader>"]
     append = parts.append
     for cf in record.controlfields:
         append(f'<controlfield tag="{escape(cf.tag)}">{escape(cf.value)}</controlfield>')
@@ -63,6 +77,37 @@ def to_marcxml(record: Record, *, namespace: bool = True) -> str:
         append("</datafield>")
     append("</record>")
     return "".join(parts)
+
+
+def _to_marcxml_plain(record: Record, head: str) -> str | None:
+    """The serialisation when no text of the record needs escaping or cleaning, else None.
+
+    The record is written out unescaped and then the result is checked once, instead of every
+    value on its own: the markup has a known number of <, > and " (two tags per element, two
+    quotes per attribute) and no &, so equal counts mean no value holds any of them; and a
+    printable result holds no character `escape` would drop or replace.
+    """
+    cfs, dfs = record.controlfields, record.datafields
+    parts = [head, "<leader>", record.leader, "</leader>"]
+    parts += [f'<controlfield tag="{cf.tag}">{cf.value}</controlfield>' for cf in cfs]
+    for df in dfs:
+        parts.append(f'<datafield tag="{df.tag}" ind1="{df.ind1}" ind2="{df.ind2}">')
+        parts += [f'<subfield code="{code}">{value}</subfield>' for code, value in df.subfields]
+        parts.append("</datafield>")
+    parts.append("</record>")
+    out = "".join(parts)
+    subfields = len(parts) - 5 - len(cfs) - 2 * len(dfs)
+    tags = 2 * (2 + len(cfs) + len(dfs) + subfields)
+    quotes = head.count('"') + 2 * len(cfs) + 6 * len(dfs) + 2 * subfields
+    if (
+        out.count("<") != tags
+        or out.count(">") != tags
+        or out.count('"') != quotes
+        or "&" in out
+        or has_illegal_chars(out)
+    ):
+        return None
+    return out
 
 
 def collection(records: Iterable[Record]) -> str:
@@ -94,7 +139,8 @@ def _field_bytes(record: Record) -> list[tuple[str, bytes]]:
     return out
 
 
-def _utf8_len(value: str) -> int:
+def utf8_len(value: str) -> int:
+    """Length of the text in UTF-8 (without encoding it when it is ASCII)."""
     return len(value) if value.isascii() else len(value.encode("utf-8"))
 
 
@@ -103,13 +149,19 @@ def iso_lengths(record: Record) -> tuple[int, int, int]:
     total = 0
     longest = 0
     for cf in record.controlfields:
-        n = _utf8_len(cf.value) + 1
+        n = utf8_len(cf.value) + 1
         total += n
-        longest = max(longest, n)
+        if n > longest:
+            longest = n
+    join = "".join
     for df in record.datafields:
-        n = 3 + sum(1 + _utf8_len(code) + _utf8_len(value) for code, value in df.subfields)
+        # indicators and terminator, a delimiter per subfield, then codes and values (UTF-8
+        # lengths add up, so the joined text has the sum of their lengths)
+        subfields = df.subfields
+        n = 3 + len(subfields) + utf8_len(join(chain.from_iterable(subfields)))
         total += n
-        longest = max(longest, n)
+        if n > longest:
+            longest = n
     base = 24 + 12 * (len(record.controlfields) + len(record.datafields)) + 1
     return base + total + 1, base, longest
 

@@ -218,6 +218,7 @@ class _Names:
 
 
 _NS_NAMES = _Names(_CLARK)
+_NS_RECORD = _CLARK + "record"
 _BARE_NAMES = _Names("")
 _NORMALIZE = unicodedata.normalize
 
@@ -230,10 +231,15 @@ def _text(elem: etree._Element) -> str:
 
 
 def element_to_record(elem: etree._Element, position: int) -> ReadResult:
-    """Convert one MARCXML `record` element (any supported namespace) into a Record."""
+    """Convert one MARCXML `record` element (any supported namespace) into a Record.
+
+    This is the intake's hottest loop (one pass per record, a few hundred elements each), so it
+    binds names locally, reads a leaf's text directly and asks for source lines only when a
+    problem is reported.
+    """
     problems: list[Problem] = []
     tag = elem.tag
-    if tag == _CLARK + "record":
+    if tag == _NS_RECORD:
         names = _NS_NAMES
     elif tag == "record":
         names = _BARE_NAMES
@@ -242,7 +248,9 @@ def element_to_record(elem: etree._Element, position: int) -> ReadResult:
         problems.append(Problem("MARCXML_FOREIGN_RECORD", f"record {position} is {tag}"))
         return ReadResult(position, None, problems)
 
-    line = elem.sourceline
+    datafield_tag, controlfield_tag = names.datafield, names.controlfield
+    leader_tag, subfield_tag = names.leader, names.subfield
+    normalize = _NORMALIZE
     leader: str | None = None
     controlfields: list[ControlField] = []
     datafields: list[DataField] = []
@@ -250,15 +258,17 @@ def element_to_record(elem: etree._Element, position: int) -> ReadResult:
     unknown: set[str] = set()
     for child in elem:
         ctag = child.tag
-        if ctag == names.datafield:
-            ftag = child.get("tag")
+        if ctag == datafield_tag:
+            get = child.get
+            ftag = get("tag")
             if ftag is None:
                 problems.append(Problem("MARCXML_NO_TAG", f"datafield without tag (line {child.sourceline})"))
                 unreadable = True
                 continue
             subfields: list[tuple[str, str]] = []
+            append = subfields.append
             for sf in child:
-                if sf.tag == names.subfield:
+                if sf.tag == subfield_tag:
                     code = sf.get("code")
                     if code is None:
                         problems.append(
@@ -266,11 +276,16 @@ def element_to_record(elem: etree._Element, position: int) -> ReadResult:
                         )
                         unreadable = True
                         continue
-                    subfields.append((code, _text(sf)))
+                    text = sf.text if len(sf) == 0 else "".join(sf.itertext())
+                    if not text:
+                        text = ""
+                    elif not text.isascii():
+                        text = normalize("NFC", text)
+                    append((code, text))
                 elif isinstance(sf.tag, str):
                     unknown.add(sf.tag)
-            datafields.append(DataField(ftag, child.get("ind1", ""), child.get("ind2", ""), subfields))
-        elif ctag == names.controlfield:
+            datafields.append(DataField(ftag, get("ind1", ""), get("ind2", ""), subfields))
+        elif ctag == controlfield_tag:
             ftag = child.get("tag")
             if ftag is None:
                 problems.append(
@@ -279,7 +294,7 @@ def element_to_record(elem: etree._Element, position: int) -> ReadResult:
                 unreadable = True
                 continue
             controlfields.append(ControlField(ftag, _text(child)))
-        elif ctag == names.leader:
+        elif ctag == leader_tag:
             if leader is None:
                 leader = _text(child)
             else:
@@ -289,11 +304,12 @@ def element_to_record(elem: etree._Element, position: int) -> ReadResult:
     if unknown:
         problems.append(
             Problem(
-                "MARCXML_UNKNOWN_ELEMENT", f"ignored element(s) {', '.join(sorted(unknown))} (line {line})"
+                "MARCXML_UNKNOWN_ELEMENT",
+                f"ignored element(s) {', '.join(sorted(unknown))} (line {elem.sourceline})",
             )
         )
     if leader is None:
-        problems.append(Problem("MARCXML_NO_LEADER", f"record {position} (line {line}) has no leader"))
+        problems.append(Problem("MARCXML_NO_LEADER", f"record {position} (line {elem.sourceline}) has no leader"))
         unreadable = True
     if unreadable or leader is None:
         return ReadResult(position, None, problems)

@@ -1,0 +1,195 @@
+"""Where intake time goes: the CPU stages on their own, then receive and load against PostgreSQL.
+
+    python bench/profile_ingest.py                       # 5,000 records: stages, receive, load
+    python bench/profile_ingest.py --records 20000 --profile   # + cProfile of the load (top 30)
+    python bench/profile_ingest.py --no-search           # drop the SRU index triggers first
+    python bench/profile_ingest.py --stages-only         # CPU stages only, no database
+
+No HTTP here (bench/ingest.py measures end to end): the delivery is received with
+gateway.intake.receive and loaded with gateway.loader.load_delivery in this process, so the
+figures split the gateway's own work from the HTTP path. Uses FORVARV_DATABASE_URL if set,
+else an embedded PostgreSQL in a temporary folder.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import cProfile
+import os
+import pstats
+import sys
+import tempfile
+import time
+from collections.abc import AsyncIterator, Callable
+from pathlib import Path
+from typing import Any
+
+import asyncpg
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from gateway import db, embedded, intake, loader, migrations, registry, synthetic  # noqa: E402
+from protocols.marc import identifiers, summary, validate, writer  # noqa: E402
+from protocols.marc.record import Record  # noqa: E402
+from protocols.marc.xmlreader import MarcXmlParser, MarcXmlScanner  # noqa: E402
+
+SIGELS = ["Sods", "Nyks", "Li", "G"]
+CHUNK = 1024 * 1024
+
+
+def _timed(label: str, n: int, fn: Callable[[], Any], repeat: int = 3) -> Any:
+    """CPU time (process time: steadier than wall time on a shared machine), best of `repeat`."""
+    best = float("inf")
+    out = None
+    for _ in range(repeat):
+        t0 = time.process_time()
+        out = fn()
+        best = min(best, time.process_time() - t0)
+    print(f"  {label:<34} {best * 1e3:8.1f} ms  {best / n * 1e6:7.1f} µs per record pair")
+    return out
+
+
+def stages(payload: bytes, n: int) -> None:
+    """The CPU stages of intake and loading, one after the other, per bibliographic+holding pair."""
+    pieces = [payload[i:i + CHUNK] for i in range(0, len(payload), CHUNK)]
+    print(f"CPU stages ({n} pairs, CPU time, best of 3):")
+
+    def scan() -> int:
+        s = MarcXmlScanner()
+        for p in pieces:
+            s.feed(p)
+        return s.close()
+
+    _timed("scan (intake well-formedness)", n, scan)
+
+    def parse() -> list[Record]:
+        parser = MarcXmlParser()
+        out = []
+        for p in pieces:
+            out.extend(r.record for r in parser.feed(p) if r.record is not None)
+        out.extend(r.record for r in parser.close() if r.record is not None)
+        return out
+
+    records = _timed("parse (MarcXmlParser)", n, parse)
+    bibs = [r for r in records if not r.is_holdings]
+    holds = [r for r in records if r.is_holdings]
+    checked = _timed("validate.check bib", n, lambda: [validate.check(r, kind="Bibliographic")[0] for r in bibs])
+    _timed("validate.check holding", n, lambda: [validate.check(r, kind="Holdings") for r in holds])
+    _timed("identifiers.extract", n, lambda: [identifiers.extract(r) for r in checked])
+    _timed("identifiers.match_class", n, lambda: [identifiers.match_class(r) for r in checked])
+    _timed("summary.describe", n, lambda: [summary.describe(r) for r in checked])
+    _timed("writer.to_marcxml bib", n, lambda: [writer.to_marcxml(r) for r in checked])
+
+
+async def seed(url: str, no_search: bool) -> None:
+    conn = await db.connect(url)
+    try:
+        await migrations.migrate(conn)
+        if no_search:
+            await conn.execute("DROP TRIGGER IF EXISTS bib_records_search_insert ON bib_records")
+            await conn.execute("DROP TRIGGER IF EXISTS bib_records_search_update ON bib_records")
+        await registry.add_supplier(conn, "BENCH", "Benchmark supplier")
+        for s in SIGELS:
+            await registry.add_library(conn, s, f"Library {s}", [f"{s.lower()}@example.org"])
+            await registry.add_customer(conn, "BENCH", s)
+    finally:
+        await conn.close()
+
+
+async def _body(payload: bytes) -> AsyncIterator[bytes]:
+    for i in range(0, len(payload), 262144):
+        yield payload[i:i + 262144]
+
+
+class StatementTimes:
+    """Wall time spent awaiting each named loader query (patched onto asyncpg's Connection)."""
+
+    def __init__(self) -> None:
+        self.times: dict[str, list[float]] = {}
+        names = {sql: name for name, sql in loader.Q.items()}
+        conn_cls = asyncpg.connection.Connection
+        for method in ("execute", "fetch", "fetchval", "fetchrow", "copy_records_to_table"):
+            original = getattr(conn_cls, method)
+            setattr(conn_cls, method, self._wrap(original, method, names))
+
+    def _wrap(self, original: Any, method: str, names: dict[str, str]) -> Any:
+        times = self.times
+
+        async def timed(conn: Any, *args: Any, **kwargs: Any) -> Any:
+            name = names.get(args[0], method + ":" + str(args[0])[:40]) if args else method
+            t0 = time.perf_counter()
+            try:
+                return await original(conn, *args, **kwargs)
+            finally:
+                times.setdefault(name, []).append(time.perf_counter() - t0)
+
+        return timed
+
+    def report(self, n: int) -> None:
+        print("awaited per statement (wall, includes waiting for this process's CPU):")
+        for name, ts in sorted(self.times.items(), key=lambda kv: -sum(kv[1])):
+            print(f"  {name:<44} {len(ts):6d} calls {sum(ts) * 1e3:8.1f} ms  {sum(ts) / n * 1e6:7.1f} µs/pair")
+
+
+async def run_db(url: str, payload: bytes, n: int, batch_size: int, profile: bool,
+                 statements: StatementTimes | None = None) -> None:
+    pool = await db.create_pool(url, min_size=2, max_size=8)
+    try:
+        async with pool.acquire() as conn:
+            supplier = await registry.get_supplier(conn, "BENCH")
+        t0 = time.perf_counter()
+        received = await intake.receive(pool, supplier, _body(payload), content_type="application/xml",
+                                        max_body=10**10)
+        t_recv = time.perf_counter() - t0
+        print(f"receive: {t_recv:.2f} s ({n / t_recv:,.0f} pairs/s)")
+        prof = cProfile.Profile() if profile else None
+        t0 = time.perf_counter()
+        if prof:
+            prof.enable()
+        totals = await loader.load_delivery(pool, received.id, org_code="FORVARV", batch_size=batch_size)
+        if prof:
+            prof.disable()
+        t_load = time.perf_counter() - t0
+        print(f"load: {t_load:.2f} s ({n / t_load:,.0f} pairs/s); created {totals['created']}, "
+              f"holdings {totals['holdings_added']}")
+        async with pool.acquire() as conn:
+            rows = await conn.fetch(
+                "SELECT relname, pg_total_relation_size(oid) AS size FROM pg_class "
+                "WHERE relname IN ('bib_records', 'bib_identifiers', 'holdings', 'delivery_records', "
+                "'bib_search', 'search_terms') ORDER BY relname")
+        if statements is not None:
+            statements.report(n)
+        print("tables: " + ", ".join(f"{r['relname']} {r['size'] / 1e6:.0f} MB" for r in rows))
+        if prof:
+            pstats.Stats(prof).sort_stats("cumulative").print_stats(30)
+            pstats.Stats(prof).sort_stats("tottime").print_stats(30)
+    finally:
+        await pool.close()
+
+
+async def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--records", type=int, default=5000)
+    ap.add_argument("--batch-size", type=int, default=500)
+    ap.add_argument("--profile", action="store_true", help="cProfile the load")
+    ap.add_argument("--no-search", action="store_true", help="drop the SRU index triggers (0003) first")
+    ap.add_argument("--stages-only", action="store_true")
+    ap.add_argument("--statements", action="store_true", help="time every awaited loader statement")
+    args = ap.parse_args()
+
+    payload = synthetic.delivery(args.records, SIGELS, seed=7)
+    stages(payload, args.records)
+    if args.stages_only:
+        return
+    with tempfile.TemporaryDirectory(prefix="forvarv-profile-") as tmp:
+        os.chmod(tmp, 0o755)
+        url = os.environ.get("FORVARV_DATABASE_URL") or embedded.start(Path(tmp))
+        await seed(url, args.no_search)
+        stats = StatementTimes() if args.statements else None
+        await run_db(url, payload, args.records, args.batch_size, args.profile, stats)
+
+
+if __name__ == "__main__":
+    asyncio.run(main())
