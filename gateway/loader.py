@@ -17,9 +17,11 @@ before.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import json
 import logging
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -159,7 +161,7 @@ class Batches:
                     item.pairs.append(("supplier", f"{self.ctx.supplier_code}:{own_id}"))
                 item.keys = [f"{k}:{v}" for k, v in item.pairs]
                 item.match_class = identifiers.match_class(record)
-                item.described = dict(summary.describe(record))
+                item.described = dict(summary.describe(record, ids=ids))
                 title = item.described.get("title")
                 item.title = title if isinstance(title, str) else None
         if not errors and record is None:
@@ -285,7 +287,7 @@ def _holding_record(item: HoldingItem, holding_id: int, bib_id: int, ctx: Contex
 
 
 async def _write_batch(conn: asyncpg.Connection, ctx: Context, bibs: list[BibItem],
-                       holdings: list[HoldingItem]) -> None:
+                       holdings: list[HoldingItem], parents: dict[int, ParentInfo]) -> None:
     now = datetime.now(UTC)
     live = [b for b in bibs if b.record is not None]
     keys = sorted({k for b in live for k in b.keys})
@@ -366,7 +368,7 @@ async def _write_batch(conn: asyncpg.Connection, ctx: Context, bibs: list[BibIte
         cols = list(zip(*reviews, strict=True))
         await conn.execute(Q["insert_review_items"], ctx.delivery_id, *[list(c) for c in cols])
 
-    await _write_holdings(conn, ctx, holdings, by_position, now)
+    await _write_holdings(conn, ctx, holdings, by_position, now, parents)
     await _write_results(conn, ctx, bibs, holdings)
 
 
@@ -384,10 +386,29 @@ def _check_library(item: HoldingItem, ctx: Context) -> None:
                                    f"{item.sigel} is not a customer of supplier {ctx.supplier_code}"))
 
 
+def _resolve_parent(item: HoldingItem, batch_bibs: dict[int, BibItem], parents: dict[int, ParentInfo]) -> None:
+    """A parent in an earlier batch that was still being written when this holding was read.
+
+    Does now what `Batches._attach` does for a parent whose batch is already written (the
+    batches are written one after the other, so that batch is committed by now).
+    """
+    target = item.parent_position
+    if item.parent_record is not None or target is None or target in batch_bibs:
+        return
+    info = parents.get(target)
+    if info is not None and info.written:
+        item.parent_record = info.record_id
+        if info.record_id is None:
+            item.errors.append(problem("HOLDING_PARENT_REJECTED",
+                                       f"the bibliographic record at position {target} was rejected"))
+
+
 async def _write_holdings(conn: asyncpg.Connection, ctx: Context, holdings: list[HoldingItem],
-                          batch_bibs: dict[int, BibItem], now: datetime) -> None:
+                          batch_bibs: dict[int, BibItem], now: datetime,
+                          parents: dict[int, ParentInfo]) -> None:
     usable: list[tuple[HoldingItem, int]] = []
     for item in holdings:
+        _resolve_parent(item, batch_bibs, parents)
         bib_id = item.parent_record
         if bib_id is None and item.parent_position is not None and item.parent_position in batch_bibs:
             bib_id = batch_bibs[item.parent_position].record_id
@@ -466,7 +487,7 @@ async def _write_results(conn: asyncpg.Connection, ctx: Context, bibs: list[BibI
 
 
 async def write_batch(pool: asyncpg.Pool, ctx: Context, bibs: list[BibItem], holdings: list[HoldingItem],
-                      attempts: int = 5) -> None:
+                      parents: dict[int, ParentInfo] | None = None, attempts: int = 5) -> None:
     """One transaction per batch; retried on deadlock or serialization failure.
 
     Writing only ever sets a record's 001/003/004/005 and adds the supplier's 035 once, which
@@ -476,7 +497,7 @@ async def write_batch(pool: asyncpg.Pool, ctx: Context, bibs: list[BibItem], hol
     for attempt in range(1, attempts + 1):
         try:
             async with pool.acquire() as conn, conn.transaction():
-                await _write_batch(conn, ctx, bibs, holdings)
+                await _write_batch(conn, ctx, bibs, holdings, parents if parents is not None else {})
             return
         except _RETRYABLE:
             if attempt == attempts:
@@ -490,8 +511,64 @@ async def write_batch(pool: asyncpg.Pool, ctx: Context, bibs: list[BibItem], hol
 
 
 # --- the whole delivery ---------------------------------------------------------------------
-async def load_delivery(pool: asyncpg.Pool, delivery_id: int, *, org_code: str, batch_size: int = 500,
-                        on_finish: Callable[[asyncpg.Connection, int], Awaitable[object]] | None = None) -> dict[str, int]:
+#: Records read between two turns of the event loop, so the batch being written meanwhile gets
+#: its statements sent as soon as the previous one returns.
+_YIELD_EVERY = 16
+
+
+class _Pipeline:
+    """Reading and checking the next batch while the previous one is being written.
+
+    Python's work (parsing, validation, identifiers, summaries) runs on this process's core while
+    PostgreSQL works on the batch before on the other. Batches are still written strictly one
+    after the other, each in its own transaction, so matching always sees every earlier batch
+    committed; a holding whose parent is in the batch still being written is attached when its
+    own batch is written (see `_resolve_parent`).
+    """
+
+    def __init__(self, pool: asyncpg.Pool, ctx: Context, state: Batches) -> None:
+        self.pool = pool
+        self.ctx = ctx
+        self.state = state
+        self.writing: tuple[asyncio.Task[None], list[BibItem]] | None = None
+
+    async def add(self, results: Iterable[ReadResult]) -> None:
+        add = self.state.add
+        for n, result in enumerate(results, 1):
+            add(result)
+            if n % _YIELD_EVERY == 0:
+                await asyncio.sleep(0)
+
+    async def flush(self, final: bool) -> None:
+        state = self.state
+        while state.ready() or (final and (state.bibs or state.holdings)):
+            bibs, holdings = state.take()
+            await self.drain()
+            task = asyncio.create_task(write_batch(self.pool, self.ctx, bibs, holdings, state.by_position))
+            self.writing = (task, bibs)
+
+    async def drain(self) -> None:
+        """Wait for the batch being written; its bibliographic records become known parents."""
+        if self.writing is not None:
+            task, bibs = self.writing
+            self.writing = None
+            await task
+            self.state.written(bibs)
+
+    async def abandon(self) -> None:
+        """After a failure elsewhere: let the batch in flight end (commit or roll back) first."""
+        if self.writing is not None:
+            task, _ = self.writing
+            self.writing = None
+            with contextlib.suppress(Exception):
+                await task
+
+
+
+async def load_delivery(
+    pool: asyncpg.Pool, delivery_id: int, *, org_code: str, batch_size: int = 500,
+    on_finish: Callable[[asyncpg.Connection, int], Awaitable[object]] | None = None,
+) -> dict[str, int]:
     """Process one claimed delivery to the end; returns its summary."""
     async with pool.acquire() as conn:
         meta = await conn.fetchrow(Q["delivery_meta"], delivery_id)
@@ -503,24 +580,20 @@ async def load_delivery(pool: asyncpg.Pool, delivery_id: int, *, org_code: str, 
         log.info("delivery %s: resuming after %d records already loaded", delivery_id, len(done))
     state = Batches(ctx, done, batch_size)
     parser = new_parser(meta["format"], meta["charset"])
-
-    async def flush(final: bool) -> None:
-        while state.ready() or (final and (state.bibs or state.holdings)):
-            bibs, holdings = state.take()
-            await write_batch(pool, ctx, bibs, holdings)
-            state.written(bibs)
-
-    async for data in chunks(pool, delivery_id):
-        for result in parser.feed(data):
-            state.add(result)
-        await flush(final=False)
-    for result in parser.close():
-        state.add(result)
-    await flush(final=True)
+    pipeline = _Pipeline(pool, ctx, state)
+    try:
+        async for data in chunks(pool, delivery_id):
+            await pipeline.add(parser.feed(data))
+            await pipeline.flush(final=False)
+        await pipeline.add(parser.close())
+        await pipeline.flush(final=True)
+        await pipeline.drain()
+    finally:
+        await pipeline.abandon()
     leftovers = state.finish_forward()
     if leftovers:
         await _resolve_earlier(pool, ctx, leftovers)
-        await write_batch(pool, ctx, [], leftovers)
+        await write_batch(pool, ctx, [], leftovers, state.by_position)
 
     async with pool.acquire() as conn, conn.transaction():
         totals = await report.summary(conn, delivery_id)
