@@ -226,8 +226,11 @@ async def ceiling_http(base: str, n: int) -> float:
     count = 0
     headers = {"Accept-Encoding": "identity"}
     async with aiohttp.ClientSession() as s, s.get(f"{base}/raw", headers=headers) as r:
+        tail = b""
         async for chunk in r.content.iter_chunked(1 << 20):
-            count += chunk.count(b"</record>")
+            data = tail + chunk  # a closing tag may straddle two chunks
+            count += data.count(b"</record>")
+            tail = data[-8:]
     assert count == n, f"streamed {count} records, expected {n}"
     return time.perf_counter() - t0
 
@@ -306,6 +309,7 @@ def main() -> None:
     parser.add_argument("--page-size", type=int, default=500)
     parser.add_argument("--batch", type=int, help="rows per list query (default: the repository's)")
     parser.add_argument("--gzip", action="store_true", help="also harvest with Accept-Encoding: gzip")
+    parser.add_argument("--data-dir", type=Path, help="keep the embedded PostgreSQL here (and reuse its data)")
     parser.add_argument("--serve", help=argparse.SUPPRESS)
     parser.add_argument("--port", type=int, help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -328,6 +332,11 @@ def main() -> None:
             asyncio.run(run(_with_database(external, name), args.records, args.page_size, args.batch, args.gzip))
         finally:
             asyncio.run(scratch(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+        return
+    if args.data_dir:  # kept: a second run with the same --records reuses the loaded data
+        args.data_dir.mkdir(parents=True, exist_ok=True)
+        os.chmod(args.data_dir, 0o755)
+        asyncio.run(run(embedded.start(args.data_dir), args.records, args.page_size, args.batch, args.gzip))
         return
     with tempfile.TemporaryDirectory(prefix="forvarv-bench-") as tmp:
         os.chmod(tmp, 0o755)  # the embedded server runs unprivileged when we are root

@@ -51,7 +51,7 @@ async def test_closing_early_leaves_no_query_behind(pool: asyncpg.Pool, monkeypa
     gen = repo.list_items(Scope("all"), Payload.MARCXML, None, FAR, None, 20)
     first = await anext(gen)
     assert len(first) == 3
-    await gen.aclose()  # a prefetch was in flight
+    await gen.aclose()  # the harvest stopped mid-page
     await asyncio.sleep(0)
     assert pool.get_idle_size() == pool.get_size()
 
