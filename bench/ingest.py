@@ -56,10 +56,13 @@ def rss_kb(pid: int) -> tuple[int, int]:
     return cur, peak
 
 
-async def seed(url: str) -> str:
+async def seed(url: str, no_search: bool = False) -> str:
     conn = await db.connect(url)
     try:
         await migrations.migrate(conn)
+        if no_search:  # measure without the SRU index triggers of 0003_search (an experiment)
+            await conn.execute("DROP TRIGGER IF EXISTS bib_records_search_insert ON bib_records")
+            await conn.execute("DROP TRIGGER IF EXISTS bib_records_search_update ON bib_records")
         await registry.add_supplier(conn, "BENCH", "Benchmark supplier")
         _, token = await registry.create_token(conn, "BENCH")
         for s in SIGELS:
@@ -121,14 +124,13 @@ async def post(base: str, token: str, chunks: Iterator[bytes]) -> dict:  # type:
             yield c
 
     timeout = aiohttp.ClientTimeout(total=3600)
-    async with aiohttp.ClientSession(timeout=timeout) as session:
-        async with session.post(f"{base}/deliveries?wait=600", data=body(),
-                                headers={"Authorization": f"Bearer {token}",
-                                         "Content-Type": "application/marcxml+xml"}) as resp:
-            report: dict = await resp.json()  # type: ignore[type-arg]
-            if resp.status != 200 or report.get("status") != "done":
-                raise SystemExit(f"delivery did not finish: {resp.status} {str(report)[:500]}")
-            return report
+    headers = {"Authorization": f"Bearer {token}", "Content-Type": "application/marcxml+xml"}
+    async with aiohttp.ClientSession(timeout=timeout) as session, \
+            session.post(f"{base}/deliveries?wait=600", data=body(), headers=headers) as resp:
+        report: dict = await resp.json()  # type: ignore[type-arg]
+        if resp.status != 200 or report.get("status") != "done":
+            raise SystemExit(f"delivery did not finish: {resp.status} {str(report)[:500]}")
+        return report
 
 
 async def main() -> None:
@@ -136,12 +138,14 @@ async def main() -> None:
     ap.add_argument("--records", type=int, default=20_000)
     ap.add_argument("--rss-mb", type=int, default=0, help="also stream a delivery of about this many MB")
     ap.add_argument("--batch-size", type=int, default=500)
+    ap.add_argument("--no-search", action="store_true",
+                    help="drop the SRU index triggers (0003_search) first, to see what they cost")
     args = ap.parse_args()
 
     with tempfile.TemporaryDirectory(prefix="forvarv-bench-") as tmp:
         os.chmod(tmp, 0o755)
         url = os.environ.get("FORVARV_DATABASE_URL") or embedded.start(Path(tmp))
-        token = await seed(url)
+        token = await seed(url, args.no_search)
         port = free_port()
         env = {**os.environ, "FORVARV_DATABASE_URL": url, "FORVARV_DATA_DIR": tmp,
                "FORVARV_BATCH_SIZE": str(args.batch_size), "FORVARV_SECRET": "bench"}
@@ -174,7 +178,9 @@ async def main() -> None:
             print(f"gateway RSS: {base_rss / 1024:.0f} MB before, peak {sampler.peak / 1024:.0f} MB "
                   f"(+{(sampler.peak - base_rss) / 1024:.0f} MB)")
             ceil, n = await ceiling(url, payload)
-            print(f"ceiling (lxml iterparse + asyncpg COPY, same records): {ceil:,.0f} records/s")
+            print(f"ceiling (lxml iterparse + asyncpg COPY, same records): {ceil:,.0f} records/s "
+                  f"(MARC records: {n} for {args.records} bibliographic records with their holdings, "
+                  f"i.e. {ceil * args.records / n:,.0f} pairs/s)")
             print(f"ratio: {rate / ceil:.0%} of the ceiling")
 
             if args.rss_mb:

@@ -16,6 +16,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import cProfile
+import gc
 import os
 import pstats
 import sys
@@ -30,7 +31,7 @@ import asyncpg
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from gateway import db, embedded, intake, loader, migrations, registry, synthetic  # noqa: E402
+from gateway import db, embedded, intake, loader, migrations, registry, report, synthetic  # noqa: E402
 from protocols.marc import identifiers, summary, validate, writer  # noqa: E402
 from protocols.marc.record import Record  # noqa: E402
 from protocols.marc.xmlreader import MarcXmlParser, MarcXmlScanner  # noqa: E402
@@ -133,8 +134,80 @@ class StatementTimes:
             print(f"  {name:<44} {len(ts):6d} calls {sum(ts) * 1e3:8.1f} ms  {sum(ts) / n * 1e6:7.1f} µs/pair")
 
 
+#: A cheaper SRU index to compare with 0003_search (a proposal, see --search-cost): one weighted
+#: tsvector (title A, creators B, subjects C, everything else D) behind one GIN index instead of
+#: five vectors and five GIN indexes, the folded title/creator computed once, and btrees only
+#: where a sort or range needs them (no btree on language or encoding level: low cardinality,
+#: filtered on the row).
+ALT_SEARCH = """
+CREATE TABLE bib_search_alt (
+    bib_id bigint PRIMARY KEY, modified_at timestamptz NOT NULL, encoding_level char(1) NOT NULL,
+    year integer, language text, title_key text COLLATE "C", creator_key text COLLATE "C",
+    words tsvector NOT NULL);
+CREATE INDEX ON bib_search_alt USING gin (words);
+CREATE INDEX ON bib_search_alt (title_key, bib_id);
+CREATE INDEX ON bib_search_alt (creator_key, bib_id);
+CREATE INDEX ON bib_search_alt (year, bib_id);
+CREATE INDEX ON bib_search_alt (modified_at, bib_id);
+CREATE FUNCTION search_refresh_alt(ids bigint[]) RETURNS void LANGUAGE sql BEGIN ATOMIC
+    DELETE FROM bib_search_alt WHERE bib_id = ANY (ids);
+    INSERT INTO bib_search_alt
+    SELECT b.id, b.modified_at, b.encoding_level,
+           substring(b.summary ->> 'year' FROM '[0-9]{4}')::integer,
+           lower(nullif(btrim(b.summary ->> 'language'), '')),
+           nullif(f.title, ''), nullif(search_fold(search_array(b.summary -> 'creators') ->> 0), ''),
+           setweight(to_tsvector('simple', coalesce(f.title, '')), 'A')
+           || setweight(to_tsvector('simple', coalesce(f.creators, '')), 'B')
+           || setweight(to_tsvector('simple', coalesce(f.subjects, '')), 'C')
+           || setweight(to_tsvector('simple', coalesce(search_fold(concat_ws(' ', b.summary ->> 'publisher',
+                  b.summary ->> 'year', b.summary ->> 'edition', b.summary ->> 'extent',
+                  b.summary ->> 'language', b.summary ->> 'type',
+                  search_json_text(search_array(b.summary -> 'isbns')),
+                  search_json_text(search_array(b.summary -> 'issns')),
+                  search_json_text(search_array(b.summary -> 'eans')))), '')), 'D')
+      FROM bib_records b,
+           LATERAL (SELECT search_fold(b.summary ->> 'title') AS title,
+                           search_fold(search_json_text(search_array(b.summary -> 'creators'))) AS creators,
+                           search_fold(search_json_text(search_array(b.summary -> 'subjects'))) AS subjects) f
+     WHERE b.id = ANY (ids) AND NOT b.deleted;
+END;
+"""
+
+
+async def search_cost(url: str, batch: int) -> None:
+    """PostgreSQL time of the SRU index per record: 0003's search_refresh and the proposal."""
+    conn = await db.connect(url)
+    try:
+        ids = [r[0] for r in await conn.fetch("SELECT id FROM bib_records ORDER BY id")]
+        await conn.execute(ALT_SEARCH)
+        variants = [
+            ("0003 search_refresh (bib_search + search_terms)", "SELECT search_refresh($1::bigint[])"),
+            ("proposal: one weighted tsvector, 1 GIN + 4 btrees", "SELECT search_refresh_alt($1::bigint[])"),
+        ]
+        for label, sql in variants:
+            for rnd in range(2):  # first round inserts, second replaces (as updates do)
+                t0 = time.perf_counter()
+                for i in range(0, len(ids), batch):
+                    async with conn.transaction():
+                        await conn.execute(sql, ids[i:i + batch])
+                dt = time.perf_counter() - t0
+                what = "insert" if rnd == 0 else "rewrite"
+                print(f"  {label:<52} {what:<8} {dt / len(ids) * 1e6:7.0f} µs per record")
+        rows = await conn.fetch(
+            "SELECT relname, pg_total_relation_size(oid) AS size FROM pg_class "
+            "WHERE relname IN ('bib_search', 'search_terms', 'bib_search_alt') ORDER BY relname")
+        print("  sizes: " + ", ".join(f"{r['relname']} {r['size'] / 1e6:.0f} MB" for r in rows))
+    finally:
+        await conn.close()
+
+
+def _rss() -> str:
+    fields = dict(line.split(":", 1) for line in Path("/proc/self/status").read_text().splitlines())
+    return f"RSS {int(fields['VmRSS'].split()[0]) // 1024} MB, peak {int(fields['VmHWM'].split()[0]) // 1024} MB"
+
+
 async def run_db(url: str, payload: bytes, n: int, batch_size: int, profile: bool,
-                 statements: StatementTimes | None = None) -> None:
+                 statements: StatementTimes | None = None, report_too: bool = False) -> None:
     pool = await db.create_pool(url, min_size=2, max_size=8)
     try:
         async with pool.acquire() as conn:
@@ -143,8 +216,9 @@ async def run_db(url: str, payload: bytes, n: int, batch_size: int, profile: boo
         received = await intake.receive(pool, supplier, _body(payload), content_type="application/xml",
                                         max_body=10**10)
         t_recv = time.perf_counter() - t0
-        print(f"receive: {t_recv:.2f} s ({n / t_recv:,.0f} pairs/s)")
+        print(f"receive: {t_recv:.2f} s ({n / t_recv:,.0f} pairs/s); {_rss()}")
         prof = cProfile.Profile() if profile else None
+        cpu0 = time.process_time()
         t0 = time.perf_counter()
         if prof:
             prof.enable()
@@ -152,8 +226,16 @@ async def run_db(url: str, payload: bytes, n: int, batch_size: int, profile: boo
         if prof:
             prof.disable()
         t_load = time.perf_counter() - t0
+        cpu = time.process_time() - cpu0
         print(f"load: {t_load:.2f} s ({n / t_load:,.0f} pairs/s); created {totals['created']}, "
-              f"holdings {totals['holdings_added']}")
+              f"holdings {totals['holdings_added']}; this process's CPU {cpu:.2f} s "
+              f"({cpu / n * 1e6:.0f} µs per pair); {_rss()}")
+        if report_too:
+            t0 = time.perf_counter()
+            async with pool.acquire() as conn:
+                body = await report.build(conn, received.id, None)
+            print(f"report.build: {time.perf_counter() - t0:.2f} s, {len(body['records'])} entries; {_rss()}")
+            del body
         async with pool.acquire() as conn:
             rows = await conn.fetch(
                 "SELECT relname, pg_total_relation_size(oid) AS size FROM pg_class "
@@ -163,6 +245,7 @@ async def run_db(url: str, payload: bytes, n: int, batch_size: int, profile: boo
             statements.report(n)
         print("tables: " + ", ".join(f"{r['relname']} {r['size'] / 1e6:.0f} MB" for r in rows))
         if prof:
+            prof.dump_stats("/tmp/profile_ingest.prof")
             pstats.Stats(prof).sort_stats("cumulative").print_stats(30)
             pstats.Stats(prof).sort_stats("tottime").print_stats(30)
     finally:
@@ -176,19 +259,35 @@ async def main() -> None:
     ap.add_argument("--profile", action="store_true", help="cProfile the load")
     ap.add_argument("--no-search", action="store_true", help="drop the SRU index triggers (0003) first")
     ap.add_argument("--stages-only", action="store_true")
+    ap.add_argument("--no-stages", action="store_true")
     ap.add_argument("--statements", action="store_true", help="time every awaited loader statement")
+    ap.add_argument("--gc-freeze", action="store_true", help="gc.freeze() before loading (experiment)")
+    ap.add_argument("--search-cost", action="store_true",
+                    help="load without the SRU triggers, then time 0003's index refresh and a cheaper one")
+    ap.add_argument("--report", action="store_true", help="also build the delivery report (as POST ?wait does)")
+    ap.add_argument("--gc-off", action="store_true", help="no cyclic garbage collection at all (experiment)")
     args = ap.parse_args()
 
     payload = synthetic.delivery(args.records, SIGELS, seed=7)
-    stages(payload, args.records)
+    print(f"payload {len(payload) / 1e6:.0f} MB; {_rss()}")
+    if not args.no_stages:
+        stages(payload, args.records)
+    if args.gc_freeze:
+        gc.collect()
+        gc.freeze()
+    if args.gc_off:
+        gc.disable()
     if args.stages_only:
         return
     with tempfile.TemporaryDirectory(prefix="forvarv-profile-") as tmp:
         os.chmod(tmp, 0o755)
         url = os.environ.get("FORVARV_DATABASE_URL") or embedded.start(Path(tmp))
-        await seed(url, args.no_search)
+        await seed(url, args.no_search or args.search_cost)
         stats = StatementTimes() if args.statements else None
-        await run_db(url, payload, args.records, args.batch_size, args.profile, stats)
+        await run_db(url, payload, args.records, args.batch_size, args.profile, stats, args.report)
+        if args.search_cost:
+            print(f"SRU index cost in PostgreSQL ({args.records} records, batches of {args.batch_size}):")
+            await search_cost(url, args.batch_size)
 
 
 if __name__ == "__main__":
