@@ -12,7 +12,7 @@ from __future__ import annotations
 import logging
 import re
 
-from lxml import etree  # type: ignore[import-untyped]
+from lxml import etree  # type: ignore[import-untyped, unused-ignore]
 
 from protocols.oai.xmltext import attr, clean, escape
 
