@@ -564,7 +564,6 @@ class _Pipeline:
                 await task
 
 
-
 async def load_delivery(
     pool: asyncpg.Pool, delivery_id: int, *, org_code: str, batch_size: int = 500,
     on_finish: Callable[[asyncpg.Connection, int], Awaitable[object]] | None = None,
