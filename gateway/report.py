@@ -6,6 +6,8 @@ bibliographic record they belong to; a holding that belongs to none is listed on
 
 from __future__ import annotations
 
+import json
+from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
 import asyncpg
@@ -90,44 +92,85 @@ async def delivery_header(conn: asyncpg.Connection, delivery_id: int, supplier_i
     }
 
 
-async def build(conn: asyncpg.Connection, delivery_id: int, supplier_id: int | None) -> dict[str, Any]:
-    """The full report; `supplier_id` restricts it to that supplier's deliveries (None: admin)."""
+ENTRIES_SQL = """
+SELECT position, kind, parent_position, supplier_id, identifiers, outcome, record_id,
+       holding_id, sigel, candidates, title, errors, warnings
+  FROM delivery_records WHERE delivery_id = $1
+ ORDER BY coalesce(parent_position, position), kind = 'holding', position
+"""
+
+
+def _orphan(r: asyncpg.Record) -> dict[str, Any]:
+    return {
+        "position": r["position"],
+        "type": "holdings",
+        "supplier_id": r["supplier_id"],
+        "outcome": r["outcome"],
+        "record_id": str(r["record_id"]) if r["record_id"] is not None else None,
+        "holdings": [_holding(r)],
+        "errors": r["errors"],
+        "warnings": [],
+    }
+
+
+async def entries(conn: asyncpg.Connection, delivery_id: int) -> AsyncIterator[dict[str, Any]]:
+    """The report's records in file order, each bibliographic record with its holdings.
+
+    Streams from a server-side cursor, grouped in SQL (a holding sorts right after the record it
+    belongs to, also when its 004 pointed forward), so a report of a million records never sits
+    in memory. Must run inside a transaction.
+    """
+    current: dict[str, Any] | None = None
+    async for r in conn.cursor(ENTRIES_SQL, delivery_id, prefetch=1000):
+        if r["kind"] == "bib":
+            if current is not None:
+                yield current
+            current = _entry(r)
+        elif current is not None and r["parent_position"] == current["position"]:
+            current["holdings"].append(_holding(r))
+        else:
+            if current is not None:
+                yield current
+                current = None
+            yield _orphan(r)
+    if current is not None:
+        yield current
+
+
+async def header(conn: asyncpg.Connection, delivery_id: int, supplier_id: int | None) -> dict[str, Any]:
+    """Everything but the records; `supplier_id` restricts it to that supplier's deliveries."""
     report = await delivery_header(conn, delivery_id, supplier_id)
     if report["summary"] is None:
         report["summary"] = await summary(conn, delivery_id)
-    entries: dict[int, dict[str, Any]] = {}
-    records: list[dict[str, Any]] = []
-    rows = await conn.fetch(
-        """SELECT position, kind, parent_position, supplier_id, identifiers, outcome, record_id,
-                  holding_id, sigel, candidates, title, errors, warnings
-             FROM delivery_records WHERE delivery_id = $1 ORDER BY position""",
-        delivery_id,
-    )
-    for r in rows:
-        if r["kind"] == "bib":
-            entries[r["position"]] = _entry(r)
-    for r in rows:
-        if r["kind"] == "bib":
-            records.append(entries[r["position"]])
-            continue
-        parent = entries.get(r["parent_position"]) if r["parent_position"] is not None else None
-        if parent is None:
-            records.append(
-                {
-                    "position": r["position"],
-                    "type": "holdings",
-                    "supplier_id": r["supplier_id"],
-                    "outcome": r["outcome"],
-                    "record_id": str(r["record_id"]) if r["record_id"] is not None else None,
-                    "holdings": [_holding(r)],
-                    "errors": r["errors"],
-                    "warnings": [],
-                }
-            )
-        else:
-            parent["holdings"].append(_holding(r))
-    report["records"] = records
     return report
+
+
+async def build(conn: asyncpg.Connection, delivery_id: int, supplier_id: int | None) -> dict[str, Any]:
+    """The full report in memory (for the CLI and small deliveries; HTTP streams it)."""
+    report = await header(conn, delivery_id, supplier_id)
+    async with conn.transaction():
+        report["records"] = [e async for e in entries(conn, delivery_id)]
+    return report
+
+
+async def stream_json(
+    conn: asyncpg.Connection, delivery_id: int, supplier_id: int | None, write: Callable[[bytes], Awaitable[None]]
+) -> None:
+    """Write the full report as one JSON object, record by record (memory does not grow)."""
+    report = await header(conn, delivery_id, supplier_id)
+    head = json.dumps(report, ensure_ascii=False)
+    await write(head[:-1].encode() + b', "records": [')
+    buf: list[str] = []
+    first = True
+    async with conn.transaction():
+        async for entry in entries(conn, delivery_id):
+            buf.append(("" if first else ",") + json.dumps(entry, ensure_ascii=False))
+            first = False
+            if len(buf) >= 200:
+                await write("".join(buf).encode())
+                buf = []
+    buf.append("]}")
+    await write("".join(buf).encode())
 
 
 async def listing(

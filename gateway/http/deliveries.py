@@ -55,6 +55,20 @@ async def _body(request: web.Request) -> AsyncIterator[bytes]:
         raise intake.BadPayload(f"{what}: {detail}" if detail else what) from None
 
 
+async def _report_response(request: web.Request, delivery_id: int, supplier_id: int | None,
+                           headers: dict[str, str] | None = None) -> web.StreamResponse:
+    """The report, streamed: headers go out only once the delivery is known to exist here."""
+    async with request.app[POOL].acquire() as conn:
+        await report.delivery_header(conn, delivery_id, supplier_id)  # 404 before anything is sent
+        response = web.StreamResponse(status=200, headers=headers)
+        response.content_type = "application/json"
+        response.charset = "utf-8"
+        await response.prepare(request)
+        await report.stream_json(conn, delivery_id, supplier_id, response.write)
+    await response.write_eof()
+    return response
+
+
 async def post_delivery(request: web.Request) -> web.StreamResponse:
     supplier = await require_supplier(request)
     settings = request.app[SETTINGS]
@@ -82,9 +96,7 @@ async def post_delivery(request: web.Request) -> web.StreamResponse:
             async with request.app[POOL].acquire() as conn:
                 status = await conn.fetchval("SELECT status FROM deliveries WHERE id = $1", received.id)
             if status in ("done", "failed"):
-                async with request.app[POOL].acquire() as conn:
-                    body = await report.build(conn, received.id, supplier.id)
-                return web.json_response(body, status=200, headers={"Location": location})
+                return await _report_response(request, received.id, supplier.id, {"Location": location})
             await asyncio.sleep(min(delay, max(0.0, deadline - time.monotonic())))
             delay = min(delay * 1.5, 0.5)
         async with request.app[POOL].acquire() as conn:
@@ -97,7 +109,7 @@ async def post_delivery(request: web.Request) -> web.StreamResponse:
     )
 
 
-async def get_delivery(request: web.Request) -> web.Response:
+async def get_delivery(request: web.Request) -> web.StreamResponse:
     supplier = await supplier_or_admin(request)
     try:
         delivery_id = int(request.match_info["id"])
@@ -105,9 +117,7 @@ async def get_delivery(request: web.Request) -> web.Response:
         raise NotFound("no such delivery") from None
     if not 0 < delivery_id <= MAX_ID:
         raise NotFound(f"no delivery {delivery_id}")
-    async with request.app[POOL].acquire() as conn:
-        body = await report.build(conn, delivery_id, supplier.id if supplier else None)
-    return web.json_response(body)
+    return await _report_response(request, delivery_id, supplier.id if supplier else None)
 
 
 async def list_deliveries(request: web.Request) -> web.Response:
