@@ -43,6 +43,15 @@ Q = load("loader")
 _FAR_FUTURE = datetime.max.replace(tzinfo=UTC)
 _RETRYABLE = (asyncpg.DeadlockDetectedError, asyncpg.SerializationError)
 
+# Bulk inserts of rows that cannot exist yet (fresh ids, positions not yet done) use binary COPY,
+# which must name its columns (0002 adds generated columns). jsonb values go through the pool's
+# binary json codec (gateway.db).
+_BIB_COLUMNS = ("id", "match_class", "encoding_level", "marcxml", "summary", "supplier_id")
+_IDENT_COLUMNS = ("kind", "value", "bib_id")
+_HOLDING_COLUMNS = ("id", "bib_id", "sigel", "marcxml", "deleted", "supplier_id")
+_RESULT_COLUMNS = ("delivery_id", "position", "kind", "parent_position", "supplier_id", "identifiers", "outcome",
+                   "record_id", "holding_id", "sigel", "candidates", "title", "errors", "warnings")
+
 
 def problem(code: str, message: str) -> dict[str, str]:
     return {"code": code, "message": message}
@@ -302,9 +311,10 @@ async def _write_batch(conn: asyncpg.Connection, ctx: Context, bibs: list[BibIte
     new_ids = [r[0] for r in await conn.fetch(Q["next_bib_ids"], len(live))] if live else []
     new_ids.reverse()  # pop() hands them out in ascending order
 
-    ins: list[tuple[int, str, str, str, str]] = []
+    ins: list[tuple[int, str, str, str, dict[str, Any], int]] = []
     upd: dict[int, tuple[int, str, str, str, str]] = {}
-    idents: list[tuple[str, str, int]] = []
+    idents: list[tuple[str, str, int | None]] = []
+    new_idents: dict[tuple[str, str, int | None], None] = {}  # ordered and without repeats
     reviews: list[tuple[int, int, str, str, str]] = []
     by_position: dict[int, BibItem] = {}
     for item in live:
@@ -318,7 +328,7 @@ async def _write_batch(conn: asyncpg.Connection, ctx: Context, bibs: list[BibIte
             rid = new_ids.pop()
             _own_record(record, rid, ctx, item.own_id)
             _stamp(record, now)
-            ins.append((rid, item.match_class, level, writer.to_marcxml(record), json.dumps(item.described)))
+            ins.append((rid, item.match_class, level, writer.to_marcxml(record), item.described, ctx.supplier_id))
             item.outcome, item.record_id = "created", rid
             cand = Candidate(rid, item.match_class, level, False, _FAR_FUTURE)
             for pair in item.pairs:
@@ -349,15 +359,19 @@ async def _write_batch(conn: asyncpg.Connection, ctx: Context, bibs: list[BibIte
                 for pair in item.pairs:
                     if all(c.id != target.id for c in index.setdefault(pair, [])):
                         index[pair].append(target)
-        idents.extend((k, v, item.record_id) for k, v in item.pairs)
+        if item.outcome == "created":  # a new id: nothing can be there yet, COPY them
+            new_idents.update(dict.fromkeys((k, v, item.record_id) for k, v in item.pairs))
+        else:
+            idents.extend((k, v, item.record_id) for k, v in item.pairs)
 
     if ins:
-        cols = list(zip(*ins, strict=True))
-        await conn.execute(Q["insert_bibs"], *[list(c) for c in cols], ctx.supplier_id)
+        await conn.copy_records_to_table("bib_records", records=ins, columns=_BIB_COLUMNS)
     if upd:
         cols = list(zip(*upd.values(), strict=True))
         await conn.execute(Q["replace_bibs"], *[list(c) for c in cols])
         await conn.execute(Q["touch_holdings_of"], list(upd))
+    if new_idents:
+        await conn.copy_records_to_table("bib_identifiers", records=list(new_idents), columns=_IDENT_COLUMNS)
     if idents:
         k, v, b = zip(*idents, strict=True)
         await conn.execute(Q["insert_identifiers"], list(k), list(v), list(b))
@@ -445,7 +459,8 @@ async def _write_holdings(conn: asyncpg.Connection, ctx: Context, holdings: list
                 continue
             if current is None:
                 hid = fresh.pop()
-                inserts[key] = [hid, bib_id, item.sigel, _holding_record(item, hid, bib_id, ctx, now), False]
+                inserts[key] = [hid, bib_id, item.sigel, _holding_record(item, hid, bib_id, ctx, now), False,
+                                ctx.supplier_id]
                 existing[key] = (hid, False)
                 item.outcome = "added"
             else:  # re-adding a deleted holding revives the tombstone
@@ -457,15 +472,15 @@ async def _write_holdings(conn: asyncpg.Connection, ctx: Context, holdings: list
             hid = current[0]
             xml = _holding_record(item, hid, bib_id, ctx, now)
             if key in inserts:
-                inserts[key] = [hid, bib_id, item.sigel, xml, delete]
+                inserts[key] = [hid, bib_id, item.sigel, xml, delete, ctx.supplier_id]
             else:
                 updates[hid] = [hid, xml, delete]
             existing[key] = (hid, delete)
             item.outcome = "deleted" if delete else "updated"
         item.holding_id = hid
     if inserts:
-        cols = list(zip(*inserts.values(), strict=True))
-        await conn.execute(Q["insert_holdings"], *[list(c) for c in cols], ctx.supplier_id)
+        await conn.copy_records_to_table("holdings", records=[tuple(r) for r in inserts.values()],
+                                         columns=_HOLDING_COLUMNS)
     if updates:
         cols = list(zip(*updates.values(), strict=True))
         await conn.execute(Q["update_holdings"], *[list(c) for c in cols], ctx.supplier_id)
@@ -473,17 +488,16 @@ async def _write_holdings(conn: asyncpg.Connection, ctx: Context, holdings: list
 
 async def _write_results(conn: asyncpg.Connection, ctx: Context, bibs: list[BibItem],
                          holdings: list[HoldingItem]) -> None:
+    did = ctx.delivery_id
     rows: list[tuple[Any, ...]] = []
     for b in bibs:
-        rows.append((b.position, "bib", None, b.own_id, "\x1f".join(b.keys), b.outcome, b.record_id, None,
-                     None, ",".join(map(str, b.candidates)), b.title, json.dumps(b.errors),
-                     json.dumps(b.warnings)))
+        rows.append((did, b.position, "bib", None, b.own_id, b.keys, b.outcome, b.record_id, None,
+                     None, b.candidates, b.title, b.errors, b.warnings))
     for h in holdings:
-        rows.append((h.position, "holding", h.parent_position, h.own_id, "", h.outcome, h.parent_record,
-                     h.holding_id, h.sigel, "", None, json.dumps(h.errors), json.dumps(h.warnings)))
+        rows.append((did, h.position, "holding", h.parent_position, h.own_id, [], h.outcome, h.parent_record,
+                     h.holding_id, h.sigel, [], None, h.errors, h.warnings))
     if rows:
-        cols = list(zip(*rows, strict=True))
-        await conn.execute(Q["insert_results"], ctx.delivery_id, *[list(c) for c in cols])
+        await conn.copy_records_to_table("delivery_records", records=rows, columns=_RESULT_COLUMNS)
 
 
 async def write_batch(pool: asyncpg.Pool, ctx: Context, bibs: list[BibItem], holdings: list[HoldingItem],

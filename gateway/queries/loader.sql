@@ -1,5 +1,7 @@
 -- Queries of the delivery loader. Bulk statements take parallel arrays and unnest them, so a
--- batch of a few hundred records costs a handful of round trips, not several per record.
+-- batch of a few hundred records costs a handful of round trips, not several per record. Rows
+-- that cannot exist yet (new records, identifiers of new records, new holdings, per-record
+-- results) are not here: the loader writes them with binary COPY (gateway/loader.py).
 
 -- name: delivery_meta
 SELECT d.id, d.supplier_id, s.code AS supplier_code, d.format, d.charset, d.status, d.record_count
@@ -39,11 +41,6 @@ SELECT nextval('bib_id_seq') FROM generate_series(1, $1);
 -- name: next_holding_ids
 SELECT nextval('holding_id_seq') FROM generate_series(1, $1);
 
--- name: insert_bibs
-INSERT INTO bib_records (id, match_class, encoding_level, marcxml, summary, supplier_id)
-SELECT id, mc, el, x, s::jsonb, $6
-  FROM unnest($1::bigint[], $2::text[], $3::text[], $4::text[], $5::text[]) AS t(id, mc, el, x, s);
-
 -- name: replace_bibs
 UPDATE bib_records b
    SET match_class = t.mc, encoding_level = t.el, marcxml = t.x, summary = t.s::jsonb, modified_at = now()
@@ -69,25 +66,11 @@ SELECT h.id, h.bib_id, h.sigel, h.deleted
   JOIN holdings h ON h.bib_id = q.bib_id AND h.sigel = q.sigel
    FOR UPDATE OF h;
 
--- name: insert_holdings
-INSERT INTO holdings (id, bib_id, sigel, supplier_id, marcxml, deleted)
-SELECT id, bib_id, sigel, $6, x, del
-  FROM unnest($1::bigint[], $2::bigint[], $3::text[], $4::text[], $5::boolean[]) AS t(id, bib_id, sigel, x, del);
-
 -- name: update_holdings
 UPDATE holdings h
    SET marcxml = t.x, deleted = t.del, supplier_id = $4, modified_at = now(), set_datestamp = now()
   FROM unnest($1::bigint[], $2::text[], $3::boolean[]) AS t(id, x, del)
  WHERE h.id = t.id;
-
--- name: insert_results
-INSERT INTO delivery_records (delivery_id, position, kind, parent_position, supplier_id, identifiers,
-                              outcome, record_id, holding_id, sigel, candidates, title, errors, warnings)
-SELECT $1, pos, kind, parent, sid, string_to_array(ids, E'\x1f'), outcome, rid, hid, sigel,
-       string_to_array(cands, ',')::bigint[], title, errs::jsonb, warns::jsonb
-  FROM unnest($2::int[], $3::text[], $4::int[], $5::text[], $6::text[], $7::text[], $8::bigint[],
-              $9::bigint[], $10::text[], $11::text[], $12::text[], $13::text[], $14::text[])
-       AS t(pos, kind, parent, sid, ids, outcome, rid, hid, sigel, cands, title, errs, warns);
 
 -- name: insert_review_items
 INSERT INTO review_items (delivery_id, position, bib_id, candidates, identifiers, reason)
