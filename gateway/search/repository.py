@@ -34,12 +34,27 @@ SELECT bib_id, sigel, marcxml FROM holdings
  ORDER BY bib_id, sigel
 """
 
+# Creators and subjects: search_terms.term is the kind letter and the folded value.
 _TERMS_FROM = """
-SELECT t.term AS value, min(t.display) AS display, count(*) AS n
+SELECT substr(t.term, 2) AS value, min(t.display) AS display, count(*) AS n
   FROM search_terms t
- WHERE t.kind = $1::text AND t.term {op} (SELECT search_fold($2::text))
+ WHERE t.term {op} $1::text || (SELECT search_fold($2::text))
+   AND t.term >= $1::text AND t.term < $1::text || chr(1114111)
  GROUP BY t.term ORDER BY t.term {direction} LIMIT $3
 """
+
+# Titles: the title key of bib_search; the display form is read from the records.
+_TITLES_FROM = """
+SELECT k.value, (SELECT min(b.summary ->> 'title') FROM bib_search s JOIN bib_records b ON b.id = s.bib_id
+                  WHERE s.title_key = k.value) AS display, k.n
+  FROM (SELECT s.title_key AS value, count(*) AS n
+          FROM bib_search s
+         WHERE s.title_key {op} (SELECT search_fold($2::text)) AND $1::text IS NOT NULL
+         GROUP BY s.title_key ORDER BY s.title_key {direction} LIMIT $3) AS k
+ ORDER BY k.value {direction}
+"""
+
+_TERM_KINDS = {"creator": "c", "subject": "s"}
 
 _ISBNS_FROM = """
 SELECT i.value AS value, NULL::text AS display, count(*) AS n
@@ -115,11 +130,13 @@ class PostgresBackend:
     async def scan(self, index: Index, term: str, before: int, after: int, *, inclusive: bool) -> ScanResult:
         if index.field == "isbn":
             template, start, display = _ISBNS_FROM, _isbn_start(term), _isbn_display
-        elif index.field in ("title", "creator", "subject"):
+        elif index.field == "title":
+            template, start, display = _TITLES_FROM, term, None
+        elif index.field in _TERM_KINDS:
             template, start, display = _TERMS_FROM, term, None
         else:  # the resolver lets only scannable indexes through
             raise d.UnsupportedIndex(f"{index.qualified} cannot be scanned")
-        kind = index.field
+        kind = _TERM_KINDS.get(index.field, index.field)
         up_op = ">=" if inclusive else ">"
         async with self.pool.acquire() as conn:
             upward = template.format(op=up_op, direction="ASC")

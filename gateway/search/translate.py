@@ -29,21 +29,19 @@ from protocols.sru.query import (
     WordsClause,
 )
 
-WORD_COLUMNS = {
-    "keywords": "s.all_words",
-    "title": "s.title_words",
-    "creator": "s.creator_words",
-    "subject": "s.subject_words",
-    "publisher": "s.publisher_words",
-}
-RANGE_COLUMNS = {"year": "s.year", "modified": "s.modified_at"}
+#: The weight of each field's words in ``s.words`` ('' = any field).
+WORD_WEIGHTS = {"keywords": "", "title": "A", "creator": "B", "subject": "C", "publisher": "D"}
+#: The modification time is not copied into bib_search (an update that keeps the summary leaves
+#: the index alone), so it is read from the record.
+_MODIFIED = "(SELECT b.modified_at FROM bib_records b WHERE b.id = s.bib_id)"
 SORT_COLUMNS = {
     "title": "s.title_key",
     "creator": "s.creator_key",
     "date": "s.year",
-    "lastModified": "s.modified_at",
+    "lastModified": _MODIFIED,
 }
-_TERM_KINDS = {"title", "creator", "subject"}
+#: search_terms.term is this letter followed by the folded value.
+_TERM_KINDS = {"creator": "c", "subject": "s"}
 _MAX_CHAR = "\U0010ffff"
 _NON_DIGITS = re.compile(r"[^0-9Xx]")
 
@@ -98,12 +96,18 @@ def _words(clause: WordsClause, params: Params) -> str:
     prefix = clause.words[-1].prefix
     if clause.op == "exact":
         return _exact(field_name, joined, prefix, params)
-    column = WORD_COLUMNS[field_name]
+    weight = WORD_WEIGHTS[field_name]
     anchored = clause.anchored_start or clause.anchored_end
     op = "adj" if anchored else clause.op
     words = params.add_plain([w.text for w in clause.words], "::text[]")
     prefixes = params.add_plain([w.prefix for w in clause.words], "::boolean[]")
-    match = f"{column} @@ (SELECT search_tsquery({words}, {prefixes}, {params.add_plain(op, '::text')}))"
+    op_param = params.add_plain(op, "::text")
+    match = f"s.words @@ (SELECT search_tsquery({words}, {prefixes}, {op_param}, '{weight}'))"
+    if field_name == "publisher":
+        # D also holds the summary's other words: the publisher's own decide (on the index's
+        # candidates only).
+        match = (f"({match} AND to_tsvector('simple'::regconfig, coalesce(s.publisher_key, ''))"
+                 f" @@ (SELECT search_tsquery({words}, {prefixes}, {op_param}, '')))")
     if not anchored:
         return match
     # Titles only (the resolver allows ^ nowhere else): the folded title key decides.
@@ -120,7 +124,7 @@ def _words(clause: WordsClause, params: Params) -> str:
 
 def _exact(field_name: str, text: str, prefix: bool, params: Params) -> str:
     """The whole folded value: the title key, or a creator's or subject's scan term."""
-    if field_name not in _TERM_KINDS:
+    if field_name != "title" and field_name not in _TERM_KINDS:
         raise d.UnsupportedRelation(f"== on {field_name}")
     folded = _fold(text, params)
     if field_name == "title":
@@ -128,23 +132,26 @@ def _exact(field_name: str, text: str, prefix: bool, params: Params) -> str:
         if prefix:
             return f"({column} >= {folded} AND {column} < {folded} || {params.add(_MAX_CHAR, '::text')})"
         return f"{column} = {folded}"
-    kind = params.add(field_name, "::text")
+    kind = params.add(_TERM_KINDS[field_name], "::text")
     if prefix:
-        match = f"t.term >= {folded} AND t.term < {folded} || {params.add(_MAX_CHAR, '::text')}"
+        match = f"t.term >= {kind} || {folded} AND t.term < {kind} || {folded} || {params.add(_MAX_CHAR, '::text')}"
     else:
-        match = f"t.term = {folded}"
-    return f"s.bib_id IN (SELECT t.bib_id FROM search_terms t WHERE t.kind = {kind} AND {match})"  # noqa: S608
+        match = f"t.term = {kind} || {folded}"
+    return f"s.bib_id IN (SELECT t.bib_id FROM search_terms t WHERE {match})"  # noqa: S608
 
 
 def _range(clause: RangeClause, params: Params) -> str:
-    column = RANGE_COLUMNS[clause.index.field]
-    cast = "::integer" if clause.index.field == "year" else "::timestamptz"
+    year = clause.index.field == "year"
+    column = "s.year" if year else "b.modified_at"
+    cast = "::integer" if year else "::timestamptz"
     parts = []
     if clause.low is not None:
         parts.append(f"{column} >= {params.add(clause.low, cast)}")
     if clause.high is not None:
         parts.append(f"{column} < {params.add(clause.high, cast)}")
     test = " AND ".join(parts) or "true"
+    if not year:  # through bib_records' datestamp index; bib_search holds live records only
+        test = f"s.bib_id IN (SELECT b.id FROM bib_records b WHERE {test})"  # noqa: S608
     return f"NOT coalesce(({test}), false)" if clause.negate else f"({test})"
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import unicodedata
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
+from typing import Literal
 
 import asyncpg
 
@@ -41,7 +42,7 @@ class Book:
     extra: list[DataField] = field(default_factory=list)
 
     def record(self) -> Record:
-        form = "NFD" if self.nfd else "NFC"
+        form: Literal["NFC", "NFD"] = "NFD" if self.nfd else "NFC"
 
         def t(value: str) -> str:
             return unicodedata.normalize(form, value)
