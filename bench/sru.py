@@ -1,12 +1,12 @@
 """SRU benchmark: 100,000 records, 16 concurrent clients, ISBN lookups and keyword searches.
 
-    python bench/sru.py [--records 100000] [--clients 16] [--seconds 15]
+    python bench/sru.py [--records 100000] [--clients 16] [--seconds 15] [--data-dir DIR]
 
 Starts its own embedded PostgreSQL in a temporary folder, unless FORVARV_DATABASE_URL names a
 server (a scratch database is then created there and dropped at the end). Loads synthetic
 records the way the intake stores them (marcxml, summary, bib_identifiers; the search index is
 written by the 0003 triggers in the same statements), starts the SRU endpoint in a separate
-process (gateway.search.http, pool of 10 like the app) and drives it over loopback HTTP with
+process (gateway.search.http with its own read-only pool of 10, as in the app) and drives it over loopback HTTP with
 keep-alive clients.
 
 Reports requests/s and p50/p99 latency for
@@ -42,7 +42,7 @@ from aiohttp import web
 from stdnum import isbn as std_isbn
 
 from gateway import db, embedded, migrations
-from gateway.appkeys import POOL, SETTINGS
+from gateway.appkeys import DATABASE_URL, POOL, SETTINGS
 from gateway.config import Settings
 from gateway.search import http as search_http
 from protocols.marc.identifiers import extract
@@ -152,7 +152,8 @@ def serve(url: str, port: int) -> None:
         settings = Settings(public_url=f"http://127.0.0.1:{port}")
         app = web.Application()
         app[SETTINGS] = settings
-        app[POOL] = await db.create_pool(url, min_size=10, max_size=10)
+        app[POOL] = await db.create_pool(url, min_size=1, max_size=2)
+        app[DATABASE_URL] = url  # searches on their own pool, as in the gateway
         search_http.setup(app)
         runner = web.AppRunner(app, access_log=None)
         await runner.setup()
@@ -269,6 +270,8 @@ def main() -> None:
     parser.add_argument("--records", type=int, default=100_000)
     parser.add_argument("--clients", type=int, default=16)
     parser.add_argument("--seconds", type=float, default=15.0)
+    parser.add_argument("--data-dir", type=Path,
+                        help="keep the embedded server's data here and reuse the records on the next run")
     args = parser.parse_args()
     external = os.environ.get("FORVARV_DATABASE_URL")
     if external:
@@ -287,6 +290,11 @@ def main() -> None:
                 await admin.close()
 
         asyncio.run(run_external())
+        return
+    if args.data_dir is not None:
+        args.data_dir.mkdir(parents=True, exist_ok=True)
+        os.chmod(args.data_dir, 0o755)
+        asyncio.run(benchmark(embedded.start(args.data_dir), args))
         return
     with tempfile.TemporaryDirectory(prefix="forvarv-bench-sru-") as tmp:
         os.chmod(tmp, 0o755)  # the embedded server runs unprivileged when we are root

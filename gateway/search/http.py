@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
 from urllib.parse import urlsplit
 
 from aiohttp import web
 
-from gateway.appkeys import POOL, SETTINGS
+from gateway.appkeys import DATABASE_URL, POOL, SETTINGS
 from gateway.config import Settings
-from gateway.search.repository import PostgresBackend
+from gateway.search.repository import PostgresBackend, create_search_pool
 from protocols.sru.explain import ServiceInfo
 from protocols.sru.service import SRUService
 
@@ -34,9 +35,22 @@ def make_service(settings: Settings, backend: PostgresBackend) -> SRUService:
     return SRUService(backend, service_info(settings))
 
 
-async def _start(app: web.Application) -> None:
+async def _service(app: web.Application) -> AsyncIterator[None]:
+    """Searches get a read-only pool of their own when the app knows its database URL (the
+    gateway's does), else they share the app's pool."""
     settings = app[SETTINGS]
-    app[SRU_SERVICE] = make_service(settings, PostgresBackend(app[POOL], settings.sru_timeout_ms))
+    url = app.get(DATABASE_URL)
+    if url is None:
+        app[SRU_SERVICE] = make_service(settings, PostgresBackend(app[POOL], settings.sru_timeout_ms))
+        yield
+        return
+    pool = await create_search_pool(url, settings.sru_timeout_ms)
+    app[SRU_SERVICE] = make_service(
+        settings, PostgresBackend(pool, settings.sru_timeout_ms, server_timeout=True))
+    try:
+        yield
+    finally:
+        await pool.close()
 
 
 async def handle(request: web.Request) -> web.Response:
@@ -54,6 +68,6 @@ async def handle(request: web.Request) -> web.Response:
 
 def setup(app: web.Application) -> None:
     """Add this feature's routes and background services to the app."""
-    app.on_startup.append(_start)
+    app.cleanup_ctx.append(_service)  # after the app's own database context: migrated
     app.router.add_get(PATH, handle)
     app.router.add_post(PATH, handle)

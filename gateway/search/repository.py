@@ -1,15 +1,16 @@
 """The SRU search backend on PostgreSQL: hits, counts, pages of records, scan terms.
 
-Every statement is bounded by Settings.sru_timeout_ms through asyncpg's statement timeout,
-which on expiry cancels the statement in the server (a protocol cancel request, like psql's
-Ctrl-C) and raises; that, or a cancel by the server itself (SQLSTATE 57014, e.g. a configured
-``statement_timeout``), becomes diagnostic 1: never a hung request. A session ``SET
-statement_timeout`` would cost a round trip per request on the shared pool (whose release
-resets the session), a third of an ISBN lookup.
+Searches run on a pool of their own (:func:`create_search_pool`): read-only sessions whose
+``statement_timeout`` (Settings.sru_timeout_ms), ``plan_cache_mode`` and ``jit`` are set when
+the connection is opened, so the server bounds every statement at no cost per request, and a
+released connection needs no reset round trip (nothing in the session ever changes). A
+statement cancelled by the server (SQLSTATE 57014) or outliving the client-side backstop
+becomes diagnostic 1: never a hung request. On a shared pool (no server-side timeout), asyncpg's
+statement timeout cancels the statement in the server instead.
 
-Statements are prepared once per connection (asyncpg's cache) and, since every value is
-hidden from the planner (see translate.Params), PostgreSQL soon settles on one generic plan
-per statement shape instead of planning each request again.
+Statements are prepared once per connection (asyncpg's cache); every value is hidden from the
+planner (see translate.Params), so the one generic plan per statement shape is as good as a
+custom one and ``plan_cache_mode = force_generic_plan`` skips the five trial plannings.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from typing import Any
 import asyncpg
 from stdnum import isbn as std_isbn
 
+from gateway import db
 from gateway.search.translate import SORT_COLUMNS, Params, condition, order_by
 from protocols.marc.identifiers import normalize_isbn
 from protocols.sru import diagnostics as d
@@ -93,16 +95,40 @@ SELECT (SELECT count(*) FROM hits) AS total, b.id, b.marcxml, b.summary
     return sql, params.values
 
 
-class PostgresBackend:
-    """:class:`protocols.sru.service.SearchBackend` on the gateway's database."""
+def search_session_settings(timeout_ms: int) -> dict[str, str]:
+    """Session settings of a search connection, sent when it is opened."""
+    return {
+        "statement_timeout": str(max(1, int(timeout_ms))),
+        "default_transaction_read_only": "on",
+        "plan_cache_mode": "force_generic_plan",
+        "jit": "off",  # compiling a count over many hits costs more than it saves
+    }
 
-    def __init__(self, pool: asyncpg.Pool, timeout_ms: int) -> None:
+
+async def _keep(conn: asyncpg.Connection) -> None:
+    """No reset on release: search sessions never change their state."""
+
+
+async def create_search_pool(url: str, timeout_ms: int, size: int = 10) -> asyncpg.Pool:
+    """The read-only pool searches run on (see the module docstring)."""
+    return await db.create_pool(url, min_size=size, max_size=size,
+                                server_settings=search_session_settings(timeout_ms), reset=_keep)
+
+
+class PostgresBackend:
+    """:class:`protocols.sru.service.SearchBackend` on the gateway's database.
+
+    ``server_timeout``: the pool's sessions carry the statement timeout themselves
+    (:func:`create_search_pool`); the client-side timeout is then only a backstop."""
+
+    def __init__(self, pool: asyncpg.Pool, timeout_ms: int, *, server_timeout: bool = False) -> None:
         self.pool = pool
         self.timeout_ms = max(1, int(timeout_ms))
+        self._client_timeout = (self.timeout_ms + (1000 if server_timeout else 0)) / 1000
 
     async def _fetch(self, conn: asyncpg.Connection, sql: str, *args: object) -> list[asyncpg.Record]:
         try:
-            rows: list[asyncpg.Record] = await conn.fetch(sql, *args, timeout=self.timeout_ms / 1000)
+            rows: list[asyncpg.Record] = await conn.fetch(sql, *args, timeout=self._client_timeout)
         except (asyncpg.QueryCanceledError, TimeoutError) as e:
             raise d.GeneralSystemError(
                 f"the query took longer than {self.timeout_ms} ms and was cancelled"

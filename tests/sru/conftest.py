@@ -19,7 +19,7 @@ from aiohttp import web
 from aiohttp.test_utils import TestServer
 from lxml import etree
 
-from gateway.appkeys import POOL, SETTINGS
+from gateway.appkeys import DATABASE_URL, POOL, SETTINGS
 from gateway.config import Settings
 from gateway.search import http as search_http
 from tests.xmlschemas import assert_valid, schema
@@ -58,6 +58,8 @@ def free_port() -> int:
 @dataclass
 class Endpoint:
     pool: asyncpg.Pool
+    #: Given (as the gateway does), searches run on their own read-only pool.
+    database_url: str | None = None
     timeout_ms: int = 5000
     max_records: int = 100
     port: int = field(default_factory=free_port)
@@ -80,6 +82,8 @@ class Endpoint:
         app = web.Application(middlewares=[self._record])
         app[SETTINGS] = settings
         app[POOL] = self.pool
+        if self.database_url is not None:
+            app[DATABASE_URL] = self.database_url
         search_http.setup(app)
         self.server = TestServer(app, host="127.0.0.1", port=self.port)
         await self.server.start_server()
@@ -122,8 +126,8 @@ class Endpoint:
 
 
 @pytest.fixture
-async def sru(pool: asyncpg.Pool) -> AsyncIterator[Endpoint]:
-    endpoint = Endpoint(pool)
+async def sru(pool: asyncpg.Pool, db_url: str) -> AsyncIterator[Endpoint]:
+    endpoint = Endpoint(pool, db_url)
     await endpoint.start()
     yield endpoint
     await endpoint.close()

@@ -8,7 +8,7 @@ import asyncpg
 import pytest
 from lxml import etree
 
-from gateway.search.repository import PostgresBackend
+from gateway.search.repository import PostgresBackend, create_search_pool
 from protocols.sru import diagnostics as d
 from protocols.sru.explain import ServiceInfo
 from protocols.sru.service import SearchResult, SRUService
@@ -319,6 +319,23 @@ async def test_statement_timeout_is_a_diagnostic(pool: asyncpg.Pool) -> None:
             "SELECT count(*) FROM pg_stat_activity WHERE query LIKE '%sru_timeout_probe%' AND state = 'active'"
             " AND pid <> pg_backend_pid()")
     assert running == 0
+
+
+async def test_search_pool_sessions(db_url: str) -> None:
+    """The search pool's sessions: the server cancels a slow statement by itself; read-only."""
+    pool = await create_search_pool(db_url, timeout_ms=50, size=1)
+    try:
+        backend = PostgresBackend(pool, timeout_ms=50, server_timeout=True)
+        async with pool.acquire() as conn:
+            with pytest.raises(d.GeneralSystemError, match="50 ms"):
+                await backend._fetch(conn, "SELECT pg_sleep(5)")
+            assert await conn.fetchval("SHOW statement_timeout") == "50ms"
+            with pytest.raises(asyncpg.ReadOnlySQLTransactionError):
+                await conn.execute("DELETE FROM bib_search")
+        async with pool.acquire() as conn:  # the same session, no reset needed
+            assert await conn.fetchval("SHOW plan_cache_mode") == "force_generic_plan"
+    finally:
+        await pool.close()
 
 
 class SlowBackend(PostgresBackend):
