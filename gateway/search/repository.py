@@ -67,10 +67,11 @@ SELECT i.value AS value, NULL::text AS display, count(*) AS n
 
 
 def search_statement(
-    expr: Expr, sort: Sequence[SortKey], offset: int, limit: int
+    expr: Expr, sort: Sequence[SortKey], offset: int, limit: int, *, summary: bool = True
 ) -> tuple[str, list[object]]:
     """The statement giving (total, id, marcxml, summary) rows: one row per record of the page,
-    or a single row with NULL id when the page is empty; and its parameters."""
+    or a single row with NULL id when the page is empty; and its parameters. Without
+    ``summary`` the summary column is NULL (not sent, not decoded)."""
     params = Params()
     where = condition(expr, params)
     keys = [f"{SORT_COLUMNS[key.key]} AS k{n}" for n, key in enumerate(sort)]
@@ -87,7 +88,7 @@ WITH hits AS MATERIALIZED (
     SELECT * FROM hits ORDER BY {page_order + ', ' if page_order else ''}bib_id
      LIMIT {limit_param} OFFSET {offset_param}
 )
-SELECT (SELECT count(*) FROM hits) AS total, b.id, b.marcxml, b.summary
+SELECT (SELECT count(*) FROM hits) AS total, b.id, b.marcxml, {"b.summary" if summary else "NULL::jsonb AS summary"}
   FROM (SELECT 1) AS one
   LEFT JOIN (page JOIN bib_records b ON b.id = page.bib_id) ON true
  ORDER BY {outer_order + ', ' if outer_order else ''}page.bib_id
@@ -136,9 +137,10 @@ class PostgresBackend:
         return rows
 
     async def search(
-        self, expr: Expr, sort: Sequence[SortKey], offset: int, limit: int, *, holdings: bool
+        self, expr: Expr, sort: Sequence[SortKey], offset: int, limit: int, *, holdings: bool,
+        summary: bool = True,
     ) -> SearchResult:
-        sql, params = search_statement(expr, sort, offset, limit)
+        sql, params = search_statement(expr, sort, offset, limit, summary=summary)
         async with self.pool.acquire() as conn:
             rows = await self._fetch(conn, sql, *params)
             records = [

@@ -37,6 +37,8 @@ class RecordSchema:
     location: str | None = None
     #: Whether records need their holdings fetched.
     holdings: bool = False
+    #: Whether records are written from their summary (else only the stored MARCXML is read).
+    summary: bool = False
 
 
 MARCXML = RecordSchema(
@@ -54,6 +56,7 @@ MARCXML_HOLDINGS = RecordSchema(
 DC = RecordSchema(
     "dc", "info:srw/schema/1/dc-v1.1", "Dublin Core", ("dc-v1.1", "oai_dc", "info:srw/schema/1/dc-schema"),
     "http://www.loc.gov/standards/sru/recordSchemas/dc-schema.xsd",
+    summary=True,
 )
 SCHEMAS: tuple[RecordSchema, ...] = (MARCXML, MARCXML_HOLDINGS, DC)
 DEFAULT_SCHEMA = MARCXML

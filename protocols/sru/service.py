@@ -49,9 +49,13 @@ class ScanResult:
 
 class SearchBackend(Protocol):
     async def search(
-        self, expr: Expr, sort: Sequence[SortKey], offset: int, limit: int, *, holdings: bool
+        self, expr: Expr, sort: Sequence[SortKey], offset: int, limit: int, *, holdings: bool,
+        summary: bool = True,
     ) -> SearchResult:
         """The number of hits and the records at [offset, offset + limit) in ``sort`` order.
+
+        ``holdings``: fill in the records' live holdings; ``summary``: their summaries (else
+        they may be left empty).
 
         Raises an :class:`~protocols.sru.diagnostics.SRUDiagnostic` (e.g. when the query
         takes too long)."""
@@ -145,7 +149,8 @@ class SRUService:
                 if sort:
                     raise d.UnsupportedParameterValue("sortKeys together with a CQL sortBy")
                 sort = sort_keys_parameter(sort_param, _SCHEMAS_BY_NAME)
-            result = await self.backend.search(expr, sort, start - 1, maximum, holdings=schema.holdings)
+            result = await self.backend.search(expr, sort, start - 1, maximum, holdings=schema.holdings,
+                                               summary=schema.summary)
         except d.SRUDiagnostic as e:
             return responses.search_retrieve(version, total=None, echo=echo, diagnostics=[e],
                                              stylesheet=stylesheet)
