@@ -31,7 +31,7 @@ import asyncpg
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from gateway import db, embedded, intake, loader, migrations, registry, report, synthetic  # noqa: E402
+from gateway import db, embedded, intake, loader, migrations, registry, report, serve, synthetic  # noqa: E402
 from protocols.marc import identifiers, summary, validate, writer  # noqa: E402
 from protocols.marc.record import Record  # noqa: E402
 from protocols.marc.xmlreader import MarcXmlParser, MarcXmlScanner  # noqa: E402
@@ -266,6 +266,8 @@ async def main() -> None:
                     help="load without the SRU triggers, then time 0003's index refresh and a cheaper one")
     ap.add_argument("--report", action="store_true", help="also build the delivery report (as POST ?wait does)")
     ap.add_argument("--gc-off", action="store_true", help="no cyclic garbage collection at all (experiment)")
+    ap.add_argument("--gc-serve", action="store_true",
+                    help="the collector settings of `forvarv serve` (gateway.serve.tune_gc) before loading")
     args = ap.parse_args()
 
     payload = synthetic.delivery(args.records, SIGELS, seed=7)
@@ -277,6 +279,8 @@ async def main() -> None:
         gc.freeze()
     if args.gc_off:
         gc.disable()
+    if args.gc_serve:
+        serve.tune_gc()
     if args.stages_only:
         return
     with tempfile.TemporaryDirectory(prefix="forvarv-profile-") as tmp:
