@@ -67,7 +67,7 @@ def stages(payload: bytes, n: int) -> None:
 
     def parse() -> list[Record]:
         parser = MarcXmlParser()
-        out = []
+        out: list[Record] = []
         for p in pieces:
             out.extend(r.record for r in parser.feed(p) if r.record is not None)
         out.extend(r.record for r in parser.close() if r.record is not None)
