@@ -250,6 +250,15 @@ BEGIN
 END
 $$;
 
+CREATE FUNCTION search_after_truncate() RETURNS trigger
+    LANGUAGE plpgsql
+AS $$
+BEGIN
+    TRUNCATE bib_search, search_terms;
+    RETURN NULL;
+END
+$$;
+
 CREATE TRIGGER bib_records_search_insert
     AFTER INSERT ON bib_records REFERENCING NEW TABLE AS new_rows
     FOR EACH STATEMENT EXECUTE FUNCTION search_after_insert();
@@ -261,6 +270,10 @@ CREATE TRIGGER bib_records_search_update
 CREATE TRIGGER bib_records_search_delete
     AFTER DELETE ON bib_records REFERENCING OLD TABLE AS old_rows
     FOR EACH STATEMENT EXECUTE FUNCTION search_after_delete();
+
+CREATE TRIGGER bib_records_search_truncate
+    AFTER TRUNCATE ON bib_records
+    FOR EACH STATEMENT EXECUTE FUNCTION search_after_truncate();
 
 -- Records that exist already.
 SELECT search_insert(ARRAY(SELECT id FROM bib_records));

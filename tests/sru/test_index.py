@@ -68,6 +68,9 @@ async def test_deleted_and_removed_records_leave_the_index(pool: asyncpg.Pool) -
         await conn.execute("DELETE FROM bib_records WHERE id = 2002")
         assert await search_rows(conn, 2002) == (None, [])
         assert await conn.fetchval("SELECT count(*) FROM bib_search") == 1
+        await conn.execute("TRUNCATE bib_records CASCADE")
+        assert await conn.fetchval("SELECT count(*) FROM bib_search") == 0
+        assert await conn.fetchval("SELECT count(*) FROM search_terms") == 0
 
 
 @pytest.mark.usefixtures("books")
