@@ -300,7 +300,7 @@ async def _write_batch(conn: asyncpg.Connection, ctx: Context, bibs: list[BibIte
     now = datetime.now(UTC)
     live = [b for b in bibs if b.record is not None]
     keys = sorted({k for b in live for k in b.keys})
-    await conn.execute(Q["lock_keys"], keys)
+    new_ids: list[int] = list(await conn.fetchval(Q["lock_keys"], keys, len(live), "bib_id_seq", column=1))
     index: dict[tuple[str, str], list[Candidate]] = {}
     if keys:
         kinds, values = zip(*[k.split(":", 1) for k in keys], strict=True)
@@ -308,7 +308,6 @@ async def _write_batch(conn: asyncpg.Connection, ctx: Context, bibs: list[BibIte
             index.setdefault((r["kind"], r["value"]), []).append(
                 Candidate(r["id"], r["match_class"], r["encoding_level"], r["protected"], r["created_at"])
             )
-    new_ids = [r[0] for r in await conn.fetch(Q["next_bib_ids"], len(live))] if live else []
     new_ids.reverse()  # pop() hands them out in ascending order
 
     ins: list[tuple[int, str, str, str, dict[str, Any], int]] = []
@@ -438,12 +437,12 @@ async def _write_holdings(conn: asyncpg.Connection, ctx: Context, holdings: list
         usable.append((item, bib_id))
     if not usable:
         return
-    await conn.execute(Q["lock_keys"], sorted({f"bib:{b}" for _, b in usable}))
+    fresh: list[int] = list(await conn.fetchval(Q["lock_keys"], sorted({f"bib:{b}" for _, b in usable}),
+                                                len(usable), "holding_id_seq", column=1))
     pairs = sorted({(b, i.sigel) for i, b in usable}, key=lambda p: (p[0], p[1] or ""))
     existing: dict[tuple[int, str], tuple[int, bool]] = {}
     for r in await conn.fetch(Q["existing_holdings"], [p[0] for p in pairs], [p[1] for p in pairs]):
         existing[(r["bib_id"], r["sigel"])] = (r["id"], r["deleted"])
-    fresh = [r[0] for r in await conn.fetch(Q["next_holding_ids"], len(usable))]
     inserts: dict[tuple[int, str], list[Any]] = {}
     updates: dict[int, list[Any]] = {}
     for item, bib_id in usable:

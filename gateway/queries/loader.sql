@@ -20,8 +20,12 @@ SELECT position, kind, supplier_id, record_id, outcome
   FROM delivery_records WHERE delivery_id = $1;
 
 -- name: lock_keys
-SELECT pg_advisory_xact_lock(hashtextextended(k, 7)) FROM unnest($1::text[]) WITH ORDINALITY AS t(k, n)
- ORDER BY n;
+-- Advisory locks on the batch's keys (sorted by the caller, taken in that order), and $2 fresh
+-- ids from the sequence named by $3 in the same round trip, ascending. The lookups that depend on
+-- the locks must be statements of their own (a statement's snapshot is taken when it starts).
+SELECT (SELECT count(*) FROM (SELECT pg_advisory_xact_lock(hashtextextended(k, 7))
+                                FROM unnest($1::text[]) WITH ORDINALITY AS t(k, n) ORDER BY n) AS l) AS locked,
+       ARRAY(SELECT nextval($3::text::regclass) FROM generate_series(1, $2::int) ORDER BY 1) AS ids;
 
 -- name: candidates
 -- One primary-key probe per key (the LATERAL subquery with OFFSET 0 is not flattened into a join):
@@ -38,12 +42,6 @@ SELECT q.kind, q.value, b.id, b.match_class, b.encoding_level, b.protected, b.cr
 SELECT b.id FROM bib_identifiers i JOIN bib_records b ON b.id = i.bib_id
  WHERE i.kind = 'supplier' AND i.value = $1 AND NOT b.deleted
  ORDER BY b.created_at, b.id LIMIT 1;
-
--- name: next_bib_ids
-SELECT nextval('bib_id_seq') FROM generate_series(1, $1);
-
--- name: next_holding_ids
-SELECT nextval('holding_id_seq') FROM generate_series(1, $1);
 
 -- name: replace_bibs
 UPDATE bib_records b
