@@ -374,7 +374,10 @@ async def _write_batch(conn: asyncpg.Connection, ctx: Context, bibs: list[BibIte
     if idents:
         k, v, b = zip(*idents, strict=True)
         await conn.execute(Q["insert_identifiers"], list(k), list(v), list(b))
-    touched = [b.record_id for b in live if b.record_id is not None]
+    created = [(b.record_id, ctx.supplier_id) for b in live if b.outcome == "created"]
+    if created:
+        await conn.copy_records_to_table("bib_suppliers", records=created, columns=("bib_id", "supplier_id"))
+    touched = [b.record_id for b in live if b.record_id is not None and b.outcome != "created"]
     if touched:
         await conn.execute(Q["upsert_bib_suppliers"], touched, ctx.supplier_id)
     if reviews:
