@@ -42,6 +42,7 @@ from aiohttp import web
 from stdnum import isbn as std_isbn
 
 from gateway import db, embedded, migrations
+from gateway import serve as serve_gateway
 from gateway.appkeys import DATABASE_URL, POOL, SETTINGS
 from gateway.config import Settings
 from gateway.search import http as search_http
@@ -158,6 +159,7 @@ def serve(url: str, port: int) -> None:
         runner = web.AppRunner(app, access_log=None)
         await runner.setup()
         await web.TCPSite(runner, "127.0.0.1", port).start()
+        serve_gateway.tune_gc()  # as `forvarv serve` runs the gateway
         await asyncio.Event().wait()
 
     asyncio.run(main())
