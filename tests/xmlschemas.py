@@ -52,7 +52,7 @@ def assert_valid(relpath: str, document: bytes | etree._Element) -> etree._Eleme
     root = etree.fromstring(document) if isinstance(document, bytes) else document
     xsd = schema(relpath)
     if not xsd.validate(root):
-        errors = "\n".join(f"line {e.line}: {e.message}" for e in xsd.error_log)  # type: ignore[attr-defined]
+        errors = "\n".join(f"line {e.line}: {e.message}" for e in xsd.error_log)
         raise AssertionError(f"not valid against {relpath}:\n{errors}")
     return root
 
