@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
-from typing import Any, TypedDict
+from typing import Any, NotRequired, TypedDict
 
 #: Outcomes as the library reads them (see texts.py for the words).
 CREATED = "created"  # a holding on a record this delivery created
@@ -23,6 +23,14 @@ OUTCOMES = (CREATED, MATCHED, HOLDINGS_UPDATED, CANCELLED, REJECTED)
 NOTIFIED_HOLDING_OUTCOMES = ("added", "updated", "deleted", "rejected")
 
 _MAX_TEXT = 2000  # per stored value: a runaway title must not bloat the outbox
+
+#: Titles listed in one message (per library; a digest lists at most this many in all). The
+#: counts per outcome always cover every title. 200 is more than anyone reads through in an
+#: e-mail, yet a whole ordinary delivery (tens of titles) is still listed in full; it keeps a
+#: message near 150 kB (plain text + HTML) and the snapshot near 100 kB, and it bounds what
+#: `enqueue_for_delivery` holds in memory by 200 x libraries instead of by the delivery.
+#: The titles left out are named by count, with links to fetch them all (OAI set, SRU).
+MAX_TITLES = 200
 
 
 class Reason(TypedDict):
@@ -47,7 +55,9 @@ class DeliveryContent(TypedDict):
     supplier_name: str
     received_at: str
     finished_at: str
-    items: list[Item]
+    items: list[Item]  # the first MAX_TITLES at most, in delivery order
+    counts: NotRequired[dict[str, int]]  # per outcome, over every title (not only those listed)
+    omitted: NotRequired[int]  # titles counted but not listed
 
 
 class Content(TypedDict):
@@ -131,8 +141,50 @@ def counts(items: list[Item]) -> dict[str, int]:
     return found
 
 
-def merge(parts: list[Content]) -> Content:
-    """One digest from several notifications' snapshots, deliveries in order."""
+def delivery_counts(d: DeliveryContent) -> dict[str, int]:
+    """Per outcome, over every title of the delivery (a snapshot without `counts`: its items)."""
+    stored = d.get("counts")
+    if stored is None:
+        return counts(d["items"])
+    found = dict.fromkeys(OUTCOMES, 0)
+    for outcome, n in stored.items():
+        found[outcome] = found.get(outcome, 0) + int(n)
+    return found
+
+
+def omitted(d: DeliveryContent) -> int:
+    return int(d.get("omitted", 0))
+
+
+def total_counts(deliveries: list[DeliveryContent]) -> dict[str, int]:
+    found = dict.fromkeys(OUTCOMES, 0)
+    for d in deliveries:
+        for outcome, n in delivery_counts(d).items():
+            found[outcome] = found.get(outcome, 0) + n
+    return found
+
+
+def title_count(content: Content) -> int:
+    """Every title the message is about, listed or not (notifications.item_count)."""
+    return sum(total_counts(content["deliveries"]).values())
+
+
+def merge(parts: list[Content], max_titles: int = MAX_TITLES) -> Content:
+    """One digest from several notifications' snapshots, deliveries in order.
+
+    Each delivery keeps its exact counts; the digest lists at most `max_titles` titles in all
+    (the earliest), and each delivery's `omitted` grows by the titles it no longer lists.
+    """
     deliveries = [d for part in parts for d in part["deliveries"]]
     deliveries.sort(key=lambda d: (d["finished_at"], d["id"]))
-    return Content(deliveries=deliveries)
+    room = max_titles
+    capped: list[DeliveryContent] = []
+    for d in deliveries:
+        kept = d["items"][: max(room, 0)]
+        room -= len(kept)
+        out = DeliveryContent(**d)
+        out["counts"] = delivery_counts(d)
+        out["items"] = kept
+        out["omitted"] = omitted(d) + len(d["items"]) - len(kept)
+        capped.append(out)
+    return Content(deliveries=capped)

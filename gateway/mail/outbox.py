@@ -35,16 +35,34 @@ FROM deliveries d JOIN suppliers s ON s.id = d.supplier_id
 WHERE d.id = $1
 """
 
-# Holdings rows of the delivery for known libraries (narrow: titles and identifiers come from
-# the parent bib rows and the stored records, fetched once each).
-_HOLDINGS = """
-SELECT dr.sigel, dr.position, dr.parent_position, dr.outcome, dr.record_id, dr.title,
-       NULLIF(dr.identifiers, '{}') AS identifiers,
-       CASE WHEN dr.outcome = 'rejected' THEN dr.errors::text END AS errors
+# Holdings rows of the delivery for known libraries, with an outcome worth telling about, counted
+# per library and outcome (the parent's outcome tells created from matched): exact for the whole
+# delivery, a handful of rows however large it is.
+_COUNTS = """
+SELECT dr.sigel, dr.outcome, p.outcome AS parent_outcome, count(*) AS n
 FROM delivery_records dr
 JOIN libraries l ON l.sigel = dr.sigel
+LEFT JOIN delivery_records p
+       ON p.delivery_id = dr.delivery_id AND p.position = dr.parent_position AND p.kind = 'bib'
 WHERE dr.delivery_id = $1 AND dr.kind = 'holding' AND dr.outcome = ANY($2::text[])
-ORDER BY dr.position
+GROUP BY dr.sigel, dr.outcome, p.outcome
+"""
+
+# The same rows, the first $3 per library, in delivery order (narrow: titles and identifiers come from
+# the parent bib rows and the stored records, fetched once each). Memory: $3 x libraries rows.
+_HOLDINGS = """
+SELECT sigel, position, parent_position, outcome, record_id, title, identifiers, errors
+FROM (
+    SELECT dr.sigel, dr.position, dr.parent_position, dr.outcome, dr.record_id, dr.title,
+           NULLIF(dr.identifiers, '{}') AS identifiers,
+           CASE WHEN dr.outcome = 'rejected' THEN dr.errors::text END AS errors,
+           row_number() OVER (PARTITION BY dr.sigel ORDER BY dr.position) AS nth
+    FROM delivery_records dr
+    JOIN libraries l ON l.sigel = dr.sigel
+    WHERE dr.delivery_id = $1 AND dr.kind = 'holding' AND dr.outcome = ANY($2::text[])
+) h
+WHERE nth <= $3
+ORDER BY position
 """
 
 _PARENTS = """
@@ -84,13 +102,22 @@ async def enqueue_for_delivery(conn: asyncpg.Connection, delivery_id: int) -> in
     customer is told that its holdings were rejected. Libraries with `digest` get a 'held' row that the next daily
     digest carries; libraries without an address get a 'skipped' row (resend once they have one).
     Calling it twice for a delivery writes nothing the second time.
+
+    Each message lists the first `content.MAX_TITLES` titles of its library and counts every
+    title per outcome (in SQL), so memory stays bounded by MAX_TITLES x libraries however large
+    the delivery; `item_count` is every title, listed or not.
     """
     delivery = await conn.fetchrow(_DELIVERY, delivery_id)
     if delivery is None:
         raise LookupError(f"no delivery {delivery_id}")
-    holdings = await conn.fetch(_HOLDINGS, delivery_id, list(c.NOTIFIED_HOLDING_OUTCOMES))
-    if not holdings:
+    outcomes = list(c.NOTIFIED_HOLDING_OUTCOMES)
+    counts: dict[str, dict[str, int]] = {}
+    for row in await conn.fetch(_COUNTS, delivery_id, outcomes):
+        found = counts.setdefault(row["sigel"], dict.fromkeys(c.OUTCOMES, 0))
+        found[c.outcome_of(row["outcome"], row["parent_outcome"])] += int(row["n"])
+    if not counts:
         return 0
+    holdings = await conn.fetch(_HOLDINGS, delivery_id, outcomes, c.MAX_TITLES)
     wanted = sorted({h["parent_position"] for h in holdings if h["parent_position"] is not None})
     parents = {p["position"]: p for p in await conn.fetch(_PARENTS, delivery_id, wanted)}
     record_ids = {h["record_id"] for h in holdings} | {p["record_id"] for p in parents.values()}
@@ -101,8 +128,10 @@ async def enqueue_for_delivery(conn: asyncpg.Connection, delivery_id: int) -> in
         parent = parents.get(h["parent_position"])
         rid = h["record_id"] if h["record_id"] is not None else (parent["record_id"] if parent else None)
         by_library[h["sigel"]].append(c.item(h, parent, summaries.get(rid)))
-    sigels, contents, counts = [], [], []
-    for sigel, items in by_library.items():
+    sigels, contents, totals = [], [], []
+    for sigel, found in counts.items():
+        items = by_library[sigel]
+        total = sum(found.values())
         snapshot = c.Content(
             deliveries=[
                 c.DeliveryContent(
@@ -112,13 +141,15 @@ async def enqueue_for_delivery(conn: asyncpg.Connection, delivery_id: int) -> in
                     received_at=delivery["received_at"].isoformat(),
                     finished_at=delivery["finished_at"].isoformat(),
                     items=items,
+                    counts=found,
+                    omitted=total - len(items),
                 )
             ]
         )
         sigels.append(sigel)
         contents.append(json.dumps(snapshot, ensure_ascii=False))
-        counts.append(len(items))
-    inserted = await conn.fetch(_INSERT, delivery_id, sigels, contents, counts, NO_ADDRESS)
+        totals.append(total)
+    inserted = await conn.fetch(_INSERT, delivery_id, sigels, contents, totals, NO_ADDRESS)
     return len(inserted)
 
 
@@ -160,9 +191,8 @@ async def build_digests(conn: asyncpg.Connection, *, now: datetime | None = None
             groups[row["sigel"]].append(row)
         for sigel, rows in groups.items():
             merged = c.merge([json.loads(r["content"]) for r in rows])
-            n_items = sum(len(d["items"]) for d in merged["deliveries"])
             text = json.dumps(merged, ensure_ascii=False)
-            digest_id = await conn.fetchval(_INSERT_DIGEST, sigel, text, n_items, NO_ADDRESS)
+            digest_id = await conn.fetchval(_INSERT_DIGEST, sigel, text, c.title_count(merged), NO_ADDRESS)
             await conn.execute(_MARK_DIGESTED, [r["id"] for r in rows], digest_id)
             written += 1
     return written

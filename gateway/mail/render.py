@@ -124,6 +124,17 @@ def oai_set_url(ctx: MailContext, sigel: str) -> str:
     )
 
 
+def oai_set_since_url(ctx: MailContext, sigel: str, received_at: str) -> str:
+    """The library's OAI set from the (UTC) day a delivery came in: its titles and later changes."""
+    try:
+        moment = datetime.fromisoformat(received_at)
+    except ValueError:
+        return oai_set_url(ctx, sigel)
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return f"{oai_set_url(ctx, sigel)}&from={moment.astimezone(UTC).date().isoformat()}"
+
+
 def local_time(iso: str) -> str:
     try:
         moment = datetime.fromisoformat(iso)
@@ -138,8 +149,7 @@ def local_time(iso: str) -> str:
 def render(n: Outgoing, ctx: MailContext) -> Rendered:
     t = texts.catalog(n.library.language)
     deliveries = n.content["deliveries"]
-    items = [i for d in deliveries for i in d["items"]]
-    summary = texts.count_summary(t, c.counts(items))
+    summary = texts.count_summary(t, c.total_counts(deliveries))
     sigel = safe.header_text(n.library.sigel, 32)
     if n.kind == "delivery":
         d = deliveries[0]
@@ -236,7 +246,7 @@ def plain_text(n: Outgoing, ctx: MailContext) -> str:
             f"{t['delivery'] + ':':<{width}}{int(d['id'])}",
             f"{t['received'] + ':':<{width}}{local_time(d['received_at'])}",
             f"{t['finished'] + ':':<{width}}{local_time(d['finished_at'])}",
-            f"{t['titles'] + ':':<{width}}{texts.count_detail(t, c.counts(d['items']))}",
+            f"{t['titles'] + ':':<{width}}{texts.count_detail(t, c.delivery_counts(d))}",
             "",
         ]
         iw = max(len(t[k]) for k in ("author", "isbn", "issn", "record_id", "outcome", "oai", "sru")) + 2
@@ -258,6 +268,14 @@ def plain_text(n: Outgoing, ctx: MailContext) -> str:
                 fields.append((t["sru"], sru_record_url(ctx, int(item["record_id"]))))
             lines += [f"{pad}{label + ':':<{iw}}{value}" for label, value in fields if value]
             lines.append("")
+        if c.omitted(d):
+            lines += [
+                texts.more_titles(t, c.omitted(d), c.MAX_TITLES),
+                t["full_list"].format(sigel=safe.one_line(n.library.sigel, 32)),
+                f"  {oai_set_since_url(ctx, n.library.sigel, d['received_at'])}",
+                f"  {sru_library_url(ctx, n.library.sigel)}",
+                "",
+            ]
     sigel = n.library.sigel
     example = record_ids[0] if record_ids else 100001
     lines += [
@@ -309,7 +327,7 @@ def html_text(n: Outgoing, ctx: MailContext) -> str:
             f'<tr><th align="left">{_e(t["received"])}</th><td>{_e(local_time(d["received_at"]))}</td></tr>',
             f'<tr><th align="left">{_e(t["finished"])}</th><td>{_e(local_time(d["finished_at"]))}</td></tr>',
             f'<tr><th align="left">{_e(t["titles"])}</th>'
-            f"<td>{_e(texts.count_detail(t, c.counts(d['items'])))}</td></tr>",
+            f"<td>{_e(texts.count_detail(t, c.delivery_counts(d)))}</td></tr>",
             "</table>",
             '<table border="1" cellpadding="4" style="border-collapse: collapse">',
             "<thead><tr>"
@@ -341,6 +359,13 @@ def html_text(n: Outgoing, ctx: MailContext) -> str:
                 "</tr>"
             )
         out.append("</tbody></table>")
+        if c.omitted(d):
+            out += [
+                f"<p>{_e(texts.more_titles(t, c.omitted(d), c.MAX_TITLES))}<br>",
+                f"{_e(t['full_list'].format(sigel=safe.one_line(n.library.sigel, 32)))}<br>",
+                f"{_link(oai_set_since_url(ctx, n.library.sigel, d['received_at']))}<br>",
+                f"{_link(sru_library_url(ctx, n.library.sigel))}</p>",
+            ]
     sigel = n.library.sigel
     example = record_ids[0] if record_ids else 100001
     out += [

@@ -62,6 +62,12 @@ TEXTS: dict[str, dict[str, str]] = {
         "title_many": "{n} titlar",
         "delivery_one": "1 leverans",
         "delivery_many": "{n} leveranser",
+        "more_titles_one": "… och 1 titel till, som inte listas här (ett meddelande listar högst {max} titlar).",
+        "more_titles_many": "… och {n} titlar till, som inte listas här (ett meddelande listar högst {max} titlar).",
+        "full_list": (
+            "Hela listan: OAI-PMH (set bib:{sigel}, poster ändrade sedan leveransdagen) "
+            "eller SRU (alla era poster):"
+        ),
     },
     "en": {
         "subject_delivery": "Förvärv: delivery {delivery} from {supplier} for {sigel} – {summary}",
@@ -110,6 +116,12 @@ TEXTS: dict[str, dict[str, str]] = {
         "title_many": "{n} titles",
         "delivery_one": "1 delivery",
         "delivery_many": "{n} deliveries",
+        "more_titles_one": "… and 1 more title, not listed here (a message lists at most {max} titles).",
+        "more_titles_many": "… and {n} more titles, not listed here (a message lists at most {max} titles).",
+        "full_list": (
+            "The full list: OAI-PMH (set bib:{sigel}, records changed since the day of the delivery) "
+            "or SRU (all your records):"
+        ),
     },
 }
 
@@ -120,6 +132,19 @@ def catalog(language: str) -> dict[str, str]:
 
 def plural(t: dict[str, str], word: str, n: int) -> str:
     return t[f"{word}_one"] if n == 1 else t[f"{word}_many"].format(n=n)
+
+
+def number(t: dict[str, str], n: int) -> str:
+    """15,812 in English, 15 812 (no-break space) in Swedish."""
+    grouped = f"{n:,}"
+    return grouped if t is TEXTS["en"] else grouped.replace(",", "\u00a0")
+
+
+def more_titles(t: dict[str, str], n: int, max_titles: int) -> str:
+    """'… and 15,812 more titles, not listed here (a message lists at most 200 titles).'"""
+    if n == 1:
+        return t["more_titles_one"].format(max=max_titles)
+    return t["more_titles_many"].format(n=number(t, n), max=max_titles)
 
 
 def _outcome_counts(t: dict[str, str], counts: dict[str, int]) -> str:

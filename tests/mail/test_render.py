@@ -3,6 +3,7 @@ headers carry none of it."""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, datetime
 from email import message_from_bytes
 from email.policy import default
@@ -124,3 +125,31 @@ def test_one_line() -> None:
     assert safe.one_line("x" * 500, 10) == "xxxxxxxxx…"
     assert safe.isolate("שלום") == "\u2068שלום\u2069"
     assert safe.isolate("Pippi") == "Pippi"
+
+
+def test_a_large_remainder_is_counted_in_each_language() -> None:
+    """A snapshot of a huge delivery: two titles listed, 15,812 more counted (counts are exact)."""
+    base = outgoing("Pippi", "Lindgren, Astrid", "BTJ Sverige AB", "Bibliotek")
+    d = base.content["deliveries"][0]
+    d["counts"] = {"created": 15_000, "matched": 0, "holdings_updated": 0, "cancelled": 0, "rejected": 814}
+    d["omitted"] = 15_812
+    expected = {
+        "sv": (
+            "15814 titlar: 15000 nya, 814 avvisade",
+            "… och 15\u00a0812 titlar till, som inte listas här (ett meddelande listar högst 200 titlar).",
+        ),
+        "en": (
+            "15814 titles: 15000 new, 814 rejected",
+            "… and 15,812 more titles, not listed here (a message lists at most 200 titles).",
+        ),
+    }
+    for language, (summary, more) in expected.items():
+        n = replace(base, library=Library("Sods", "Bibliotek", language, ("a@lib.example",)))
+        msg = message_from_bytes(render(n, CTX).message.as_bytes(), policy=default)
+        assert msg["Subject"].endswith(summary)
+        for part in ("plain", "html"):
+            body = msg.get_body((part,))
+            assert body is not None
+            text = body.get_content()
+            assert more in text
+            assert "set=bib:Sods&amp;from=2025-06-01" in text or "set=bib:Sods&from=2025-06-01" in text
