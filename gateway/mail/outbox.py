@@ -154,14 +154,18 @@ async def enqueue_for_delivery(conn: asyncpg.Connection, delivery_id: int) -> in
 
 
 # --- daily digests -----------------------------------------------------------------------------
+# Per library in the order of content.merge (finished_at, delivery id), so that a digest can be
+# capped as its parts stream in.
 _HELD = """
 SELECT n.id, n.sigel, n.content::text AS content
 FROM notifications n
 WHERE n.status = 'held'
   AND (n.created_at AT TIME ZONE $2)::date < (coalesce($1::timestamptz, now()) AT TIME ZONE $2)::date
-ORDER BY n.sigel, n.id
+ORDER BY n.sigel, n.content #>> '{deliveries,0,finished_at}' COLLATE "C",
+         (n.content #>> '{deliveries,0,id}')::bigint, n.id
 FOR UPDATE
 """
+_HELD_PREFETCH = 16  # held rows read at a time
 
 _INSERT_DIGEST = """
 INSERT INTO notifications (kind, sigel, content, item_count, status, last_error)
@@ -180,22 +184,40 @@ WHERE id = ANY($1::bigint[])
 
 async def build_digests(conn: asyncpg.Connection, *, now: datetime | None = None) -> int:
     """Combine each library's held notifications from earlier days into one digest; return how
-    many digests were written. Safe to call from several processes at once (one builds)."""
+    many digests were written. Safe to call from several processes at once (one builds).
+
+    Held rows are read a few at a time and each is cut to the titles the digest still has room
+    for (content.MAX_TITLES in all) as it arrives, so memory stays bounded by the cap, however
+    many deliveries a library had that day.
+    """
     written = 0
     async with conn.transaction():
         if not await conn.fetchval("SELECT pg_try_advisory_xact_lock($1)", _DIGEST_LOCK):
             return 0
-        held = await conn.fetch(_HELD, now, DIGEST_TIME_ZONE)
-        groups: dict[str, list[asyncpg.Record]] = defaultdict(list)
-        for row in held:
-            groups[row["sigel"]].append(row)
-        for sigel, rows in groups.items():
-            merged = c.merge([json.loads(r["content"]) for r in rows])
-            text = json.dumps(merged, ensure_ascii=False)
-            digest_id = await conn.fetchval(_INSERT_DIGEST, sigel, text, c.title_count(merged), NO_ADDRESS)
-            await conn.execute(_MARK_DIGESTED, [r["id"] for r in rows], digest_id)
-            written += 1
+        sigel: str | None = None
+        parts: list[c.Content] = []
+        ids: list[int] = []
+        room = c.MAX_TITLES
+        async for row in conn.cursor(_HELD, now, DIGEST_TIME_ZONE, prefetch=_HELD_PREFETCH):
+            if row["sigel"] != sigel:
+                if sigel is not None:
+                    written += await _write_digest(conn, sigel, parts, ids)
+                sigel, parts, ids, room = row["sigel"], [], [], c.MAX_TITLES
+            part = c.merge([json.loads(row["content"])], max_titles=room)
+            room -= sum(len(d["items"]) for d in part["deliveries"])
+            parts.append(part)
+            ids.append(int(row["id"]))
+        if sigel is not None:
+            written += await _write_digest(conn, sigel, parts, ids)
     return written
+
+
+async def _write_digest(conn: asyncpg.Connection, sigel: str, parts: list[c.Content], ids: list[int]) -> int:
+    merged = c.merge(parts)
+    text = json.dumps(merged, ensure_ascii=False)
+    digest_id = await conn.fetchval(_INSERT_DIGEST, sigel, text, c.title_count(merged), NO_ADDRESS)
+    await conn.execute(_MARK_DIGESTED, ids, digest_id)
+    return 1
 
 
 # --- listing and resending ---------------------------------------------------------------------

@@ -171,3 +171,27 @@ async def test_a_digest_of_large_deliveries_is_capped_and_its_counts_add_up(
         line = f"… and {n} more titles, not listed here (a message lists at most 200 titles)."
         assert line in plain and line in html
     assert plain.count("The full list:") == 3
+
+
+async def test_a_digest_lists_the_earliest_finished_deliveries_first(pool: asyncpg.Pool) -> None:
+    """Rows are read in the digest's order (finished_at, delivery id), not in the order written."""
+    async with pool.acquire() as conn:
+        sid = await seed.supplier(conn)
+        await seed.library(conn, "Dig", "Digest Library", ["dig@lib.example"], digest=True)
+        first = await one_delivery(conn, sid, titles(150, ["Dig"], "A"))
+        second = await one_delivery(conn, sid, titles(120, ["Dig"], "B"))
+        # The first written finished a day later (as a delivery whose load took long would).
+        await conn.execute(
+            """UPDATE notifications
+               SET content = jsonb_set(content, '{deliveries,0,finished_at}', to_jsonb($2::text))
+               WHERE delivery_id = $1""",
+            first,
+            (datetime.now(UTC) + timedelta(hours=1)).isoformat(),
+        )
+        assert await outbox.build_digests(conn, now=datetime.now(UTC) + timedelta(days=1)) == 1
+        digest = json.loads(await conn.fetchval("SELECT content::text FROM notifications WHERE kind = 'digest'"))
+    deliveries = digest["deliveries"]
+    assert [d["id"] for d in deliveries] == [second, first]
+    assert [len(d["items"]) for d in deliveries] == [120, 80]
+    assert [d["omitted"] for d in deliveries] == [0, 70]
+    assert [d["items"][0]["title"] for d in deliveries] == ["B 0", "A 0"]
