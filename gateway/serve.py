@@ -6,6 +6,7 @@ import argparse
 import asyncio
 import gc
 import logging
+import os
 import secrets
 
 from aiohttp import web
@@ -39,7 +40,8 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
     if args.workers is not None:
         changes["workers"] = args.workers
     settings = settings.with_(**changes)
-    if args.host or args.port:
+    if (args.host or args.port) and not os.environ.get("FORVARV_PUBLIC_URL"):
+        # the public URL follows the listen address unless it was configured (e.g. behind a proxy)
         settings = settings.with_(public_url=f"http://{settings.host}:{settings.port}")
     if args.demo and not settings.admin_token:
         settings = settings.with_(admin_token=secrets.token_urlsafe(24))
