@@ -127,8 +127,10 @@ class _PrologGuard:
                     break
                 i = end + 3
             elif buf.startswith(b"<!", i):
+                line = buf.count(b"\n", 0, i) + 1
+                column = i - (buf.rfind(b"\n", 0, i) + 1) + 1
                 raise XMLFault(
-                    "XML_DTD_FORBIDDEN", "DOCTYPE and entity declarations are not accepted", 1, i + 1
+                    "XML_DTD_FORBIDDEN", "DOCTYPE and entity declarations are not accepted", line, column
                 )
             else:
                 self.done = True  # root element (or not XML at all: the parser will say)

@@ -124,8 +124,6 @@ async def test_xxe_external_entity_is_refused_unread(client: TestClient, world: 
     assert "root:" not in str(answer)
 
 
-@pytest.mark.xfail(strict=True, reason="protocols/marc/xmlreader._PrologGuard reports line 1 and the byte "
-                   "offset as column for a DOCTYPE on any line (here line 2, column 1)")
 async def test_doctype_fault_names_its_line(client: TestClient, world: World, pool: asyncpg.Pool) -> None:
     body = (XML_DECL + b'<!DOCTYPE collection [<!ENTITY xxe SYSTEM "file:///etc/passwd">]>\n'
             + f'<collection xmlns="{MARC_NS}">'.encode() + bib(title="&xxe;").encode() + b"</collection>")
