@@ -56,6 +56,22 @@ def _start(w: Writer, stylesheet: str | None) -> None:
         w.raw(f'<?xml-stylesheet type="text/xsl" href="{attribute(stylesheet)}"?>\n')
 
 
+def _open_response(w: Writer, stylesheet: str | None, version: str, name: str, ns2: tuple[str, str]) -> str:
+    """Open a response element in its version's namespace; returns the prefix (with colon).
+
+    SRU 2.0 uses its own namespaces (``ns2``: prefix and URI); 1.1 and 1.2 share srw: and
+    carry a version element first.
+    """
+    _start(w, stylesheet)
+    if version == "2.0":
+        prefix, uri = ns2
+        w.open(f"{prefix}:{name}", {f"xmlns:{prefix}": uri})
+        return f"{prefix}:"
+    w.open(f"srw:{name}", {"xmlns:srw": SRW_NS})
+    w.leaf("srw:version", version)
+    return "srw:"
+
+
 def _echo(w: Writer, tag: str, echo: Echo | None) -> None:
     if echo is None:
         return
@@ -95,16 +111,8 @@ def search_retrieve(
 ) -> str:
     """searchRetrieveResponse. ``total`` None: a fatal diagnostic (1.x then says 0)."""
     w = Writer()
-    _start(w, stylesheet)
-    if version == "2.0":
-        p = "sru:"
-        w.open("sru:searchRetrieveResponse", {"xmlns:sru": SRU2_NS})
-        w.leaf("sru:numberOfRecords", total)
-    else:
-        p = "srw:"
-        w.open("srw:searchRetrieveResponse", {"xmlns:srw": SRW_NS})
-        w.leaf("srw:version", version)
-        w.leaf("srw:numberOfRecords", total if total is not None else 0)
+    p = _open_response(w, stylesheet, version, "searchRetrieveResponse", ("sru", SRU2_NS))
+    w.leaf(f"{p}numberOfRecords", total if total is not None or version == "2.0" else 0)
     if records:
         w.open(f"{p}records")
         for record in records:
@@ -141,14 +149,7 @@ def scan(
     stylesheet: str | None = None,
 ) -> str:
     w = Writer()
-    _start(w, stylesheet)
-    if version == "2.0":
-        p = "scan:"
-        w.open("scan:scanResponse", {"xmlns:scan": SCAN2_NS})
-    else:
-        p = "srw:"
-        w.open("srw:scanResponse", {"xmlns:srw": SRW_NS})
-        w.leaf("srw:version", version)
+    p = _open_response(w, stylesheet, version, "scanResponse", ("scan", SCAN2_NS))
     if terms:
         w.open(f"{p}terms")
         for term in terms:
@@ -174,14 +175,7 @@ def explain(
     stylesheet: str | None = None,
 ) -> str:
     w = Writer()
-    _start(w, stylesheet)
-    if version == "2.0":
-        p = "sru:"
-        w.open("sru:explainResponse", {"xmlns:sru": SRU2_NS})
-    else:
-        p = "srw:"
-        w.open("srw:explainResponse", {"xmlns:srw": SRW_NS})
-        w.leaf("srw:version", version)
+    p = _open_response(w, stylesheet, version, "explainResponse", ("sru", SRU2_NS))
     w.open(f"{p}record")
     w.leaf(f"{p}recordSchema", EXPLAIN_SCHEMA)
     w.leaf(f"{p}recordXMLEscaping" if version == "2.0" else f"{p}recordPacking", escaping)
