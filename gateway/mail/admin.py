@@ -3,13 +3,13 @@
 
 from __future__ import annotations
 
-import hmac
 from collections.abc import Awaitable, Callable
 from typing import Any
 
 from aiohttp import web
 
 from gateway.appkeys import POOL, SETTINGS
+from gateway.http.auth import is_admin
 from gateway.mail import outbox
 from gateway.mail.render import MailContext, render
 
@@ -20,15 +20,7 @@ def require_admin(handler: Handler) -> Handler:
     """401 unless `Authorization: Bearer <Settings.admin_token>` (always 401 when no token is set)."""
 
     async def guarded(request: web.Request) -> web.StreamResponse:
-        token = request.app[SETTINGS].admin_token
-        given = request.headers.get("Authorization", "")
-        scheme, _, value = given.partition(" ")
-        ok = (
-            token is not None
-            and scheme.lower() == "bearer"
-            and hmac.compare_digest(value.strip().encode(), token.encode())
-        )
-        if not ok:
+        if not is_admin(request):
             raise web.HTTPUnauthorized(
                 text='{"error": "admin token required"}',
                 content_type="application/json",
