@@ -12,11 +12,12 @@ import re
 from collections.abc import Iterable
 from itertools import chain
 
+from protocols.xmlchars import FORBIDDEN
+
 from .record import Record
 
 MARC_NS = "http://www.loc.gov/MARC21/slim"
 
-_ILLEGAL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
 #: The C0 controls XML 1.0 does not allow: the only such characters a Latin-1 text can hold.
 _C0_ILLEGAL = bytes(c for c in range(0x20) if c not in (0x09, 0x0A, 0x0D))
 
@@ -34,7 +35,7 @@ def has_illegal_chars(value: str) -> bool:
     try:
         raw = value.encode("latin-1")
     except UnicodeEncodeError:
-        return _ILLEGAL.search(value) is not None
+        return FORBIDDEN.search(value) is not None
     return len(raw.translate(None, _C0_ILLEGAL)) != len(raw)
 
 
@@ -42,13 +43,13 @@ def clean_xml_chars(value: str) -> str:
     """Remove or replace characters that XML 1.0 does not allow."""
     if value.isprintable():
         return value
-    return _ILLEGAL.sub(_fix_illegal, value)
+    return FORBIDDEN.sub(_fix_illegal, value)
 
 
 def escape(value: str) -> str:
     """Escape text or attribute content for XML, cleaning illegal characters first."""
     if not value.isprintable():
-        value = _ILLEGAL.sub(_fix_illegal, value)
+        value = FORBIDDEN.sub(_fix_illegal, value)
     if "&" in value:
         value = value.replace("&", "&amp;")
     if "<" in value:

@@ -8,9 +8,8 @@ from __future__ import annotations
 
 import re
 
-# Characters outside the XML 1.0 `Char` production that a Python str can hold
-# (lone surrogates cannot come out of PostgreSQL's UTF-8).
-_FORBIDDEN = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
+from protocols.xmlchars import FORBIDDEN
+
 # Character references to those characters, e.g. `&#1;` or `&#x1F;`.
 _FORBIDDEN_REF = re.compile(
     r"&#(?:x0*(?:[0-8bBcCeEfF]|1[0-9a-fA-F]|[fF]{3}[eEfF])|0*(?:[0-8]|1[124-9]|2[0-9]|3[01]|6553[45]));"
@@ -20,20 +19,20 @@ REPLACEMENT = "\ufffd"
 
 def clean(text: str) -> str:
     """`text` with forbidden characters (and references to them) replaced."""
-    if _FORBIDDEN.search(text) is not None:
-        text = _FORBIDDEN.sub(REPLACEMENT, text)
+    if FORBIDDEN.search(text) is not None:
+        text = FORBIDDEN.sub(REPLACEMENT, text)
     if "&#" in text and _FORBIDDEN_REF.search(text) is not None:
         text = _FORBIDDEN_REF.sub(REPLACEMENT, text)
     return text
 
 
 def has_forbidden(text: str) -> bool:
-    return _FORBIDDEN.search(text) is not None
+    return FORBIDDEN.search(text) is not None
 
 
 def escape(text: str) -> str:
     """Character data: forbidden characters replaced, markup characters escaped."""
-    text = _FORBIDDEN.sub(REPLACEMENT, text)
+    text = FORBIDDEN.sub(REPLACEMENT, text)
     return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
 

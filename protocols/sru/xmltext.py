@@ -8,11 +8,8 @@ re-serialising every record. Every piece of text and every attribute value goes 
 
 from __future__ import annotations
 
-import re
+from protocols.xmlchars import FORBIDDEN
 
-# Characters not allowed in XML 1.0 documents (C0 controls except tab, LF, CR; surrogates;
-# U+FFFE and U+FFFF).
-_INVALID = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
 _TEXT = str.maketrans({"&": "&amp;", "<": "&lt;", ">": "&gt;"})
 _ATTR = str.maketrans({"&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "\n": "&#10;",
                        "\r": "&#13;", "\t": "&#9;"})
@@ -20,7 +17,7 @@ _ATTR = str.maketrans({"&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "\
 
 def clean(value: str) -> str:
     """``value`` without the characters XML 1.0 cannot represent."""
-    return _INVALID.sub("", value)
+    return FORBIDDEN.sub("", value)
 
 
 def text(value: str) -> str:
