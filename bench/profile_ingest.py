@@ -84,10 +84,14 @@ def stages(payload: bytes, n: int) -> None:
     _timed("writer.to_marcxml bib", n, lambda: [writer.to_marcxml(r) for r in checked])
 
 
-async def seed(url: str, no_search: bool) -> None:
+async def seed(url: str, no_search: bool, no_fk: bool = False) -> None:
     conn = await db.connect(url)
     try:
         await migrations.migrate(conn)
+        if no_fk:
+            for r in await conn.fetch("SELECT conrelid::regclass::text AS t, conname FROM pg_constraint "
+                                      "WHERE contype = 'f'"):
+                await conn.execute(f'ALTER TABLE {r["t"]} DROP CONSTRAINT "{r["conname"]}"')
         if no_search:
             await conn.execute("DROP TRIGGER IF EXISTS bib_records_search_insert ON bib_records")
             await conn.execute("DROP TRIGGER IF EXISTS bib_records_search_update ON bib_records")
@@ -201,6 +205,23 @@ async def search_cost(url: str, batch: int) -> None:
         await conn.close()
 
 
+def postgres_cpu() -> float:
+    """CPU seconds used so far by every process named postgres on this machine (an embedded or
+    local server: the figure is meaningless for a remote FORVARV_DATABASE_URL)."""
+    tick = os.sysconf("SC_CLK_TCK")
+    total = 0
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            text = stat.read_text()
+        except OSError:
+            continue
+        name = text[text.index("(") + 1:text.rindex(")")]
+        if name.startswith("postgres"):
+            fields = text[text.rindex(")") + 2:].split()
+            total += int(fields[11]) + int(fields[12])
+    return total / tick
+
+
 def _rss() -> str:
     fields = dict(line.split(":", 1) for line in Path("/proc/self/status").read_text().splitlines())
     return f"RSS {int(fields['VmRSS'].split()[0]) // 1024} MB, peak {int(fields['VmHWM'].split()[0]) // 1024} MB"
@@ -219,6 +240,7 @@ async def run_db(url: str, payload: bytes, n: int, batch_size: int, profile: boo
         print(f"receive: {t_recv:.2f} s ({n / t_recv:,.0f} pairs/s); {_rss()}")
         prof = cProfile.Profile() if profile else None
         cpu0 = time.process_time()
+        pg0 = postgres_cpu()
         t0 = time.perf_counter()
         if prof:
             prof.enable()
@@ -227,9 +249,11 @@ async def run_db(url: str, payload: bytes, n: int, batch_size: int, profile: boo
             prof.disable()
         t_load = time.perf_counter() - t0
         cpu = time.process_time() - cpu0
+        pg = postgres_cpu() - pg0
         print(f"load: {t_load:.2f} s ({n / t_load:,.0f} pairs/s); created {totals['created']}, "
               f"holdings {totals['holdings_added']}; this process's CPU {cpu:.2f} s "
-              f"({cpu / n * 1e6:.0f} µs per pair); {_rss()}")
+              f"({cpu / n * 1e6:.0f} µs per pair), PostgreSQL's {pg:.2f} s ({pg / n * 1e6:.0f} µs per pair); "
+              f"{_rss()}")
         if report_too:
             t0 = time.perf_counter()
             async with pool.acquire() as conn:
@@ -258,6 +282,7 @@ async def main() -> None:
     ap.add_argument("--batch-size", type=int, default=500)
     ap.add_argument("--profile", action="store_true", help="cProfile the load")
     ap.add_argument("--no-search", action="store_true", help="drop the SRU index triggers (0003) first")
+    ap.add_argument("--no-fk", action="store_true", help="drop every foreign key first (experiment)")
     ap.add_argument("--stages-only", action="store_true")
     ap.add_argument("--no-stages", action="store_true")
     ap.add_argument("--statements", action="store_true", help="time every awaited loader statement")
@@ -286,7 +311,7 @@ async def main() -> None:
     with tempfile.TemporaryDirectory(prefix="forvarv-profile-") as tmp:
         os.chmod(tmp, 0o755)
         url = os.environ.get("FORVARV_DATABASE_URL") or embedded.start(Path(tmp))
-        await seed(url, args.no_search or args.search_cost)
+        await seed(url, args.no_search or args.search_cost, args.no_fk)
         stats = StatementTimes() if args.statements else None
         await run_db(url, payload, args.records, args.batch_size, args.profile, stats, args.report)
         if args.search_cost:
