@@ -27,6 +27,7 @@ _LEADER_FREE = _ALNUM | {" "}
 #: Tags the fast path accepts as they are (`_tag` would neither fix nor refuse them).
 _CONTROL_TAGS = frozenset(f"00{d}" for d in "123456789")
 _DATA_TAGS = frozenset(f"{n:03d}" for n in range(10, 1000))
+_DIGIT_TAGS = frozenset(f"{n:03d}" for n in range(1000))
 
 
 class _Collector:
@@ -54,8 +55,10 @@ def _clean(value: str, out: _Collector, tag: str) -> str:
 
 
 def _tag(raw: str, out: _Collector) -> str | None:
+    if raw in _DIGIT_TAGS:
+        return raw  # nothing to fix or refuse (the usual case)
     tag = raw.strip()
-    if len(tag) != 3 or not all(c in _ALNUM for c in tag):
+    if len(tag) != 3 or not (tag.isascii() and tag.isalnum()):
         out.add("TAG_INVALID", f"tag {raw!r} is not three letters or digits", raw)
         return None
     if tag.upper() != tag:
@@ -74,6 +77,15 @@ def _leader_prelim(raw: str, out: _Collector) -> str | None:
         return stripped
     out.add("LEADER_INVALID", f"the leader has {len(stripped)} characters, 24 are required")
     return None
+
+
+def _indicator(ind: str, out: _Collector, tag: str) -> str:
+    """The repaired value of an indicator that is not one of `_INDICATORS` (reported to `out`)."""
+    if len(ind) == 1 and ind.lower() in _INDICATORS:
+        out.add("INDICATOR_FIXED", f"upper-case indicator in {tag} was lower-cased", tag)
+        return ind.lower()
+    out.add("INDICATOR_FIXED", f"indicator {ind!r} in {tag} was replaced by a blank", tag)
+    return " "
 
 
 def _fields(record: Record, out: _Collector) -> tuple[list[ControlField], list[DataField]]:
@@ -103,16 +115,11 @@ def _fields(record: Record, out: _Collector) -> tuple[list[ControlField], list[D
         if tag.startswith("00"):
             out.add("DATAFIELD_TAG_INVALID", f"data field has control field tag {tag}", tag)
             continue
-        inds = []
-        for ind in (df.ind1, df.ind2):
-            if ind in _INDICATORS and len(ind) == 1:
-                inds.append(ind)
-            elif len(ind) == 1 and ind.lower() in _INDICATORS:
-                inds.append(ind.lower())
-                out.add("INDICATOR_FIXED", f"upper-case indicator in {tag} was lower-cased", tag)
-            else:
-                inds.append(" ")
-                out.add("INDICATOR_FIXED", f"indicator {ind!r} in {tag} was replaced by a blank", tag)
+        ind1, ind2 = df.ind1, df.ind2
+        if ind1 not in _INDICATORS:
+            ind1 = _indicator(ind1, out, tag)
+        if ind2 not in _INDICATORS:
+            ind2 = _indicator(ind2, out, tag)
         subfields: list[tuple[str, str]] = []
         for code, value in df.subfields:
             if len(code) != 1 or code not in _SUBFIELD_CODES:
@@ -129,13 +136,13 @@ def _fields(record: Record, out: _Collector) -> tuple[list[ControlField], list[D
         if not subfields:
             out.add("EMPTY_FIELD", f"field {tag} without subfields was removed", tag)
             continue
-        datafields.append(DataField(tag, inds[0], inds[1], subfields))
+        datafields.append(DataField(tag, ind1, ind2, subfields))
     return controlfields, datafields
 
 
 def _fields_unchanged(record: Record) -> tuple[list[ControlField], list[DataField], int] | None:
-    """Fast path: copies of the fields when `_fields` would neither repair nor report anything,
-    with the fields' ISO 2709 size (what `iso_lengths` adds up, without leader and directory).
+    """Fast path: the fields when `_fields` would neither repair nor report anything, with the
+    fields' ISO 2709 size (what `iso_lengths` adds up, without leader and directory).
 
     Most delivered records are clean, and checking them value by value is the costliest part of
     validation. This asks the same questions of the whole record at once; it may answer None
@@ -146,6 +153,10 @@ def _fields_unchanged(record: Record) -> tuple[list[ControlField], list[DataFiel
     * no value holds a character that XML does not allow (`clean_xml_chars` keeps it as is),
       which is asked once of all values joined; none is empty and none starts or ends with
       whitespace (`strip` keeps it as is).
+
+    The control fields are copies (callers set their values in place); the data fields are the
+    record's own DataField objects in a new list (callers add or replace whole data fields, see
+    `check`), which saves copying every field of every clean record.
     """
     controlfields: list[ControlField] = []
     size = 0
@@ -155,31 +166,32 @@ def _fields_unchanged(record: Record) -> tuple[list[ControlField], list[DataFiel
             return None
         controlfields.append(ControlField(cf.tag, value))
         size += utf8_len(value) + 1
-    datafields: list[DataField] = []
-    for df in record.datafields:
-        if (
-            df.tag not in _DATA_TAGS
-            or df.ind1 not in _INDICATORS
-            or df.ind2 not in _INDICATORS
-            or not df.subfields
-        ):
-            return None
-        datafields.append(DataField(df.tag, df.ind1, df.ind2, list(df.subfields)))
+    datafields = record.datafields
     if datafields:
-        subfields = [sf for df in datafields for sf in df.subfields]
-        if not {code for code, _ in subfields} <= _SUBFIELD_CODES:
-            return None
-        values = [value for _, value in subfields]
-        for value in values:
-            if not value or value.strip() != value:
+        subfields: list[tuple[str, str]] = []
+        extend = subfields.extend
+        for df in datafields:
+            if (
+                df.tag not in _DATA_TAGS
+                or df.ind1 not in _INDICATORS
+                or df.ind2 not in _INDICATORS
+                or not df.subfields
+            ):
                 return None
+            extend(df.subfields)
+        codes, values = zip(*subfields, strict=True)
+        if not _SUBFIELD_CODES.issuperset(codes):
+            return None
+        # no value empty, none changed by strip (which returns the very same string then)
+        if not all(values) or tuple(map(str.strip, values)) != values:
+            return None
         text = "".join(values)
         if has_illegal_chars(text):
             return None
         # per field: indicators and terminator; per subfield: delimiter and code (one ASCII
         # character each, checked above) and the value
         size += 3 * len(datafields) + 2 * len(subfields) + utf8_len(text)
-    return controlfields, datafields, size
+    return controlfields, list(datafields), size
 
 
 def check(record: Record, *, kind: str | None = None) -> tuple[Record, list[Problem], list[Problem]]:
@@ -187,6 +199,10 @@ def check(record: Record, *, kind: str | None = None) -> tuple[Record, list[Prob
 
     `kind` is the kind expected by the caller (record.BIBLIOGRAPHIC or record.HOLDINGS); when
     given and the record is of the other kind, ``KIND_MISMATCH`` is an error.
+
+    The copy has its own leader, field lists and control fields, but a clean record's DataField
+    objects (and their subfield lists) are shared with the input: add, remove or replace data
+    fields of the copy, never change one in place.
     """
     out = _Collector()
     fast = _fields_unchanged(record)
@@ -201,8 +217,8 @@ def check(record: Record, *, kind: str | None = None) -> tuple[Record, list[Prob
     type_attr = record.type_attr
     new = Record(leader or "", controlfields, datafields, type_attr)
     if leader is not None:
-        chars = list(leader)
-        rtype = chars[6]
+        fixed = leader  # the leader with the repairs below (24 characters)
+        rtype = leader[6]
         if rtype in HOLDINGS_TYPES:
             actual = HOLDINGS
         elif rtype in BIB_TYPES:
@@ -217,23 +233,22 @@ def check(record: Record, *, kind: str | None = None) -> tuple[Record, list[Prob
             if kind is not None and kind != actual:
                 out.add("KIND_MISMATCH", f"a {actual} record where a {kind} record was expected")
             statuses = HOLDINGS_STATUS if actual == HOLDINGS else BIB_STATUS
-            if chars[5] not in statuses:
-                out.add("LEADER_STATUS_INVALID", f"Leader/05 {chars[5]!r} is not valid; set to 'n'")
-                chars[5] = "n"
-        for pos in (7, 8, 17, 18, 19):
-            if chars[pos] not in _LEADER_FREE:
-                out.add("LEADER_CHAR_INVALID", f"Leader/{pos:02d} {chars[pos]!r} was blanked")
-                chars[pos] = " "
-        if chars[9] != "a":
-            out.add("LEADER_CODING_FIXED", f"Leader/09 {chars[9]!r} set to 'a' (records are stored as UTF-8)")
-            chars[9] = "a"
-        if chars[10:12] != ["2", "2"] or chars[20:24] != list("4500"):
+            if leader[5] not in statuses:
+                out.add("LEADER_STATUS_INVALID", f"Leader/05 {leader[5]!r} is not valid; set to 'n'")
+                fixed = fixed[:5] + "n" + fixed[6:]
+        if not _LEADER_FREE.issuperset(leader[7:9] + leader[17:20]):
+            for pos in (7, 8, 17, 18, 19):
+                if leader[pos] not in _LEADER_FREE:
+                    out.add("LEADER_CHAR_INVALID", f"Leader/{pos:02d} {leader[pos]!r} was blanked")
+                    fixed = fixed[:pos] + " " + fixed[pos + 1 :]
+        if leader[9] != "a":
+            out.add("LEADER_CODING_FIXED", f"Leader/09 {leader[9]!r} set to 'a' (records are stored as UTF-8)")
+            fixed = fixed[:9] + "a" + fixed[10:]
+        if leader[10:12] != "22" or leader[20:24] != "4500":
             out.add("LEADER_FIXED_POSITIONS", "Leader/10-11 must be '22' and /20-23 '4500'")
-            chars[10:12] = ["2", "2"]
-            chars[20:24] = list("4500")
+            fixed = fixed[:10] + "22" + fixed[12:20] + "4500"
         if not (leader[0:5].isdigit() and leader[12:17].isdigit()):
             out.add("LEADER_LENGTHS_FIXED", "record length and base address were recomputed")
-        new.leader = "".join(chars)
         if size is not None and size <= 9999:  # no field can be longer than all of them together
             base = 24 + 12 * (len(controlfields) + len(datafields)) + 1
             length, longest = base + size + 1, size
@@ -243,13 +258,16 @@ def check(record: Record, *, kind: str | None = None) -> tuple[Record, list[Prob
             out.add("RECORD_TOO_LONG", f"{length} bytes (longest field {longest}); ISO 2709 export will fail")
             length = min(length, 99999)
             base = min(base, 99999)
-        new.leader = f"{length:05d}{new.leader[5:12]}{base:05d}{new.leader[17:]}"
+        new.leader = f"{length:05d}{fixed[5:12]}{base:05d}{fixed[17:]}"
 
     # --- content rules ------------------------------------------------------------------------
     if not controlfields and not datafields:
         out.add("NO_FIELDS", "the record has no fields")
     elif leader is not None and new.type_attr == BIBLIOGRAPHIC:
-        if not any(df.tag == "245" for df in datafields):
+        for df in datafields:
+            if df.tag == "245":
+                break
+        else:
             out.add("MISSING_245", "no title statement (245)", "245")
         if not has_any_identifier(new):
             out.add("NO_IDENTIFIER", "no ISBN, ISSN, EAN (024 ind1=3), 035 or 001 to match on")

@@ -212,3 +212,65 @@ def test_duplicate_problems_are_collapsed() -> None:
     _, _, warnings = check(record)
     assert codes(warnings) == ["INDICATOR_FIXED"]
     assert str(warnings[0]).startswith("INDICATOR_FIXED [245]: ")
+
+
+def test_several_leader_repairs_at_once() -> None:
+    # each repair reads the leader as sent; one problem per code (the first position found)
+    new, errors, warnings = check(bib(leader="XXXXXza#%b00XXXXX#@!0000"))
+    assert errors == []
+    assert [str(p) for p in warnings] == [
+        "LEADER_STATUS_INVALID: Leader/05 'z' is not valid; set to 'n'",
+        "LEADER_CHAR_INVALID: Leader/07 '#' was blanked",
+        "LEADER_CODING_FIXED: Leader/09 'b' set to 'a' (records are stored as UTF-8)",
+        "LEADER_FIXED_POSITIONS: Leader/10-11 must be '22' and /20-23 '4500'",
+        "LEADER_LENGTHS_FIXED: record length and base address were recomputed",
+    ]
+    assert new.leader == "00064na  a2200049   4500"
+
+
+def _fast_path_records() -> list[Record]:
+    """Clean records and near misses: values the fast path must send to `_fields` or pass as they are."""
+    out: list[Record] = []
+    for path in fixture_files():
+        out.extend(read_file(path))
+    values = ["ok", "Göteborg", "日本語", "x\u2028", "\x85x", "\u00a0x", "x\u3000", " x", "x ", "", "a\x01b",
+              "a\ud800", "\ufffe", "x\ty", "<&>\"'", "\x7f\x9f"]
+    for value in values:
+        title = DataField("245", "1", "0", [("a", "Title"), ("b", value)])
+        out.append(bib(title, DataField("020", " ", " ", [("a", "1")])))
+        out.append(bib(control=(ControlField("001", value), ControlField("008", "x" * 40))))
+    for ind in ["", "A", "#", "  ", "1"]:
+        out.append(bib(DataField("245", ind, "0", [("a", "Title")])))
+    for code in ["a", "A", "", "ab", "9", "$"]:
+        out.append(bib(DataField("245", "1", "0", [(code, "Title")])))
+    for tag in ["245", "24", "2a5", "010", "009", "1000"]:
+        out.append(bib(DataField(tag, "1", "0", [("a", "Title")])))
+    out.append(bib(DataField("245", "1", "0", [])))
+    return out
+
+
+def test_fast_path_gives_what_the_field_by_field_checks_give(monkeypatch: pytest.MonkeyPatch) -> None:
+    from protocols.marc import validate
+
+    records = _fast_path_records()
+    fast = [check(record) for record in records]
+    monkeypatch.setattr(validate, "_fields_unchanged", lambda record: None)
+    slow = [check(record) for record in records]
+    assert fast == slow
+    assert sum(1 for _, errors, warnings in fast if not errors and not warnings) > 10
+
+
+def test_checked_record_can_be_changed_without_changing_the_input() -> None:
+    # what the loader does to a checked record: set, drop and add control fields, add data fields
+    for record in [libris("batch0.xml")[0], *_fast_path_records()]:
+        before = repr(record)
+        new, _, _ = check(record)
+        for cf in new.controlfields:
+            cf.value = "changed"
+        new.set_control("001", "1")
+        new.remove_control("004")
+        new.controlfields.append(ControlField("004", "2"))
+        new.controlfields.sort(key=lambda cf: cf.tag)
+        new.add_datafield(DataField("035", " ", " ", [("a", "(X)1")]))
+        new.datafields.append(DataField("999", " ", " ", [("a", "x")]))
+        assert repr(record) == before
