@@ -25,11 +25,14 @@ from stdnum import isbn as std_isbn
 from stdnum import issn as std_issn
 
 from .problems import Problem
-from .record import Record
+from .record import DataField, Record
 
 _ISBN_CANDIDATE = re.compile(r"[0-9][0-9Xx\- ]*")
 _ISSN_CANDIDATE = re.compile(r"[0-9]{4}\s*-?\s*[0-9]{3}[0-9Xx]")
-_SPACES = re.compile(r"\s+")
+_SPACE_OR_DASH = re.compile(r"[\s-]")
+_DIGITS = re.compile(r"[0-9]+")
+#: The data fields `extract` reads.
+_ID_TAGS = frozenset(("020", "022", "024", "035"))
 
 
 @dataclass(slots=True)
@@ -124,14 +127,16 @@ def normalize_issn(raw: str) -> str | None:
     match = _ISSN_CANDIDATE.search(raw)
     if match is None:
         return None
-    compact = re.sub(r"[\s-]", "", match.group()).upper()
+    compact = _SPACE_OR_DASH.sub("", match.group()).upper()
     if not std_issn.is_valid(compact):
         return None
     return f"{compact[:4]}-{compact[4:]}"
 
 
 def normalize_sysno(raw: str) -> str:
-    value = _SPACES.sub(" ", raw).strip()
+    # whitespace runs become one space, none at either end (as re.sub(r"\s+", " ", raw).strip():
+    # str.split and re's \s agree on what whitespace is)
+    value = " ".join(raw.split())
     if value.startswith("("):
         close = value.find(")")
         if close > 0:
@@ -142,7 +147,13 @@ def normalize_sysno(raw: str) -> str:
 def extract(record: Record) -> Identifiers:
     ids = Identifiers()
     warn = ids.warnings
-    for df in record.fields("020"):
+    # one pass over the fields; each tag is then handled in record order, 020s first
+    found: dict[str, list[DataField]] = {}
+    for df in record.datafields:
+        if df.tag in _ID_TAGS:
+            found.setdefault(df.tag, []).append(df)
+
+    for df in found.get("020", ()):
         for code, value in df.subfields:
             if code not in "az" or not value.strip():
                 continue
@@ -158,7 +169,7 @@ def extract(record: Record) -> Identifiers:
     for isbn13 in ids.isbns_z:
         _add(ids.isbns, isbn13)
 
-    for df in record.fields("022"):
+    for df in found.get("022", ()):
         for code, value in df.subfields:
             if code not in "az" or not value.strip():
                 continue
@@ -169,12 +180,12 @@ def extract(record: Record) -> Identifiers:
             else:
                 _add(ids.issns, issn)
 
-    for df in record.fields("024"):
+    for df in found.get("024", ()):
         if df.ind1 != "3":
             continue
         for value in df.values("a"):
-            compact = re.sub(r"[\s-]", "", value)
-            match = re.match(r"[0-9]+", compact)
+            compact = _SPACE_OR_DASH.sub("", value)
+            match = _DIGITS.match(compact)
             digits = match.group() if match else ""
             if not digits or not std_ean.is_valid(digits) or len(digits) not in (8, 12, 13, 14):
                 ids.rejected.append(value)
@@ -185,14 +196,20 @@ def extract(record: Record) -> Identifiers:
             if bookland and std_isbn.is_valid(digits):
                 _add(ids.isbns, digits)
 
-    for df in record.fields("035"):
-        for value in df.values("a"):
-            sysno = normalize_sysno(value)
-            if sysno:
-                _add(ids.sysnos, sysno)
+    for df in found.get("035", ()):
+        for code, value in df.subfields:
+            if code == "a":
+                sysno = normalize_sysno(value)
+                if sysno:
+                    _add(ids.sysnos, sysno)
 
-    c001 = record.control("001")
-    c003 = record.control("003")
+    c001 = c003 = None
+    for cf in record.controlfields:  # the first of each, as Record.control answers
+        if cf.tag == "001":
+            if c001 is None:
+                c001 = cf.value
+        elif cf.tag == "003" and c003 is None:
+            c003 = cf.value
     ids.control_001 = c001.strip() if c001 and c001.strip() else None
     ids.control_003 = c003.strip() if c003 and c003.strip() else None
     if ids.control_001 and ids.control_003:

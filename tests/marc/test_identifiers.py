@@ -162,3 +162,28 @@ def test_carrier_from_008(type_: str, pos: int, form: str, expected: str) -> Non
     f008[pos] = form
     r = rec(leader=f"00000c{type_}m a2200000 i 4500", control=[ControlField("008", "".join(f008))])
     assert carrier(r) == expected
+
+
+def test_sysno_whitespace_is_any_unicode_whitespace() -> None:
+    assert normalize_sysno("\u00a0(BOKR\u2003)\u3000 12\t\n34\x1c\x85") == "(BOKR)12 34"
+    assert normalize_sysno(" \u2028 ") == ""
+    assert normalize_sysno("(X)\u200b1") == "(X)\u200b1"  # zero width space is not whitespace
+
+
+def test_fields_are_read_in_record_order_whatever_the_tag_order() -> None:
+    r = Record(
+        "00000cam a2200000 i 4500",
+        [ControlField("003", "ORG"), ControlField("001", " 7 "), ControlField("001", "8")],
+        [
+            DataField("035", " ", " ", [("a", "(B)2"), ("z", "(C)3")]),
+            DataField("020", " ", " ", [("z", "9789150222319")]),
+            DataField("035", " ", " ", [("a", "(A)1")]),
+            DataField("020", " ", " ", [("a", "0-306-40615-2")]),
+            DataField("024", "3", " ", [("a", "9789150222319")]),
+        ],
+    )
+    ids = extract(r)
+    assert ids.isbns == ["9780306406157", "9789150222319"]
+    assert ids.isbns_z == ["9789150222319"]
+    assert ids.sysnos == ["(B)2", "(A)1", "(ORG)7"]
+    assert (ids.control_001, ids.control_003) == ("7", "ORG")
