@@ -59,13 +59,20 @@ def trim(value: str) -> str:
 
 
 def _join(df: DataField, codes: str) -> str:
-    return trim(" ".join(v.strip() for c, v in df.subfields if c in codes and v.strip()))
+    return trim(" ".join([s for c, v in df.subfields if c in codes and (s := v.strip())]))
 
 
 _CREATOR_TAGS = frozenset(("100", "110", "111", "700", "710", "711"))
 _SUBJECT_TAGS = frozenset(("600", "610", "611", "630", "650", "651", "655"))
 #: Other fields describe() reads, each collected in record order.
 _OTHER_TAGS = ("245", "250", "260", "264", "300", "041")
+#: tag -> the group describe() collects it in (creators and subjects keep record order across tags)
+_GROUPS: dict[str, str] = {
+    **{tag: "creators" for tag in _CREATOR_TAGS},
+    **{tag: "subjects" for tag in _SUBJECT_TAGS},
+    **{tag: tag for tag in _OTHER_TAGS},
+}
+_NO_FIELDS: list[DataField] = []  # never changed
 
 
 def _title(fields: list[DataField]) -> str | None:
@@ -92,13 +99,14 @@ def _subjects(fields: list[DataField]) -> list[str]:
         main: list[str] = []
         parts: list[str] = []
         for code, value in df.subfields:
-            value = trim(value)
-            if not value:
-                continue
             if code in _SUBDIVISIONS:
-                parts.append(value)
+                value = value.strip().rstrip(_TRAILING).rstrip()  # trim()
+                if value:
+                    parts.append(value)
             elif code in "abcdnpqt" and not parts:
-                main.append(value)
+                value = value.strip().rstrip(_TRAILING).rstrip()  # trim()
+                if value:
+                    main.append(value)
         heading = " -- ".join([" ".join(main), *parts] if main else parts)
         if heading and heading not in out:
             out.append(heading)
@@ -110,29 +118,30 @@ def _first(fields: list[DataField], code: str, ind2: str | None = None) -> str |
         if ind2 is not None and df.ind2 != ind2:
             continue
         value = df.first(code)
-        if value and trim(value):
-            return trim(value)
+        if value:
+            value = trim(value)
+            if value:
+                return value
     return None
 
 
 def describe(record: Record, *, ids: Identifiers | None = None) -> Summary:
     """The summary of a record; `ids` saves extracting its identifiers again when the caller has them."""
     # one pass over the fields, keeping record order within each group
-    creators: list[DataField] = []
-    subjects: list[DataField] = []
-    other: dict[str, list[DataField]] = {tag: [] for tag in _OTHER_TAGS}
+    groups: dict[str, list[DataField]] = {}
     for df in record.datafields:
-        tag = df.tag
-        if tag in _CREATOR_TAGS:
-            creators.append(df)
-        elif tag in _SUBJECT_TAGS:
-            subjects.append(df)
-        elif tag in other:
-            other[tag].append(df)
+        group = _GROUPS.get(df.tag)
+        if group is not None:
+            found = groups.get(group)
+            if found is None:
+                groups[group] = [df]
+            else:
+                found.append(df)
+    other = groups.get
     f008 = record.control("008") or ""
     year: str | None = f008[7:11] if len(f008) >= 11 and f008[7:11].isdigit() else None
     if year is None:
-        for source in (_first(other["264"], "c", "1"), _first(other["260"], "c")):
+        for source in (_first(other("264", _NO_FIELDS), "c", "1"), _first(other("260", _NO_FIELDS), "c")):
             if source and (m := _YEAR.search(source)):
                 year = m.group(1)
                 break
@@ -141,7 +150,7 @@ def describe(record: Record, *, ids: Identifiers | None = None) -> Summary:
     if len(lang008) == 3 and lang008.isalpha():
         language = lang008.lower()
     else:
-        for df in other["041"]:
+        for df in other("041", _NO_FIELDS):
             for value in df.values("a"):
                 if len(value.strip()) >= 3 and value.strip()[:3].isalpha():
                     language = value.strip()[:3].lower()
@@ -152,15 +161,15 @@ def describe(record: Record, *, ids: Identifiers | None = None) -> Summary:
         ids = extract(record)
     rtype = record.leader[6] if len(record.leader) > 6 else ""
     return {
-        "title": _title(other["245"]),
-        "creators": _creators(creators),
-        "subjects": _subjects(subjects),
-        "publisher": _first(other["264"], "b", "1") or _first(other["260"], "b"),
+        "title": _title(other("245", _NO_FIELDS)),
+        "creators": _creators(other("creators", _NO_FIELDS)),
+        "subjects": _subjects(other("subjects", _NO_FIELDS)),
+        "publisher": _first(other("264", _NO_FIELDS), "b", "1") or _first(other("260", _NO_FIELDS), "b"),
         "year": year,
         "language": language,
         "type": RESOURCE_TYPES.get(rtype, "unknown"),
-        "extent": _first(other["300"], "a"),
-        "edition": _first(other["250"], "a"),
+        "extent": _first(other("300", _NO_FIELDS), "a"),
+        "edition": _first(other("250", _NO_FIELDS), "a"),
         "isbns": ids.isbns,
         "issns": ids.issns,
         "eans": ids.eans,
