@@ -20,6 +20,8 @@ MARC_NS = "http://www.loc.gov/MARC21/slim"
 
 #: The C0 controls XML 1.0 does not allow: the only such characters a Latin-1 text can hold.
 _C0_ILLEGAL = bytes(c for c in range(0x20) if c not in (0x09, 0x0A, 0x0D))
+#: What `to_marcxml` has to escape or clean in a Latin-1 text: markup characters and those controls.
+_UNPLAIN = b'<>"&' + _C0_ILLEGAL
 
 
 def _fix_illegal(match: re.Match[str]) -> str:
@@ -100,13 +102,21 @@ def _to_marcxml_plain(record: Record, head: str) -> str | None:
     subfields = len(parts) - 5 - len(cfs) - 2 * len(dfs)
     tags = 2 * (2 + len(cfs) + len(dfs) + subfields)
     quotes = head.count('"') + 2 * len(cfs) + 6 * len(dfs) + 2 * subfields
-    if (
-        out.count("<") != tags
-        or out.count(">") != tags
-        or out.count('"') != quotes
-        or "&" in out
-        or has_illegal_chars(out)
-    ):
+    try:
+        raw = out.encode("latin-1")
+    except UnicodeEncodeError:
+        if (
+            out.count("<") != tags
+            or out.count(">") != tags
+            or out.count('"') != quotes
+            or "&" in out
+            or FORBIDDEN.search(out) is not None
+        ):
+            return None
+        return out
+    # the usual Latin-1 text, in one pass: the markup holds exactly 2 * tags angle brackets and
+    # `quotes` quotes and nothing else of _UNPLAIN, so anything more is in a value
+    if len(raw) - len(raw.translate(None, _UNPLAIN)) != 2 * tags + quotes:
         return None
     return out
 

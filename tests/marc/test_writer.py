@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import timeit
 
+import pytest
 from lxml import etree
 
 from protocols.marc.record import ControlField, DataField, Record
@@ -72,3 +73,21 @@ def test_writer_is_fast_enough() -> None:
     assert 1500 < len(to_marcxml(record).encode()) < 4000
     seconds = min(timeit.repeat(lambda: to_marcxml(record), number=200, repeat=5)) / 200
     assert seconds < 300e-6
+
+
+def test_plain_path_gives_what_escaping_gives(monkeypatch: pytest.MonkeyPatch) -> None:
+    from protocols.marc import writer
+
+    values = ["plain", "Göteborg", "日本語", "a<b", "a>b", 'a"b', "a&b", "a'b", "\x00", "x\x1b", "\t\n\r", "\x7f\x9f",
+              "\ud800", "\ufffe", "\uffff", "日<本", "日&", "Ü\x01", "", "\u00ff\u0100"]
+    records = [Record("00000cam a2200000 i 4500", [ControlField("001", "1")],
+                      [DataField("245", "1", "0", [("a", "Title"), ("b", value)])]) for value in values]
+    records += [Record("00000cam a2200000 i 4500", [ControlField("001", value)],
+                       [DataField("245", "1", "0", [("a", "T")])]) for value in values]
+    records += [Record("00000nx  a2200000 i 4500", [], [DataField("852", value[:1] or " ", " ", [("b", "Sods")])])
+                for value in values]
+    records += _normalised()
+    plain = [(to_marcxml(r), to_marcxml(r, namespace=False)) for r in records]
+    monkeypatch.setattr(writer, "_to_marcxml_plain", lambda record, head: None)
+    escaped = [(to_marcxml(r), to_marcxml(r, namespace=False)) for r in records]
+    assert plain == escaped
