@@ -22,7 +22,12 @@ _dumps = json.JSONEncoder(ensure_ascii=False, check_circular=False).encode
 _loads = json.loads
 
 
+_JSONB_EMPTY_LIST = b"\x01[]"
+
+
 def _jsonb_encode(value: Any) -> bytes:
+    if value.__class__ is list and not value:  # the most common value by far (no identifiers, ...)
+        return _JSONB_EMPTY_LIST
     return b"\x01" + _dumps(value).encode()
 
 

@@ -76,3 +76,15 @@ def test_trim() -> None:
     assert trim(" Berghs, ") == "Berghs"
     assert trim("Title : ") == "Title"
     assert trim("[Rev. ed.]") == "[Rev. ed.]"
+
+
+def test_summary_values_as_jsonb() -> None:
+    # the loader stores summaries through this codec; empty lists have a shortcut
+    import json
+
+    from gateway.db import _jsonb_decode, _jsonb_encode
+
+    values: list[object] = [[], (), {}, [""], ["9789150222319"], "", None, {"isbns": []}, ["Göteborg"]]
+    for value in values:
+        assert _jsonb_encode(value) == b"\x01" + json.dumps(value, ensure_ascii=False).encode()
+        assert _jsonb_decode(_jsonb_encode(value)) == json.loads(json.dumps(value))
