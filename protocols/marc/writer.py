@@ -93,13 +93,19 @@ def _to_marcxml_plain(record: Record, head: str) -> str | None:
     cfs, dfs = record.controlfields, record.datafields
     parts = [head, "<leader>", record.leader, "</leader>"]
     parts += [f'<controlfield tag="{cf.tag}">{cf.value}</controlfield>' for cf in cfs]
+    append = parts.append
     for df in dfs:
-        parts.append(f'<datafield tag="{df.tag}" ind1="{df.ind1}" ind2="{df.ind2}">')
-        parts += [f'<subfield code="{code}">{value}</subfield>' for code, value in df.subfields]
-        parts.append("</datafield>")
-    parts.append("</record>")
+        append(f'<datafield tag="{df.tag}" ind1="{df.ind1}" ind2="{df.ind2}">')
+        for code, value in df.subfields:  # five pieces each: cheaper than formatting one string
+            append('<subfield code="')
+            append(code)
+            append('">')
+            append(value)
+            append("</subfield>")
+        append("</datafield>")
+    append("</record>")
     out = "".join(parts)
-    subfields = len(parts) - 5 - len(cfs) - 2 * len(dfs)
+    subfields = (len(parts) - 5 - len(cfs) - 2 * len(dfs)) // 5
     tags = 2 * (2 + len(cfs) + len(dfs) + subfields)
     quotes = head.count('"') + 2 * len(cfs) + 6 * len(dfs) + 2 * subfields
     try:
