@@ -83,12 +83,15 @@ def to_marcxml(record: Record, *, namespace: bool = True) -> str:
 
 
 def _to_marcxml_plain(record: Record, head: str) -> str | None:
-    """The serialisation when no text of the record needs escaping or cleaning, else None.
+    """The serialisation when no text of the record needs cleaning and none needs escaping but
+    for ampersands, else None.
 
     The record is written out unescaped and then the result is checked once, instead of every
     value on its own: the markup has a known number of <, > and " (two tags per element, two
     quotes per attribute) and no &, so equal counts mean no value holds any of them; and a
-    printable result holds no character `escape` would drop or replace.
+    result without characters XML does not allow holds none `escape` would drop or replace.
+    Then every & of the result is in a value, and escaping the values comes down to replacing
+    each & of the result by &amp; (ampersands are common in titles and publishers' names).
     """
     cfs, dfs = record.controlfields, record.datafields
     parts = [head, "<leader>", record.leader, "</leader>"]
@@ -115,16 +118,19 @@ def _to_marcxml_plain(record: Record, head: str) -> str | None:
             out.count("<") != tags
             or out.count(">") != tags
             or out.count('"') != quotes
-            or "&" in out
             or FORBIDDEN.search(out) is not None
         ):
             return None
-        return out
+        return out.replace("&", "&amp;") if "&" in out else out
     # the usual Latin-1 text, in one pass: the markup holds exactly 2 * tags angle brackets and
     # `quotes` quotes and nothing else of _UNPLAIN, so anything more is in a value
-    if len(raw) - len(raw.translate(None, _UNPLAIN)) != 2 * tags + quotes:
-        return None
-    return out
+    markup = 2 * tags + quotes
+    unplain = len(raw) - len(raw.translate(None, _UNPLAIN))
+    if unplain == markup:
+        return out
+    if unplain == markup + out.count("&"):  # nothing else to escape or clean
+        return out.replace("&", "&amp;")
+    return None
 
 
 def collection(records: Iterable[Record]) -> str:

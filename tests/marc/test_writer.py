@@ -79,13 +79,16 @@ def test_plain_path_gives_what_escaping_gives(monkeypatch: pytest.MonkeyPatch) -
     from protocols.marc import writer
 
     values = ["plain", "Göteborg", "日本語", "a<b", "a>b", 'a"b', "a&b", "a'b", "\x00", "x\x1b", "\t\n\r", "\x7f\x9f",
-              "\ud800", "\ufffe", "\uffff", "日<本", "日&", "Ü\x01", "", "\u00ff\u0100"]
+              "\ud800", "\ufffe", "\uffff", "日<本", "日&", "Ü\x01", "", "\u00ff\u0100", "Smith & Sons", "&&amp;",
+              "Å & <", 'Å & "', "日 & >", "& \x01", "日 & \ud800", "&\t"]
     records = [Record("00000cam a2200000 i 4500", [ControlField("001", "1")],
                       [DataField("245", "1", "0", [("a", "Title"), ("b", value)])]) for value in values]
     records += [Record("00000cam a2200000 i 4500", [ControlField("001", value)],
                        [DataField("245", "1", "0", [("a", "T")])]) for value in values]
     records += [Record("00000nx  a2200000 i 4500", [], [DataField("852", value[:1] or " ", " ", [("b", "Sods")])])
                 for value in values]
+    records += [Record("00000cam a2200000 i 4500", [ControlField("0&1", "1")],
+                       [DataField("2&5", "&", " ", [("&", "Titel & undertitel"), ("b", "Å")])])]
     records += _normalised()
     plain = [(to_marcxml(r), to_marcxml(r, namespace=False)) for r in records]
     monkeypatch.setattr(writer, "_to_marcxml_plain", lambda record, head: None)
