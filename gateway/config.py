@@ -47,6 +47,7 @@ class Settings:
     max_body: int = DEFAULT_MAX_BODY
     workers: int = 1                         # delivery workers in this process
     batch_size: int = 500                    # records per loader transaction
+    parse_process: bool = True               # prepare large deliveries in a second process
     oai_page_size: int = 500
     sru_max_records: int = 100
     sru_timeout_ms: int = 5000
@@ -91,6 +92,7 @@ def from_env(env: Mapping[str, str] | None = None) -> Settings:
         max_body=int(get("FORVARV_MAX_BODY", str(s.max_body))),
         workers=int(get("FORVARV_WORKERS", str(s.workers))),
         batch_size=int(get("FORVARV_BATCH_SIZE", str(s.batch_size))),
+        parse_process=_bool(get("FORVARV_PARSE_PROCESS", "1")),
         oai_page_size=int(get("FORVARV_OAI_PAGE_SIZE", str(s.oai_page_size))),
         sru_max_records=int(get("FORVARV_SRU_MAX_RECORDS", str(s.sru_max_records))),
         sru_timeout_ms=int(get("FORVARV_SRU_TIMEOUT_MS", str(s.sru_timeout_ms))),

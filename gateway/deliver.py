@@ -17,6 +17,7 @@ from tqdm import tqdm
 
 from gateway import config, db, intake, migrations, registry, report, workers
 from gateway.config import Settings
+from gateway.prepare import ParseProcess
 
 CONTENT_TYPES = {".xml": "application/marcxml+xml", ".mrc": "application/marc", ".marc": "application/marc",
                  ".iso": "application/marc", ".iso2709": "application/marc"}
@@ -60,16 +61,21 @@ async def run(args: argparse.Namespace, settings: Settings) -> int:
             ids.append(received.id)
         if args.no_wait:
             return 0
-        async with pool.acquire() as lease:
-            while True:
-                async with pool.acquire() as conn:
-                    pending = await conn.fetchval(
-                        "SELECT count(*) FROM deliveries WHERE id = ANY($1) AND status NOT IN ('done', 'failed')",
-                        ids)
-                if not pending:
-                    break
-                if not await workers.process_one(pool, settings, lease):
-                    await asyncio.sleep(0.5)
+        parse_process = ParseProcess() if settings.parse_process else None
+        try:
+            async with pool.acquire() as lease:
+                while True:
+                    async with pool.acquire() as conn:
+                        pending = await conn.fetchval(
+                            "SELECT count(*) FROM deliveries WHERE id = ANY($1) AND status NOT IN ('done', 'failed')",
+                            ids)
+                    if not pending:
+                        break
+                    if not await workers.process_one(pool, settings, lease, parse_process):
+                        await asyncio.sleep(0.5)
+        finally:
+            if parse_process is not None:
+                parse_process.shutdown()
         failed = 0
         async with pool.acquire() as conn:
             for delivery_id in ids:

@@ -30,12 +30,18 @@ import asyncpg
 
 from gateway import matching, report
 from gateway.matching import Candidate
+from gateway.prepare import (
+    DoneBib,
+    ParseProcess,
+    Prepared,
+    PreparedBib,
+    PreparedHolding,
+    Spec,
+    Template,
+    fill,
+    prepared_stream,
+)
 from gateway.queries import load
-from protocols.marc import identifiers, summary, validate, writer
-from protocols.marc.isoreader import IsoParser
-from protocols.marc.problems import Problem
-from protocols.marc.record import ControlField, DataField, Record
-from protocols.marc.xmlreader import MarcXmlParser, ReadResult
 
 log = logging.getLogger(__name__)
 Q = load("loader")
@@ -57,16 +63,6 @@ def problem(code: str, message: str) -> dict[str, str]:
     return {"code": code, "message": message}
 
 
-def _problems(items: list[Problem]) -> list[dict[str, str]]:
-    out = []
-    for p in items:
-        entry = {"code": p.code, "message": p.message}
-        if p.tag:
-            entry["tag"] = p.tag
-        out.append(entry)
-    return out
-
-
 @dataclass(slots=True)
 class Context:
     delivery_id: int
@@ -79,28 +75,33 @@ class Context:
 
 @dataclass(slots=True)
 class BibItem:
-    position: int
-    record: Record | None
-    own_id: str | None = None
-    pairs: list[tuple[str, str]] = field(default_factory=list)
-    keys: list[str] = field(default_factory=list)
-    match_class: str = ""
-    errors: list[dict[str, str]] = field(default_factory=list)
-    warnings: list[dict[str, str]] = field(default_factory=list)
-    title: str | None = None
-    described: dict[str, Any] = field(default_factory=dict)
+    """A bibliographic record of the batch: what gateway.prepare found, then what writing decided."""
+
+    prepared: PreparedBib
     # decided when written
     outcome: str = "rejected"
     record_id: int | None = None
     candidates: list[int] = field(default_factory=list)
 
+    @property
+    def position(self) -> int:
+        return self.prepared.position
+
+    @property
+    def template(self) -> Template | None:
+        """The MARCXML to store, None when the record is rejected."""
+        return self.prepared.template
+
 
 @dataclass(slots=True)
 class HoldingItem:
     position: int
-    record: Record | None
+    #: the MARCXML to store, None when the holding cannot be loaded (see errors)
+    template: Template | None
     own_id: str | None = None
     sigel: str | None = None
+    ref: str | None = None  # its 004
+    delete: bool = False
     #: the bibliographic record in this batch it belongs to, or the id of one already written
     parent_position: int | None = None
     parent_record: int | None = None
@@ -134,68 +135,32 @@ class Batches:
         #: holdings whose 004 names nothing seen so far: resolved at the end
         self.forward: list[HoldingItem] = []
 
-    # --- intake of read records ---------------------------------------------------------------
-    def add(self, result: ReadResult) -> None:
-        pos, record, read_problems = result
-        errors = [p for p in read_problems if p.is_error]
-        warnings = [p for p in read_problems if not p.is_error]
-        if record is not None and record.is_holdings:
-            self._add_holding(pos, record, errors, warnings)
+    # --- intake of prepared records -------------------------------------------------------------
+    def add(self, item: Prepared) -> None:
+        if isinstance(item, PreparedHolding):
+            self._add_holding(item)
         else:
-            self._add_bib(pos, record, errors, warnings)
+            self._add_bib(item)
 
-    def _add_bib(self, pos: int, record: Record | None, errors: list[Problem], warnings: list[Problem]) -> None:
-        own_id = (record.control("001") or "").strip() or None if record is not None else None
+    def _add_bib(self, prepared: PreparedBib | DoneBib) -> None:
+        pos, own_id = prepared.position, prepared.own_id
         self.last_bib = pos
         if own_id:
             self.by_own_id.setdefault(own_id, pos)
         prior = self.done.get(pos)
-        if prior is not None:
-            self.by_position[pos] = ParentInfo(pos, prior["record_id"], written=True)
+        if prior is not None or isinstance(prepared, DoneBib):
+            self.by_position[pos] = ParentInfo(pos, prior["record_id"] if prior is not None else None, written=True)
             return
         self.by_position[pos] = ParentInfo(pos, None, written=False)
-        item = BibItem(pos, None, own_id=own_id)
-        if record is not None and not errors:
-            record, v_errors, v_warnings = validate.check(record, kind="Bibliographic")
-            errors = errors + v_errors
-            warnings = warnings + v_warnings
-            if not v_errors:
-                ids = identifiers.extract(record)
-                warnings = warnings + ids.warnings
-                item.record = record
-                item.pairs = ids.pairs()
-                if own_id and not ids.control_003:
-                    item.pairs.append(("sysno", f"({self.ctx.supplier_code}){own_id}"))
-                if own_id:
-                    item.pairs.append(("supplier", f"{self.ctx.supplier_code}:{own_id}"))
-                item.keys = [f"{k}:{v}" for k, v in item.pairs]
-                item.match_class = identifiers.match_class(record)
-                item.described = dict(summary.describe(record, ids=ids))
-                title = item.described.get("title")
-                item.title = title if isinstance(title, str) else None
-        if not errors and record is None:
-            errors = [Problem("LEADER_INVALID", "the record could not be read")]
-        item.errors = _problems(errors)
-        item.warnings = _problems(warnings)
-        if errors:
-            item.record = None
-        self.bibs.append(item)
+        self.bibs.append(BibItem(prepared))
 
-    def _add_holding(self, pos: int, record: Record, errors: list[Problem], warnings: list[Problem]) -> None:
-        if pos in self.done:
+    def _add_holding(self, prepared: PreparedHolding) -> None:
+        if prepared.position in self.done:
             return
-        item = HoldingItem(pos, None, own_id=(record.control("001") or "").strip() or None)
-        checked, v_errors, v_warnings = validate.check(record, kind="Holdings")
-        errors = errors + v_errors
-        warnings = warnings + v_warnings
-        item.warnings = _problems(warnings)
-        sigels = checked.subfield_values("852", "b")
-        item.sigel = sigels[0].strip() if sigels and sigels[0].strip() else None
-        if errors:
-            item.errors = _problems(errors)
-        else:
-            item.record = checked
-        ref = (checked.control("004") or "").strip() or None
+        item = HoldingItem(prepared.position, prepared.template, own_id=prepared.own_id, sigel=prepared.sigel,
+                           ref=prepared.ref, delete=prepared.delete, errors=prepared.errors,
+                           warnings=prepared.warnings)
+        ref = item.ref
         if ref is not None:
             target = self.by_own_id.get(ref)
             if target is None:
@@ -239,8 +204,8 @@ class Batches:
         """Forward references: to a bib later in this delivery, else to an earlier delivery."""
         leftovers = []
         for item in self.forward:
-            ref = (item.record.control("004") if item.record else None) or ""
-            target = self.by_own_id.get(ref.strip())
+            ref = (item.ref if item.template is not None else None) or ""
+            target = self.by_own_id.get(ref)
             if target is not None:
                 item.warnings = [w for w in item.warnings if w["code"] != "HOLDING_FORWARD_REFERENCE"]
                 self._attach(item, target)
@@ -261,45 +226,22 @@ async def chunks(pool: asyncpg.Pool, delivery_id: int) -> AsyncIterator[bytes]:
         seq += 1
 
 
-def new_parser(fmt: str, charset: str | None) -> MarcXmlParser | IsoParser:
-    if fmt == "marcxml":
-        return MarcXmlParser()
-    return IsoParser(encoding="latin1" if charset == "iso-8859-1" else "auto")
-
-
 # --- writing ----------------------------------------------------------------------------------
-def _stamp(record: Record, now: datetime) -> None:
-    record.set_control("005", now.strftime("%Y%m%d%H%M%S.0"))
+def _stamp(now: datetime) -> str:
+    """The 005 of records written at `now`."""
+    return now.strftime("%Y%m%d%H%M%S.0")
 
 
-def _own_record(record: Record, record_id: int, ctx: Context, own_id: str | None) -> None:
-    """Make the supplier's record ours: 001/003 are the gateway's, the supplier's id goes to 035."""
-    if own_id:
-        org = (record.control("003") or "").strip() or ctx.supplier_code
-        sysno = f"({org}){own_id}"
-        if sysno not in {v.strip() for v in record.subfield_values("035", "a")}:
-            record.add_datafield(DataField("035", " ", " ", [("a", sysno)]))
-    record.set_control("001", str(record_id))
-    record.set_control("003", ctx.org_code)
-
-
-def _holding_record(item: HoldingItem, holding_id: int, bib_id: int, ctx: Context, now: datetime) -> str:
-    record = item.record
-    assert record is not None
-    record.set_control("001", str(holding_id))
-    record.set_control("003", ctx.org_code)
-    record.remove_control("004")
-    record.controlfields.append(ControlField("004", str(bib_id)))
-    record.controlfields.sort(key=lambda cf: cf.tag)
-    _stamp(record, now)
-    return writer.to_marcxml(record)
+def _holding_record(item: HoldingItem, holding_id: int, bib_id: int, stamp: str) -> str:
+    assert item.template is not None
+    return fill(item.template, {"001": str(holding_id), "004": str(bib_id), "005": stamp})
 
 
 async def _write_batch(conn: asyncpg.Connection, ctx: Context, bibs: list[BibItem],
                        holdings: list[HoldingItem], parents: dict[int, ParentInfo]) -> None:
-    now = datetime.now(UTC)
-    live = [b for b in bibs if b.record is not None]
-    keys = sorted({k for b in live for k in b.keys})
+    stamp = _stamp(datetime.now(UTC))
+    live = [b for b in bibs if b.template is not None]
+    keys = sorted({k for b in live for k in b.prepared.keys})
     new_ids: list[int] = list(await conn.fetchval(Q["lock_keys"], keys, len(live), "bib_id_seq", column=1))
     index: dict[tuple[str, str], list[Candidate]] = {}
     if keys:
@@ -317,51 +259,50 @@ async def _write_batch(conn: asyncpg.Connection, ctx: Context, bibs: list[BibIte
     reviews: list[tuple[int, int, str, str, str]] = []
     by_position: dict[int, BibItem] = {}
     for item in live:
-        record = item.record
-        assert record is not None
-        by_position[item.position] = item
-        level = record.leader[17] if len(record.leader) > 17 else " "
-        _kind, found = matching.candidates(item.pairs, item.match_class, index)
+        prepared = item.prepared
+        template = prepared.template
+        assert template is not None
+        by_position[prepared.position] = item
+        level = prepared.level
+        _kind, found = matching.candidates(prepared.pairs, prepared.match_class, index)
         item.candidates = [c.id for c in found]
         if not found:
             rid = new_ids.pop()
-            _own_record(record, rid, ctx, item.own_id)
-            _stamp(record, now)
-            ins.append((rid, item.match_class, level, writer.to_marcxml(record), item.described, ctx.supplier_id))
+            ins.append((rid, prepared.match_class, level, fill(template, {"001": str(rid), "005": stamp}),
+                        prepared.described, ctx.supplier_id))
             item.outcome, item.record_id = "created", rid
-            cand = Candidate(rid, item.match_class, level, False, _FAR_FUTURE)
-            for pair in item.pairs:
+            cand = Candidate(rid, prepared.match_class, level, False, _FAR_FUTURE)
+            for pair in prepared.pairs:
                 index.setdefault(pair, []).append(cand)
         else:
             target = found[0]
             item.record_id = target.id
             if len(found) > 1:
                 reviews.append((item.position, target.id, ",".join(map(str, item.candidates)),
-                                "\x1f".join(item.keys),
+                                "\x1f".join(prepared.keys),
                                 f"{len(found)} records share an identifier; attached to the oldest"))
             if matching.may_replace(level, target):
-                _own_record(record, target.id, ctx, item.own_id)
-                _stamp(record, now)
-                upd[target.id] = (target.id, item.match_class, level, writer.to_marcxml(record),
-                                  json.dumps(item.described))
+                upd[target.id] = (target.id, prepared.match_class, level,
+                                  fill(template, {"001": str(target.id), "005": stamp}),
+                                  json.dumps(prepared.described))
                 item.outcome = "updated"
                 replaced = Candidate(target.id, target.match_class, level, False, target.created_at)
                 for pair_list in index.values():
                     for i, c in enumerate(pair_list):
                         if c.id == target.id:
                             pair_list[i] = replaced
-                for pair in item.pairs:
+                for pair in prepared.pairs:
                     if all(c.id != target.id for c in index.setdefault(pair, [])):
                         index[pair].append(replaced)
             else:
                 item.outcome = "matched"
-                for pair in item.pairs:
+                for pair in prepared.pairs:
                     if all(c.id != target.id for c in index.setdefault(pair, [])):
                         index[pair].append(target)
         if item.outcome == "created":  # a new id: nothing can be there yet, COPY them
-            new_idents.update(dict.fromkeys((k, v, item.record_id) for k, v in item.pairs))
+            new_idents.update(dict.fromkeys((k, v, item.record_id) for k, v in prepared.pairs))
         else:
-            idents.extend((k, v, item.record_id) for k, v in item.pairs)
+            idents.extend((k, v, item.record_id) for k, v in prepared.pairs)
 
     if ins:
         await conn.copy_records_to_table("bib_records", records=ins, columns=_BIB_COLUMNS)
@@ -384,7 +325,7 @@ async def _write_batch(conn: asyncpg.Connection, ctx: Context, bibs: list[BibIte
         cols = list(zip(*reviews, strict=True))
         await conn.execute(Q["insert_review_items"], ctx.delivery_id, *[list(c) for c in cols])
 
-    await _write_holdings(conn, ctx, holdings, by_position, now, parents)
+    await _write_holdings(conn, ctx, holdings, by_position, stamp, parents)
     await _write_results(conn, ctx, bibs, holdings)
 
 
@@ -420,7 +361,7 @@ def _resolve_parent(item: HoldingItem, batch_bibs: dict[int, BibItem], parents: 
 
 
 async def _write_holdings(conn: asyncpg.Connection, ctx: Context, holdings: list[HoldingItem],
-                          batch_bibs: dict[int, BibItem], now: datetime,
+                          batch_bibs: dict[int, BibItem], stamp: str,
                           parents: dict[int, ParentInfo]) -> None:
     usable: list[tuple[HoldingItem, int]] = []
     for item in holdings:
@@ -434,7 +375,7 @@ async def _write_holdings(conn: asyncpg.Connection, ctx: Context, holdings: list
                                        "was rejected"))
         item.parent_record = bib_id
         _check_library(item, ctx)
-        if item.errors or item.record is None or bib_id is None:
+        if item.errors or item.template is None or bib_id is None:
             item.outcome = "rejected"
             continue
         usable.append((item, bib_id))
@@ -449,9 +390,9 @@ async def _write_holdings(conn: asyncpg.Connection, ctx: Context, holdings: list
     inserts: dict[tuple[int, str], list[Any]] = {}
     updates: dict[int, list[Any]] = {}
     for item, bib_id in usable:
-        assert item.record is not None and item.sigel is not None
+        assert item.template is not None and item.sigel is not None
         key = (bib_id, item.sigel)
-        delete = len(item.record.leader) > 5 and item.record.leader[5] == "d"
+        delete = item.delete
         current = existing.get(key)
         if current is None or current[1]:
             if delete:
@@ -461,18 +402,18 @@ async def _write_holdings(conn: asyncpg.Connection, ctx: Context, holdings: list
                 continue
             if current is None:
                 hid = fresh.pop()
-                inserts[key] = [hid, bib_id, item.sigel, _holding_record(item, hid, bib_id, ctx, now), False,
+                inserts[key] = [hid, bib_id, item.sigel, _holding_record(item, hid, bib_id, stamp), False,
                                 ctx.supplier_id]
                 existing[key] = (hid, False)
                 item.outcome = "added"
             else:  # re-adding a deleted holding revives the tombstone
                 hid = current[0]
-                updates[hid] = [hid, _holding_record(item, hid, bib_id, ctx, now), False]
+                updates[hid] = [hid, _holding_record(item, hid, bib_id, stamp), False]
                 existing[key] = (hid, False)
                 item.outcome = "added"
         else:
             hid = current[0]
-            xml = _holding_record(item, hid, bib_id, ctx, now)
+            xml = _holding_record(item, hid, bib_id, stamp)
             if key in inserts:
                 inserts[key] = [hid, bib_id, item.sigel, xml, delete, ctx.supplier_id]
             else:
@@ -493,8 +434,9 @@ async def _write_results(conn: asyncpg.Connection, ctx: Context, bibs: list[BibI
     did = ctx.delivery_id
     rows: list[tuple[Any, ...]] = []
     for b in bibs:
-        rows.append((did, b.position, "bib", None, b.own_id, b.keys, b.outcome, b.record_id, None,
-                     None, b.candidates, b.title, b.errors, b.warnings))
+        p = b.prepared
+        rows.append((did, p.position, "bib", None, p.own_id, p.keys, b.outcome, b.record_id, None,
+                     None, b.candidates, p.title, p.errors, p.warnings))
     for h in holdings:
         rows.append((did, h.position, "holding", h.parent_position, h.own_id, [], h.outcome, h.parent_record,
                      h.holding_id, h.sigel, [], None, h.errors, h.warnings))
@@ -520,26 +462,24 @@ async def write_batch(pool: asyncpg.Pool, ctx: Context, bibs: list[BibItem], hol
                 raise
             log.warning("delivery %s: batch retried after a lock conflict", ctx.delivery_id)
             for b in bibs:
-                if b.record is not None:
+                if b.template is not None:
                     b.outcome, b.record_id, b.candidates = "rejected", None, []
             for h, errors, parent in saved:
                 h.errors, h.parent_record, h.outcome, h.holding_id = list(errors), parent, "rejected", None
 
 
 # --- the whole delivery ---------------------------------------------------------------------
-#: Records read between two turns of the event loop, so the batch being written meanwhile gets
-#: its statements sent as soon as the previous one returns.
+#: Records taken between two turns of the event loop, so the batch being written meanwhile gets
+#: its statements sent as soon as the previous one returns (when records are prepared inline,
+#: taking one prepares it; gateway.prepare also parses the payload in slices for this reason).
 _YIELD_EVERY = 8
-#: Stored chunks (1 MiB) are handed to the parser in slices of this size: parsing a whole chunk
-#: in one go kept the event loop (and so the batch being written) waiting for ~50 ms at a time.
-_FEED_SLICE = 64 * 1024
 
 
 class _Pipeline:
     """Reading and checking the next batch while the previous one is being written.
 
-    Python's work (parsing, validation, identifiers, summaries) runs on this process's core while
-    PostgreSQL works on the batch before on the other. Batches are still written strictly one
+    Preparing records (parsing, validation, identifiers, summaries: gateway.prepare) runs here or
+    in the second process while PostgreSQL works on the batch before. Batches are still written strictly one
     after the other, each in its own transaction, so matching always sees every earlier batch
     committed; a holding whose parent is in the batch still being written is attached when its
     own batch is written (see `_resolve_parent`).
@@ -551,10 +491,10 @@ class _Pipeline:
         self.state = state
         self.writing: tuple[asyncio.Task[None], list[BibItem]] | None = None
 
-    async def add(self, results: Iterable[ReadResult]) -> None:
+    async def add(self, items: Iterable[Prepared]) -> None:
         add = self.state.add
-        for n, result in enumerate(results, 1):
-            add(result)
+        for n, item in enumerate(items, 1):
+            add(item)
             if n % _YIELD_EVERY == 0:
                 await asyncio.sleep(0)
 
@@ -586,8 +526,13 @@ class _Pipeline:
 async def load_delivery(
     pool: asyncpg.Pool, delivery_id: int, *, org_code: str, batch_size: int = 500,
     on_finish: Callable[[asyncpg.Connection, int], Awaitable[object]] | None = None,
+    parse_process: ParseProcess | None = None,
 ) -> dict[str, int]:
-    """Process one claimed delivery to the end; returns its summary."""
+    """Process one claimed delivery to the end; returns its summary.
+
+    With `parse_process`, records are prepared in that second process (gateway.prepare);
+    the outcome is the same either way.
+    """
     async with pool.acquire() as conn:
         meta = await conn.fetchrow(Q["delivery_meta"], delivery_id)
         libs = {r["sigel"]: (r["registered"], r["customer"]) for r in await conn.fetch(Q["libraries"],
@@ -597,14 +542,14 @@ async def load_delivery(
     if done:
         log.info("delivery %s: resuming after %d records already loaded", delivery_id, len(done))
     state = Batches(ctx, done, batch_size)
-    parser = new_parser(meta["format"], meta["charset"])
+    spec = Spec(meta["format"], meta["charset"], meta["supplier_code"], org_code, frozenset(done))
     pipeline = _Pipeline(pool, ctx, state)
     try:
-        async for data in chunks(pool, delivery_id):
-            for start in range(0, len(data), _FEED_SLICE):
-                await pipeline.add(parser.feed(data[start:start + _FEED_SLICE]))
+        stream = prepared_stream(chunks(pool, delivery_id), spec, parse_process, meta["record_count"])
+        async with contextlib.aclosing(stream):
+            async for items in stream:
+                await pipeline.add(items)
                 await pipeline.flush(final=False)
-        await pipeline.add(parser.close())
         await pipeline.flush(final=True)
         await pipeline.drain()
     finally:
@@ -626,9 +571,9 @@ async def _resolve_earlier(pool: asyncpg.Pool, ctx: Context, items: list[Holding
     """004s naming no record of this delivery: a record this supplier delivered before?"""
     async with pool.acquire() as conn:
         for item in items:
-            if item.parent_position is not None or item.record is None:
+            if item.parent_position is not None or item.template is None:
                 continue
-            ref = (item.record.control("004") or "").strip()
+            ref = item.ref or ""
             found = await conn.fetchval(Q["lookup_supplier_record"], f"{ctx.supplier_code}:{ref}")
             item.warnings = [w for w in item.warnings if w["code"] != "HOLDING_FORWARD_REFERENCE"]
             if found is None:

@@ -23,6 +23,7 @@ from gateway import loader
 from gateway.appkeys import POOL, SETTINGS
 from gateway.config import Settings
 from gateway.intake import NOTIFY_CHANNEL
+from gateway.prepare import ParseProcess
 
 log = logging.getLogger(__name__)
 
@@ -75,8 +76,12 @@ async def _on_finish(conn: asyncpg.Connection, delivery_id: int) -> None:
     await outbox.enqueue_for_delivery(conn, delivery_id)
 
 
-async def process_one(pool: asyncpg.Pool, settings: Settings, lease: asyncpg.Connection) -> bool:
-    """Claim and load one delivery; False when there was nothing to do."""
+async def process_one(pool: asyncpg.Pool, settings: Settings, lease: asyncpg.Connection,
+                      parse_process: ParseProcess | None = None) -> bool:
+    """Claim and load one delivery; False when there was nothing to do.
+
+    With `parse_process`, a large delivery's records are prepared in that second process.
+    """
     delivery_id = await claim(lease)
     if delivery_id is None:
         return False
@@ -91,7 +96,7 @@ async def process_one(pool: asyncpg.Pool, settings: Settings, lease: asyncpg.Con
             return True
         totals = await loader.load_delivery(
             pool, delivery_id, org_code=settings.org_code, batch_size=settings.batch_size,
-            on_finish=_on_finish,
+            on_finish=_on_finish, parse_process=parse_process,
         )
         log.info("delivery %s done: %s", delivery_id, totals)
     except (OSError, asyncpg.PostgresConnectionError, asyncpg.InterfaceError):
@@ -107,7 +112,8 @@ async def process_one(pool: asyncpg.Pool, settings: Settings, lease: asyncpg.Con
     return True
 
 
-async def run(pool: asyncpg.Pool, settings: Settings, stop: asyncio.Event) -> None:
+async def run(pool: asyncpg.Pool, settings: Settings, stop: asyncio.Event,
+              parse_process: ParseProcess | None = None) -> None:
     """One worker loop; returns when `stop` is set."""
     wake = asyncio.Event()
 
@@ -121,7 +127,7 @@ async def run(pool: asyncpg.Pool, settings: Settings, stop: asyncio.Event) -> No
                 await lease.add_listener(NOTIFY_CHANNEL, notified)
                 while not stop.is_set():
                     wake.clear()
-                    if await process_one(pool, settings, lease):
+                    if await process_one(pool, settings, lease, parse_process):
                         continue
                     with contextlib.suppress(TimeoutError):
                         await asyncio.wait_for(wake.wait(), POLL_SECONDS)
@@ -138,7 +144,10 @@ def setup(app: web.Application) -> None:
     async def workers(app: web.Application) -> AsyncIterator[None]:
         settings = app[SETTINGS]
         stop = asyncio.Event()
-        tasks = [asyncio.create_task(run(app[POOL], settings, stop)) for _ in range(settings.workers)]
+        # one second process serves all of this process's workers (it is started on first use)
+        parse_process = ParseProcess() if settings.parse_process else None
+        tasks = [asyncio.create_task(run(app[POOL], settings, stop, parse_process))
+                 for _ in range(settings.workers)]
         yield
         stop.set()
         for t in tasks:
@@ -146,5 +155,7 @@ def setup(app: web.Application) -> None:
         for t in tasks:
             with contextlib.suppress(asyncio.CancelledError):
                 await t
+        if parse_process is not None:
+            await asyncio.get_running_loop().run_in_executor(None, parse_process.shutdown)
 
     app.cleanup_ctx.append(workers)

@@ -2,6 +2,8 @@
 
     python -m tests.intake.procs load DB_URL DELIVERY_ID BATCH_SIZE   # load one delivery directly
     python -m tests.intake.procs worker DB_URL BATCH_SIZE              # a worker loop, until killed
+
+The worker prepares records in a second process, as `forvarv serve` does for large deliveries.
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ import sys
 
 from gateway import db, loader, workers
 from gateway.config import Settings
+from gateway.prepare import ParseProcess
 
 
 async def _load(url: str, delivery_id: int, batch_size: int) -> None:
@@ -24,7 +27,7 @@ async def _load(url: str, delivery_id: int, batch_size: int) -> None:
 async def _worker(url: str, batch_size: int) -> None:
     pool = await db.create_pool(url, min_size=1, max_size=3)
     print("worker ready", flush=True)
-    await workers.run(pool, Settings(batch_size=batch_size), asyncio.Event())
+    await workers.run(pool, Settings(batch_size=batch_size), asyncio.Event(), ParseProcess())
 
 
 def main(argv: list[str]) -> None:

@@ -1,0 +1,457 @@
+"""Preparing read records for the loader, in this process or in a second one.
+
+Everything the loader does to a record that does not depend on the database — validation and
+normalisation, identifiers, the match class, the summary, and the MARCXML to store — happens
+here, once per record, and its result is a small picklable `PreparedBib` or `PreparedHolding`.
+What only writing can decide (the record's id, the parent's id, the timestamp) is left as empty
+slots in the stored MARCXML (`Template`), filled in with string joins when the batch is written.
+
+On a two-core machine this is about half of a delivery's CPU time. A large delivery is therefore
+prepared in a second process (`ParseProcess`): it reads the stored payload and prepares records
+while this process matches and writes the batches before them and PostgreSQL works on them, so
+the three share both cores instead of taking turns on one. Small deliveries are prepared inline
+(a round trip to the other process costs more than it saves).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+import contextlib
+import gc
+import itertools
+import logging
+import multiprocessing
+import os
+import re
+import threading
+import time
+from collections.abc import AsyncGenerator, AsyncIterator, Iterable, Iterator
+from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
+from typing import Any, NamedTuple
+
+from protocols.marc import identifiers, summary, validate, writer
+from protocols.marc.isoreader import IsoParser
+from protocols.marc.problems import Problem
+from protocols.marc.record import ControlField, DataField, Record
+from protocols.marc.xmlreader import MarcXmlParser, ReadResult, XMLFault, XMLSyntaxFault
+
+log = logging.getLogger(__name__)
+
+#: Deliveries with at least this many records are prepared in the second process by default.
+CHILD_MIN_RECORDS = 200
+
+
+#: Stored MARCXML with empty control fields to fill in: text, a slot's tag, text, ... text
+#: (a plain tuple of strings: it crosses to the loader's process many times a second).
+Template = tuple[str, ...]
+
+
+def fill(template: Template, values: dict[str, str]) -> str:
+    """The MARCXML with each slot's control field holding values[tag] (digits: nothing to escape)."""
+    parts = list(template)
+    for i in range(1, len(parts), 2):
+        tag = parts[i]
+        parts[i] = f'<controlfield tag="{tag}">{values[tag]}</controlfield>'
+    return "".join(parts)
+
+
+#: The slots: control fields set to "" before serialising (validation removes every empty
+#: control field a record brings, so an empty one in the output is always a slot).
+_SLOT = re.compile(r'<controlfield tag="(00[145])"></controlfield>')
+
+
+def _template(record: Record) -> Template:
+    return tuple(_SLOT.split(writer.to_marcxml(record)))
+
+
+class PreparedBib(NamedTuple):
+    position: int
+    own_id: str | None
+    #: None when the record is rejected (see errors)
+    template: Template | None
+    errors: list[dict[str, str]]
+    warnings: list[dict[str, str]]
+    pairs: list[tuple[str, str]]
+    keys: list[str]
+    match_class: str
+    level: str
+    title: str | None
+    described: dict[str, Any]
+
+
+class PreparedHolding(NamedTuple):
+    position: int
+    own_id: str | None
+    template: Template | None
+    errors: list[dict[str, str]]
+    warnings: list[dict[str, str]]
+    sigel: str | None
+    #: the 004 as sent (stripped), None when there is none
+    ref: str | None
+    delete: bool
+
+
+class DoneBib(NamedTuple):
+    """A bibliographic record whose result a previous attempt already wrote (resumed delivery)."""
+
+    position: int
+    own_id: str | None
+
+
+Prepared = PreparedBib | PreparedHolding | DoneBib
+
+
+def problems(items: list[Problem]) -> list[dict[str, str]]:
+    out = []
+    for p in items:
+        entry = {"code": p.code, "message": p.message}
+        if p.tag:
+            entry["tag"] = p.tag
+        out.append(entry)
+    return out
+
+
+def _own_id(record: Record | None) -> str | None:
+    return (record.control("001") or "").strip() or None if record is not None else None
+
+
+def prepare_bib(pos: int, record: Record | None, read_problems: list[Problem], supplier_code: str,
+                org_code: str) -> PreparedBib:
+    errors = [p for p in read_problems if p.is_error]
+    warnings = [p for p in read_problems if not p.is_error]
+    own_id = _own_id(record)
+    template: Template | None = None
+    pairs: list[tuple[str, str]] = []
+    keys: list[str] = []
+    match_class = level = ""
+    title: str | None = None
+    described: dict[str, Any] = {}
+    if record is not None and not errors:
+        record, v_errors, v_warnings = validate.check(record, kind="Bibliographic")
+        errors += v_errors
+        warnings += v_warnings
+        if not v_errors:
+            ids = identifiers.extract(record)
+            warnings += ids.warnings
+            pairs = ids.pairs()
+            if own_id and not ids.control_003:
+                pairs.append(("sysno", f"({supplier_code}){own_id}"))
+            if own_id:
+                pairs.append(("supplier", f"{supplier_code}:{own_id}"))
+            keys = [f"{k}:{v}" for k, v in pairs]
+            match_class = identifiers.match_class(record)
+            described = dict(summary.describe(record, ids=ids))
+            found = described.get("title")
+            title = found if isinstance(found, str) else None
+            level = record.leader[17] if len(record.leader) > 17 else " "
+            template = _bib_template(record, own_id, supplier_code, org_code)
+    if not errors and record is None:
+        errors = [Problem("LEADER_INVALID", "the record could not be read")]
+    if errors:
+        template = None
+    return PreparedBib(pos, own_id, template, problems(errors), problems(warnings), pairs, keys, match_class,
+                       level, title, described)
+
+
+def _bib_template(record: Record, own_id: str | None, supplier_code: str, org_code: str) -> Template:
+    """The record as stored: 001/003 are the gateway's, the supplier's id goes to 035."""
+    if own_id:
+        org = (record.control("003") or "").strip() or supplier_code
+        sysno = f"({org}){own_id}"
+        if sysno not in {v.strip() for v in record.subfield_values("035", "a")}:
+            record.add_datafield(DataField("035", " ", " ", [("a", sysno)]))
+    record.set_control("001", "")
+    record.set_control("003", org_code)
+    record.set_control("005", "")
+    return _template(record)
+
+
+def prepare_holding(pos: int, record: Record, read_problems: list[Problem], org_code: str) -> PreparedHolding:
+    errors = [p for p in read_problems if p.is_error]
+    warnings = [p for p in read_problems if not p.is_error]
+    own_id = _own_id(record)
+    checked, v_errors, v_warnings = validate.check(record, kind="Holdings")
+    errors += v_errors
+    warnings += v_warnings
+    sigels = checked.subfield_values("852", "b")
+    sigel = sigels[0].strip() if sigels and sigels[0].strip() else None
+    ref = (checked.control("004") or "").strip() or None
+    delete = len(checked.leader) > 5 and checked.leader[5] == "d"
+    template = None
+    if not errors:
+        checked.set_control("001", "")
+        checked.set_control("003", org_code)
+        checked.remove_control("004")
+        checked.controlfields.append(ControlField("004", ""))
+        checked.controlfields.sort(key=lambda cf: cf.tag)
+        checked.set_control("005", "")
+        template = _template(checked)
+    return PreparedHolding(pos, own_id, template, problems(errors), problems(warnings), sigel, ref, delete)
+
+
+class Spec(NamedTuple):
+    """What preparing one delivery needs to know."""
+
+    fmt: str  # 'marcxml' or 'iso2709'
+    charset: str | None
+    supplier_code: str
+    org_code: str
+    #: positions a previous attempt already wrote (a resumed delivery)
+    done: frozenset[int]
+
+
+class Preparer:
+    """Reads one delivery's stored payload and prepares its records."""
+
+    def __init__(self, spec: Spec) -> None:
+        self.parser = new_parser(spec.fmt, spec.charset)
+        self.supplier_code = spec.supplier_code
+        self.org_code = spec.org_code
+        self.done = spec.done
+
+    def prepare(self, result: ReadResult) -> Prepared | None:
+        pos, record, read_problems = result
+        done = pos in self.done
+        if record is not None and record.is_holdings:
+            if done:
+                return None
+            return prepare_holding(pos, record, read_problems, self.org_code)
+        if done:
+            return DoneBib(pos, _own_id(record))
+        return prepare_bib(pos, record, read_problems, self.supplier_code, self.org_code)
+
+    def _each(self, results: list[ReadResult]) -> Iterator[Prepared]:
+        prepare = self.prepare
+        for result in results:
+            item = prepare(result)
+            if item is not None:
+                yield item
+
+    def feed(self, data: bytes) -> Iterator[Prepared]:
+        """Lazily: the records are prepared as the caller takes them."""
+        return self._each(self.parser.feed(data))
+
+    def close(self) -> Iterator[Prepared]:
+        return self._each(self.parser.close())
+
+
+def new_parser(fmt: str, charset: str | None) -> MarcXmlParser | IsoParser:
+    if fmt == "marcxml":
+        return MarcXmlParser()
+    return IsoParser(encoding="latin1" if charset == "iso-8859-1" else "auto")
+
+
+# --- the second process ----------------------------------------------------------------------
+#: In the child: its open deliveries by token.
+_SESSIONS: dict[int, Preparer] = {}
+
+
+#: How often the second process checks that the gateway process that started it is still there.
+WATCH_SECONDS = 1.0
+
+
+def _child_init() -> None:
+    # as gateway.serve.tune_gc: records allocate many small objects, almost none in cycles
+    gc.collect()
+    gc.freeze()
+    gc.set_threshold(50_000, 50, 100)
+    # A process pool's worker outlives a parent killed with SIGKILL (it holds both ends of its own
+    # task queue, so it never sees end-of-file); this one follows its parent within a second.
+    parent = os.getppid()
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(WATCH_SECONDS)
+        os._exit(0)
+
+    threading.Thread(target=watch, name="parent-watch", daemon=True).start()
+
+
+def _fault(exc: XMLFault) -> tuple[str, str, str, int | None, int | None]:
+    return (type(exc).__name__, exc.code, exc.message, exc.line, exc.column)
+
+
+def _raise_fault(fault: tuple[str, str, str, int | None, int | None]) -> None:
+    kind, code, message, line, column = fault
+    if kind == "XMLSyntaxFault":
+        raise XMLSyntaxFault(message, line, column, code)
+    raise XMLFault(code, message, line, column)
+
+
+#: Prepared records cross between the processes as (kind, plain tuple): pickling named tuples
+#: goes through Python code for each one, plain tuples do not.
+_KINDS: tuple[type[PreparedBib], type[PreparedHolding], type[DoneBib]] = (PreparedBib, PreparedHolding, DoneBib)
+_KIND_OF = {cls: i for i, cls in enumerate(_KINDS)}
+Wire = list[tuple[int, tuple[Any, ...]]]
+ChildAnswer = tuple[Wire, tuple[str, str, str, int | None, int | None] | None]
+
+
+def _to_wire(items: Iterable[Prepared]) -> Wire:
+    kind_of = _KIND_OF
+    return [(kind_of[type(item)], tuple(item)) for item in items]
+
+
+def _from_wire(wire: Wire) -> list[Prepared]:
+    kinds = _KINDS
+    return [kinds[kind]._make(fields) for kind, fields in wire]
+
+
+def _child_open(token: int, spec: Spec) -> None:
+    _SESSIONS[token] = Preparer(spec)
+
+
+def _child_feed(token: int, data: bytes | None) -> ChildAnswer:
+    """Prepare what `data` completes (None: the end of the payload, which ends the session)."""
+    session = _SESSIONS[token]
+    try:
+        if data is None:
+            del _SESSIONS[token]
+            return _to_wire(session.close()), None
+        return _to_wire(session.feed(data)), None
+    except XMLFault as exc:  # its own arguments do not survive pickling: sent as a tuple
+        _SESSIONS.pop(token, None)
+        return [], _fault(exc)
+
+
+def _child_drop(token: int) -> None:
+    _SESSIONS.pop(token, None)
+
+
+class ParseProcess:
+    """The second process, started on first use and kept for the next deliveries.
+
+    Deliveries of fewer than `min_records` records are still prepared inline.
+    """
+
+    def __init__(self, min_records: int = CHILD_MIN_RECORDS) -> None:
+        self.min_records = min_records
+        self._executor: ProcessPoolExecutor | None = None
+        self._tokens = itertools.count(1)
+
+    def executor(self) -> ProcessPoolExecutor:
+        if self._executor is None:
+            # spawn, not fork (this process has an event loop, sockets and threads) nor forkserver
+            # (its children are the fork server's, so they could not watch this process)
+            ctx = multiprocessing.get_context("spawn")
+            self._executor = ProcessPoolExecutor(max_workers=1, mp_context=ctx, initializer=_child_init)
+        return self._executor
+
+    def is_current(self, executor: ProcessPoolExecutor) -> bool:
+        return self._executor is executor
+
+    def next_token(self) -> int:
+        return next(self._tokens)
+
+    def broken(self) -> None:
+        """After the process died: the next delivery starts a new one."""
+        executor, self._executor = self._executor, None
+        if executor is not None:
+            executor.shutdown(wait=False, cancel_futures=True)
+
+    def shutdown(self) -> None:
+        executor, self._executor = self._executor, None
+        if executor is not None:
+            executor.shutdown(wait=True, cancel_futures=True)
+
+
+#: Payload slices sent to the second process per call, how many calls may be in flight, and
+#: how many prepared slices may wait for the loader: enough for the second process never to
+#: wait while a batch is being written, few enough to keep memory flat (a slice is ~80 records).
+CHILD_SLICE = 256 * 1024
+CHILD_AHEAD = 2
+CHILD_QUEUE = 8
+#: Slices parsed inline per turn of the event loop (see gateway.loader).
+INLINE_SLICE = 64 * 1024
+
+
+async def prepared_stream(chunks: AsyncIterator[bytes], spec: Spec, process: ParseProcess | None,
+                          record_count: int | None = None) -> AsyncGenerator[Iterable[Prepared], None]:
+    """The payload's records, prepared, in order: inline (lazily, as the caller takes them) or,
+    given a ParseProcess and at least its `min_records`, there (see `_ChildFeed`).
+
+    Close it (contextlib.aclosing) when stopping early, so the second process forgets the delivery.
+    """
+    if process is None or (record_count or 0) < process.min_records:
+        preparer = Preparer(spec)
+        async for data in chunks:
+            for start in range(0, len(data), INLINE_SLICE):
+                yield preparer.feed(data[start:start + INLINE_SLICE])
+        yield preparer.close()
+        return
+    feed = _ChildFeed(process, spec)
+    producer = asyncio.create_task(feed.produce(chunks))
+    try:
+        while (item := await feed.queue.get()) is not None:
+            if isinstance(item, BaseException):
+                raise item
+            yield item
+        await producer
+    finally:
+        if not producer.done():
+            producer.cancel()
+            with contextlib.suppress(BaseException):
+                await producer
+        feed.forget()
+
+
+class _ChildFeed:
+    """Keeps the second process busy on one delivery, in a task of its own.
+
+    The payload goes over in slices, a few calls in flight; prepared slices wait in a bounded
+    queue for the loader. Being a task of its own, it goes on feeding the second process while
+    the loader waits for a batch to be written.
+    """
+
+    def __init__(self, process: ParseProcess, spec: Spec) -> None:
+        self.process = process
+        self.spec = spec
+        self.executor = process.executor()
+        self.token = process.next_token()
+        self.queue: asyncio.Queue[list[Prepared] | BaseException | None] = asyncio.Queue(CHILD_QUEUE)
+        self.pending: collections.deque[asyncio.Future[ChildAnswer]] = collections.deque()
+        self.finished = False
+
+    async def produce(self, chunks: AsyncIterator[bytes]) -> None:
+        loop = asyncio.get_running_loop()
+        executor, token = self.executor, self.token
+        try:
+            await self._call(loop.run_in_executor(executor, _child_open, token, self.spec))
+            async for data in chunks:
+                for start in range(0, len(data), CHILD_SLICE):
+                    self.pending.append(loop.run_in_executor(executor, _child_feed, token,
+                                                             data[start:start + CHILD_SLICE]))
+                    while len(self.pending) > CHILD_AHEAD:
+                        await self._take()
+            self.pending.append(loop.run_in_executor(executor, _child_feed, token, None))
+            while self.pending:
+                await self._take()
+            self.finished = True
+            await self.queue.put(None)
+        except Exception as exc:  # handed to the loader, which raises it
+            await self.queue.put(exc)
+
+    async def _call(self, future: asyncio.Future[Any]) -> Any:
+        try:
+            return await future
+        except BrokenProcessPool:
+            self.process.broken()
+            raise
+
+    async def _take(self) -> None:
+        wire, fault = await self._call(self.pending.popleft())
+        if fault is not None:
+            self.finished = True  # the second process has dropped the delivery
+            _raise_fault(fault)
+        await self.queue.put(_from_wire(wire))
+
+    def forget(self) -> None:
+        """Stopped early: the calls not yet started are cancelled and the delivery dropped."""
+        if self.finished:
+            return
+        for future in self.pending:
+            future.cancel()
+        if self.process.is_current(self.executor):
+            with contextlib.suppress(RuntimeError):  # shut down meanwhile
+                self.executor.submit(_child_drop, self.token)
