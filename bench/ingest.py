@@ -5,7 +5,8 @@
     python bench/ingest.py --rss-mb 200         # also a ~200 MB delivery, for the RSS bound
 
 The gateway runs as its own process (`forvarv serve`, one worker) on loopback; the delivery is
-streamed to it with a plain HTTP client. Its peak RSS is sampled from /proc while it works.
+streamed to it with a plain HTTP client. Its peak RSS (with the second process it prepares
+records in) is sampled from /proc while it works.
 The ceiling is measured in the same run on the same records: lxml iterparse of the payload and
 asyncpg COPY of every record's serialised XML into a table — parse and store, no validation,
 no matching, no HTTP. Uses FORVARV_DATABASE_URL if set, else an embedded PostgreSQL in a
@@ -45,14 +46,38 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
+def _tree(pid: int) -> list[int]:
+    """The process and its descendants (the gateway's second process), PostgreSQL left out."""
+    parents: dict[int, list[int]] = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            text = stat.read_text()
+        except OSError:
+            continue
+        if text[text.index("(") + 1:text.rindex(")")].startswith("postgres"):
+            continue
+        parents.setdefault(int(text[text.rindex(")") + 2:].split()[1]), []).append(int(stat.parent.name))
+    out, todo = [], [pid]
+    while todo:
+        p = todo.pop()
+        out.append(p)
+        todo.extend(parents.get(p, []))
+    return out
+
+
 def rss_kb(pid: int) -> tuple[int, int]:
-    """(current RSS, peak RSS) of a process in kB."""
+    """(current RSS, peak RSS) in kB of a process and its descendants, added up."""
     cur = peak = 0
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            cur = int(line.split()[1])
-        elif line.startswith("VmHWM:"):
-            peak = int(line.split()[1])
+    for p in _tree(pid):
+        try:
+            lines = Path(f"/proc/{p}/status").read_text().splitlines()
+        except OSError:
+            continue
+        for line in lines:
+            if line.startswith("VmRSS:"):
+                cur += int(line.split()[1])
+            elif line.startswith("VmHWM:"):
+                peak += int(line.split()[1])
     return cur, peak
 
 

@@ -381,6 +381,20 @@ async def _write_holdings(conn: asyncpg.Connection, ctx: Context, holdings: list
         usable.append((item, bib_id))
     if not usable:
         return
+    # The registry was read when the delivery started; hold its libraries until this batch commits
+    # (a removal or sigel rename waits for it, then sees these holdings) and drop holdings whose
+    # library has gone meanwhile. One statement per batch, not a foreign-key check per row.
+    sigels = sorted({i.sigel for i, _ in usable if i.sigel is not None})
+    present = {r["sigel"] for r in await conn.fetch(Q["lock_libraries"], sigels)}
+    if len(present) < len(sigels):
+        for item, _ in usable:
+            if item.sigel not in present:
+                item.outcome = "rejected"
+                item.errors.append(problem("HOLDING_UNKNOWN_LIBRARY",
+                                           f"{item.sigel} is not a library known here (removed while loading)"))
+        usable = [(i, b) for i, b in usable if i.sigel in present]
+        if not usable:
+            return
     fresh: list[int] = list(await conn.fetchval(Q["lock_keys"], sorted({f"bib:{b}" for _, b in usable}),
                                                 len(usable), "holding_id_seq", column=1))
     pairs = sorted({(b, i.sigel) for i, b in usable}, key=lambda p: (p[0], p[1] or ""))

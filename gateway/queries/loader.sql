@@ -62,6 +62,11 @@ INSERT INTO bib_suppliers (bib_id, supplier_id)
 SELECT DISTINCT bib_id, $2::bigint FROM unnest($1::bigint[]) AS t(bib_id)
 ON CONFLICT (supplier_id, bib_id) DO UPDATE SET last_at = now();
 
+-- name: lock_libraries
+-- The libraries a batch writes holdings for, locked as a foreign key check would (0005 replaced
+-- those per-row checks): removing or renaming one waits for the batch, and a removed one is absent.
+SELECT sigel FROM libraries WHERE sigel = ANY($1::text[]) ORDER BY sigel FOR KEY SHARE;
+
 -- name: existing_holdings
 -- A probe of UNIQUE (bib_id, sigel) per pair, locked in the order given (as for candidates: a join
 -- would hash the whole holdings table while it is small).

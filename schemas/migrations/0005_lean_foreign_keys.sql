@@ -22,9 +22,10 @@
 -- so a supplier that ever delivered cannot be removed), customers and notifications (their ON
 -- UPDATE / ON DELETE CASCADE on libraries.sigel carry on working), delivery_chunks and the rest.
 --
--- Not covered, unlike before: the loader reads the registry once per delivery, so a library
--- removed or renamed while one of its deliveries is being loaded no longer makes the next batch
--- fail; that batch's holdings keep the old sigel.
+-- A library removed or renamed while one of its deliveries is being loaded: each batch locks the
+-- libraries it writes holdings for (FOR KEY SHARE, once per batch: gateway/queries/loader.sql,
+-- lock_libraries), so the change waits for the batch and then sees its holdings; a later batch
+-- finds the library gone and rejects its holdings (HOLDING_UNKNOWN_LIBRARY).
 
 ALTER TABLE bib_records      DROP CONSTRAINT IF EXISTS bib_records_supplier_id_fkey;
 ALTER TABLE bib_suppliers    DROP CONSTRAINT IF EXISTS bib_suppliers_supplier_id_fkey;

@@ -213,3 +213,40 @@ async def test_truncating_deliveries_empties_delivery_records(client: TestClient
         await conn.execute("TRUNCATE deliveries CASCADE")
         assert await conn.fetchval("SELECT count(*) FROM delivery_records") == 0
         assert await conn.fetchval("SELECT count(*) FROM holdings") == 1
+
+
+async def test_a_library_removed_while_its_delivery_loads_gets_no_orphan_holdings(
+        pool: asyncpg.Pool, world: World) -> None:
+    """The loader reads the registry once; a batch written after the library went rejects its holdings."""
+    from gateway import intake, loader
+    from gateway.prepare import prepare_bib, prepare_holding
+    from protocols.marc.xmlreader import read_marcxml
+
+    body = collection(bib(own_id="R-1", isbn=["9789150222319"]), holding("Sods"), holding("Nyks"))
+    async with pool.acquire() as conn:
+        supplier = await registry.get_supplier(conn, "BOKR")
+
+    async def one() -> AsyncIterator[bytes]:
+        yield body
+
+    received = await intake.receive(pool, supplier, one(), content_type="application/xml", max_body=10**6)
+    records = list(read_marcxml([body]))
+    ctx = loader.Context(received.id, supplier.id, "BOKR", "FORVARV",
+                         {"Sods": (True, True), "Nyks": (True, True)})  # as read when loading started
+    async with pool.acquire() as conn:
+        await registry.remove_library(conn, "Nyks")  # no holdings yet: allowed
+    first = records[0]
+    assert first.record is not None
+    bibs = [loader.BibItem(prepare_bib(1, first.record, first.problems, "BOKR", "FORVARV"))]
+    holdings = []
+    for r in records[1:]:
+        assert r.record is not None
+        p = prepare_holding(r.position, r.record, r.problems, "FORVARV")
+        holdings.append(loader.HoldingItem(p.position, p.template, own_id=p.own_id, sigel=p.sigel,
+                                           parent_position=1, errors=p.errors, warnings=p.warnings))
+    await loader.write_batch(pool, ctx, bibs, holdings)
+    assert [(h.sigel, h.outcome) for h in holdings] == [("Sods", "added"), ("Nyks", "rejected")]
+    assert [e["code"] for e in holdings[1].errors] == ["HOLDING_UNKNOWN_LIBRARY"]
+    async with pool.acquire() as conn:
+        stored = await conn.fetch("SELECT sigel FROM holdings ORDER BY sigel")
+    assert [r["sigel"] for r in stored] == ["Sods"]
