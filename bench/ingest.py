@@ -18,6 +18,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import io
+import itertools
 import os
 import socket
 import subprocess
@@ -25,6 +26,7 @@ import sys
 import tempfile
 import time
 from collections.abc import AsyncIterator, Iterator
+from datetime import datetime
 from pathlib import Path
 
 import aiohttp
@@ -200,6 +202,10 @@ async def main() -> None:
             rate = args.records / e2e
             print(f"end to end (POST -> done): {e2e:.2f} s, {rate:,.0f} records/s "
                   f"(created {summary['created']}, holdings {summary['holdings_added']})")
+            stamps = [datetime.fromisoformat(report[k]) for k in ("received_at", "started_at", "finished_at")]
+            receiving, loading = ((b - a).total_seconds() for a, b in itertools.pairwise(stamps))
+            print(f"  of which receiving (stored, 202) to a worker's start {receiving:.2f} s, "
+                  f"loading {loading:.2f} s ({args.records / loading:,.0f} records/s)")
             print(f"gateway RSS: {base_rss / 1024:.0f} MB before, peak {sampler.peak / 1024:.0f} MB "
                   f"(+{(sampler.peak - base_rss) / 1024:.0f} MB)")
             ceil, n = await ceiling(url, payload)

@@ -349,6 +349,8 @@ async def main() -> None:
         await seed(url, args.no_search or args.search_cost, args.no_fk)
         stats = StatementTimes() if args.statements else None
         process = ParseProcess() if args.parse_process else None
+        if process is not None:
+            await process.start()  # as `forvarv serve` does when it starts
         try:
             await run_db(url, payload, args.records, args.batch_size, args.profile, stats, args.report, process)
         finally:

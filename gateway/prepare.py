@@ -315,6 +315,10 @@ def _child_feed(token: int, data: bytes | None) -> ChildAnswer:
         return [], _fault(exc)
 
 
+def _child_ready() -> bool:
+    return True
+
+
 def _child_drop(token: int) -> None:
     _SESSIONS.pop(token, None)
 
@@ -337,6 +341,15 @@ class ParseProcess:
             ctx = multiprocessing.get_context("spawn")
             self._executor = ProcessPoolExecutor(max_workers=1, mp_context=ctx, initializer=_child_init)
         return self._executor
+
+    async def start(self) -> None:
+        """Start the process now rather than on the first large delivery (it takes ~0.5 s of CPU)."""
+        loop = asyncio.get_running_loop()
+        try:
+            await loop.run_in_executor(self.executor(), _child_ready)
+        except BrokenProcessPool:
+            self.broken()
+            raise
 
     def is_current(self, executor: ProcessPoolExecutor) -> bool:
         return self._executor is executor

@@ -13,6 +13,7 @@ from aiohttp import web
 
 from gateway import db
 from gateway.app import create_app
+from gateway.appkeys import PARSE_PROCESS
 from gateway.config import Settings, ensure_secret
 
 log = logging.getLogger(__name__)
@@ -29,6 +30,13 @@ def tune_gc() -> None:
     gc.collect()
     gc.freeze()
     gc.set_threshold(*GC_THRESHOLDS)
+
+
+async def _start_parse_process(app: web.Application) -> None:
+    """Start the workers' second process now, not on the first large delivery (~0.5 s of CPU)."""
+    process = app.get(PARSE_PROCESS)
+    if process is not None:
+        await process.start()
 
 
 def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
@@ -53,6 +61,7 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
 
         asyncio.run(demo.seed(url, settings))
     app = create_app(settings, database_url=url, run_workers=settings.workers > 0)
+    app.on_startup.append(_start_parse_process)
     tune_gc()
     print(f"Förvärv Gateway on {settings.public_url}  (OAI-PMH {settings.public_url}/oai, "
           f"SRU {settings.public_url}/sru, deliveries {settings.public_url}/deliveries)", flush=True)

@@ -20,7 +20,7 @@ import asyncpg
 from aiohttp import web
 
 from gateway import loader
-from gateway.appkeys import POOL, SETTINGS
+from gateway.appkeys import PARSE_PROCESS, POOL, SETTINGS
 from gateway.config import Settings
 from gateway.intake import NOTIFY_CHANNEL
 from gateway.prepare import ParseProcess
@@ -144,8 +144,10 @@ def setup(app: web.Application) -> None:
     async def workers(app: web.Application) -> AsyncIterator[None]:
         settings = app[SETTINGS]
         stop = asyncio.Event()
-        # one second process serves all of this process's workers (it is started on first use)
+        # one second process serves all of this process's workers
         parse_process = ParseProcess() if settings.parse_process else None
+        if parse_process is not None:  # started on first use, or by `forvarv serve` (gateway.serve)
+            app[PARSE_PROCESS] = parse_process
         tasks = [asyncio.create_task(run(app[POOL], settings, stop, parse_process))
                  for _ in range(settings.workers)]
         yield
