@@ -52,9 +52,9 @@ _RETRYABLE = (asyncpg.DeadlockDetectedError, asyncpg.SerializationError)
 # Bulk inserts of rows that cannot exist yet (fresh ids, positions not yet done) use binary COPY,
 # which must name its columns (0002 adds generated columns). jsonb values go through the pool's
 # binary json codec (gateway.db).
-_BIB_COLUMNS = ("id", "match_class", "encoding_level", "marcxml", "summary", "supplier_id")
+_BIB_COLUMNS = ("id", "match_class", "encoding_level", "marcxml", "summary", "supplier_id", "xml_unsafe")
 _IDENT_COLUMNS = ("kind", "value", "bib_id")
-_HOLDING_COLUMNS = ("id", "bib_id", "sigel", "marcxml", "deleted", "supplier_id")
+_HOLDING_COLUMNS = ("id", "bib_id", "sigel", "marcxml", "deleted", "supplier_id", "xml_unsafe")
 _RESULT_COLUMNS = ("delivery_id", "position", "kind", "parent_position", "supplier_id", "identifiers", "outcome",
                    "record_id", "holding_id", "sigel", "candidates", "title", "errors", "warnings")
 
@@ -102,6 +102,7 @@ class HoldingItem:
     sigel: str | None = None
     ref: str | None = None  # its 004
     delete: bool = False
+    unsafe: bool = False  # holdings.xml_unsafe of the stored text
     #: the bibliographic record in this batch it belongs to, or the id of one already written
     parent_position: int | None = None
     parent_record: int | None = None
@@ -158,7 +159,7 @@ class Batches:
         if prepared.position in self.done:
             return
         item = HoldingItem(prepared.position, prepared.template, own_id=prepared.own_id, sigel=prepared.sigel,
-                           ref=prepared.ref, delete=prepared.delete, errors=prepared.errors,
+                           ref=prepared.ref, delete=prepared.delete, unsafe=prepared.unsafe, errors=prepared.errors,
                            warnings=prepared.warnings)
         ref = item.ref
         if ref is not None:
@@ -252,8 +253,8 @@ async def _write_batch(conn: asyncpg.Connection, ctx: Context, bibs: list[BibIte
             )
     new_ids.reverse()  # pop() hands them out in ascending order
 
-    ins: list[tuple[int, str, str, str, dict[str, Any], int]] = []
-    upd: dict[int, tuple[int, str, str, str, str]] = {}
+    ins: list[tuple[int, str, str, str, dict[str, Any], int, bool]] = []
+    upd: dict[int, tuple[int, str, str, str, str, bool]] = {}
     idents: list[tuple[str, str, int | None]] = []
     new_idents: dict[tuple[str, str, int | None], None] = {}  # ordered and without repeats
     reviews: list[tuple[int, int, str, str, str]] = []
@@ -269,7 +270,7 @@ async def _write_batch(conn: asyncpg.Connection, ctx: Context, bibs: list[BibIte
         if not found:
             rid = new_ids.pop()
             ins.append((rid, prepared.match_class, level, fill(template, {"001": str(rid), "005": stamp}),
-                        prepared.described, ctx.supplier_id))
+                        prepared.described, ctx.supplier_id, prepared.unsafe))
             item.outcome, item.record_id = "created", rid
             cand = Candidate(rid, prepared.match_class, level, False, _FAR_FUTURE)
             for pair in prepared.pairs:
@@ -284,7 +285,7 @@ async def _write_batch(conn: asyncpg.Connection, ctx: Context, bibs: list[BibIte
             if matching.may_replace(level, target):
                 upd[target.id] = (target.id, prepared.match_class, level,
                                   fill(template, {"001": str(target.id), "005": stamp}),
-                                  json.dumps(prepared.described))
+                                  json.dumps(prepared.described), prepared.unsafe)
                 item.outcome = "updated"
                 replaced = Candidate(target.id, target.match_class, level, False, target.created_at)
                 for pair_list in index.values():
@@ -417,21 +418,21 @@ async def _write_holdings(conn: asyncpg.Connection, ctx: Context, holdings: list
             if current is None:
                 hid = fresh.pop()
                 inserts[key] = [hid, bib_id, item.sigel, _holding_record(item, hid, bib_id, stamp), False,
-                                ctx.supplier_id]
+                                ctx.supplier_id, item.unsafe]
                 existing[key] = (hid, False)
                 item.outcome = "added"
             else:  # re-adding a deleted holding revives the tombstone
                 hid = current[0]
-                updates[hid] = [hid, _holding_record(item, hid, bib_id, stamp), False]
+                updates[hid] = [hid, _holding_record(item, hid, bib_id, stamp), False, item.unsafe]
                 existing[key] = (hid, False)
                 item.outcome = "added"
         else:
             hid = current[0]
             xml = _holding_record(item, hid, bib_id, stamp)
             if key in inserts:
-                inserts[key] = [hid, bib_id, item.sigel, xml, delete, ctx.supplier_id]
+                inserts[key] = [hid, bib_id, item.sigel, xml, delete, ctx.supplier_id, item.unsafe]
             else:
-                updates[hid] = [hid, xml, delete]
+                updates[hid] = [hid, xml, delete, item.unsafe]
             existing[key] = (hid, delete)
             item.outcome = "deleted" if delete else "updated"
         item.holding_id = hid

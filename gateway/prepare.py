@@ -36,6 +36,7 @@ from protocols.marc.isoreader import IsoParser
 from protocols.marc.problems import Problem
 from protocols.marc.record import ControlField, DataField, Record
 from protocols.marc.xmlreader import MarcXmlParser, ReadResult, XMLFault, XMLSyntaxFault
+from protocols.xmlchars import stored_xml_unsafe
 
 log = logging.getLogger(__name__)
 
@@ -62,8 +63,11 @@ def fill(template: Template, values: dict[str, str]) -> str:
 _SLOT = re.compile(r'<controlfield tag="(00[145])"></controlfield>')
 
 
-def _template(record: Record) -> Template:
-    return tuple(_SLOT.split(writer.to_marcxml(record)))
+def _template(record: Record) -> tuple[Template, bool]:
+    """The template, and whether the stored text must be cleaned before it is embedded (OAI-PMH;
+    migration 0006): the slots are filled with digits, which cannot change that."""
+    xml = writer.to_marcxml(record)
+    return tuple(_SLOT.split(xml)), stored_xml_unsafe(xml)
 
 
 class PreparedBib(NamedTuple):
@@ -79,6 +83,8 @@ class PreparedBib(NamedTuple):
     level: str
     title: str | None
     described: dict[str, Any]
+    #: the stored text needs cleaning before it is embedded in a response (bib_records.xml_unsafe)
+    unsafe: bool = False
 
 
 class PreparedHolding(NamedTuple):
@@ -91,6 +97,7 @@ class PreparedHolding(NamedTuple):
     #: the 004 as sent (stripped), None when there is none
     ref: str | None
     delete: bool
+    unsafe: bool = False
 
 
 class DoneBib(NamedTuple):
@@ -123,6 +130,7 @@ def prepare_bib(pos: int, record: Record | None, read_problems: list[Problem], s
     warnings = [p for p in read_problems if not p.is_error]
     own_id = _own_id(record)
     template: Template | None = None
+    unsafe = False
     pairs: list[tuple[str, str]] = []
     keys: list[str] = []
     match_class = level = ""
@@ -146,16 +154,16 @@ def prepare_bib(pos: int, record: Record | None, read_problems: list[Problem], s
             found = described.get("title")
             title = found if isinstance(found, str) else None
             level = record.leader[17] if len(record.leader) > 17 else " "
-            template = _bib_template(record, own_id, supplier_code, org_code)
+            template, unsafe = _bib_template(record, own_id, supplier_code, org_code)
     if not errors and record is None:
         errors = [Problem("LEADER_INVALID", "the record could not be read")]
     if errors:
         template = None
     return PreparedBib(pos, own_id, template, problems(errors), problems(warnings), pairs, keys, match_class,
-                       level, title, described)
+                       level, title, described, unsafe)
 
 
-def _bib_template(record: Record, own_id: str | None, supplier_code: str, org_code: str) -> Template:
+def _bib_template(record: Record, own_id: str | None, supplier_code: str, org_code: str) -> tuple[Template, bool]:
     """The record as stored: 001/003 are the gateway's, the supplier's id goes to 035."""
     if own_id:
         org = (record.control("003") or "").strip() or supplier_code
@@ -180,6 +188,7 @@ def prepare_holding(pos: int, record: Record, read_problems: list[Problem], org_
     ref = (checked.control("004") or "").strip() or None
     delete = len(checked.leader) > 5 and checked.leader[5] == "d"
     template = None
+    unsafe = False
     if not errors:
         checked.set_control("001", "")
         checked.set_control("003", org_code)
@@ -187,8 +196,8 @@ def prepare_holding(pos: int, record: Record, read_problems: list[Problem], org_
         checked.controlfields.append(ControlField("004", ""))
         checked.controlfields.sort(key=lambda cf: cf.tag)
         checked.set_control("005", "")
-        template = _template(checked)
-    return PreparedHolding(pos, own_id, template, problems(errors), problems(warnings), sigel, ref, delete)
+        template, unsafe = _template(checked)
+    return PreparedHolding(pos, own_id, template, problems(errors), problems(warnings), sigel, ref, delete, unsafe)
 
 
 class Spec(NamedTuple):

@@ -27,7 +27,8 @@ def _batch_size(remaining: int) -> int:
 
 
 def _item(row: asyncpg.Record) -> Item:
-    kind, id, ds, deleted, sigel, marcxml, unsafe, summary, hxml = row
+    kind, id, ds, deleted, sigel, marcxml, flag, summary, hxml = row
+    unsafe = flag is not False  # NULL: the writer did not say (migration 0006), so clean it
     if kind == 1:
         return Item(HOLD, id, ds, deleted, [sigel], [], marcxml, unsafe, summary)
     item = Item(BIB, id, ds, deleted, [], [], marcxml, unsafe, summary)

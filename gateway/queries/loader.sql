@@ -45,8 +45,9 @@ SELECT b.id FROM bib_identifiers i JOIN bib_records b ON b.id = i.bib_id
 
 -- name: replace_bibs
 UPDATE bib_records b
-   SET match_class = t.mc, encoding_level = t.el, marcxml = t.x, summary = t.s::jsonb, modified_at = now()
-  FROM unnest($1::bigint[], $2::text[], $3::text[], $4::text[], $5::text[]) AS t(id, mc, el, x, s)
+   SET match_class = t.mc, encoding_level = t.el, marcxml = t.x, summary = t.s::jsonb, xml_unsafe = t.u,
+       modified_at = now()
+  FROM unnest($1::bigint[], $2::text[], $3::text[], $4::text[], $5::text[], $6::boolean[]) AS t(id, mc, el, x, s, u)
  WHERE b.id = t.id;
 
 -- name: touch_holdings_of
@@ -77,8 +78,9 @@ SELECT h.id, h.bib_id, h.sigel, h.deleted
 
 -- name: update_holdings
 UPDATE holdings h
-   SET marcxml = t.x, deleted = t.del, supplier_id = $4, modified_at = now(), set_datestamp = now()
-  FROM unnest($1::bigint[], $2::text[], $3::boolean[]) AS t(id, x, del)
+   SET marcxml = t.x, deleted = t.del, xml_unsafe = t.u, supplier_id = $5, modified_at = now(),
+       set_datestamp = now()
+  FROM unnest($1::bigint[], $2::text[], $3::boolean[], $4::boolean[]) AS t(id, x, del, u)
  WHERE h.id = t.id;
 
 -- name: insert_review_items
