@@ -14,6 +14,8 @@ import asyncpg
 
 from gateway.errors import NotFound
 
+_dumps = json.JSONEncoder(ensure_ascii=False, check_circular=False).encode
+
 SUMMARY_SQL = """
 SELECT count(*) FILTER (WHERE kind = 'bib')                               AS records,
        count(*) FILTER (WHERE kind = 'bib' AND outcome = 'created')       AS created,
@@ -120,21 +122,33 @@ async def entries(conn: asyncpg.Connection, delivery_id: int) -> AsyncIterator[d
     belongs to, also when its 004 pointed forward), so a report of a million records never sits
     in memory. Must run inside a transaction.
     """
+    async for batch in _grouped(conn, delivery_id):
+        for entry in batch:
+            yield entry
+
+
+async def _grouped(conn: asyncpg.Connection, delivery_id: int, size: int = 1000) -> AsyncIterator[list[dict[str, Any]]]:
+    """`entries` a batch at a time (one round trip, and one await, per `size` rows)."""
     current: dict[str, Any] | None = None
-    async for r in conn.cursor(ENTRIES_SQL, delivery_id, prefetch=1000):
-        if r["kind"] == "bib":
-            if current is not None:
-                yield current
-            current = _entry(r)
-        elif current is not None and r["parent_position"] == current["position"]:
-            current["holdings"].append(_holding(r))
-        else:
-            if current is not None:
-                yield current
-                current = None
-            yield _orphan(r)
+    cursor = await conn.cursor(ENTRIES_SQL, delivery_id)
+    while rows := await cursor.fetch(size):
+        out: list[dict[str, Any]] = []
+        for r in rows:
+            if r["kind"] == "bib":
+                if current is not None:
+                    out.append(current)
+                current = _entry(r)
+            elif current is not None and r["parent_position"] == current["position"]:
+                current["holdings"].append(_holding(r))
+            else:
+                if current is not None:
+                    out.append(current)
+                    current = None
+                out.append(_orphan(r))
+        if out:
+            yield out
     if current is not None:
-        yield current
+        yield [current]
 
 
 async def header(conn: asyncpg.Connection, delivery_id: int, supplier_id: int | None) -> dict[str, Any]:
@@ -160,17 +174,13 @@ async def stream_json(
     report = await header(conn, delivery_id, supplier_id)
     head = json.dumps(report, ensure_ascii=False)
     await write(head[:-1].encode() + b', "records": [')
-    buf: list[str] = []
     first = True
     async with conn.transaction():
-        async for entry in entries(conn, delivery_id):
-            buf.append(("" if first else ",") + json.dumps(entry, ensure_ascii=False))
+        async for batch in _grouped(conn, delivery_id):
+            text = _dumps(batch)[1:-1]  # the entries without the list's brackets
+            await write(((text if first else "," + text)).encode())
             first = False
-            if len(buf) >= 200:
-                await write("".join(buf).encode())
-                buf = []
-    buf.append("]}")
-    await write("".join(buf).encode())
+    await write(b"]}")
 
 
 async def listing(
