@@ -28,7 +28,7 @@ from typing import Any
 
 import asyncpg
 
-from gateway import matching, report
+from gateway import finished, matching, report
 from gateway.matching import Candidate
 from gateway.prepare import (
     DoneBib,
@@ -577,6 +577,7 @@ async def load_delivery(
     async with pool.acquire() as conn, conn.transaction():
         totals = await report.summary(conn, delivery_id)
         await conn.execute(Q["finish"], delivery_id, totals)
+        await finished.notify(conn, delivery_id)
         if on_finish is not None:
             await on_finish(conn, delivery_id)
     return totals

@@ -19,7 +19,7 @@ from collections.abc import AsyncIterator
 import asyncpg
 from aiohttp import web
 
-from gateway import loader
+from gateway import finished, loader
 from gateway.appkeys import PARSE_PROCESS, POOL, SETTINGS
 from gateway.config import Settings
 from gateway.intake import NOTIFY_CHANNEL
@@ -92,6 +92,7 @@ async def process_one(pool: asyncpg.Pool, settings: Settings, lease: asyncpg.Con
                 "UPDATE deliveries SET status = 'failed', finished_at = now(), error = $2 WHERE id = $1",
                 delivery_id, f"gave up after {MAX_ATTEMPTS} attempts; see the gateway log",
             )
+            await finished.notify(lease, delivery_id)
             log.error("delivery %s failed after %d attempts", delivery_id, MAX_ATTEMPTS)
             return True
         totals = await loader.load_delivery(

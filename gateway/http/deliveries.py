@@ -3,18 +3,21 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 import zlib
 from collections.abc import AsyncIterator
 
 from aiohttp import web
 
-from gateway import intake, report
-from gateway.appkeys import POOL, SETTINGS
+from gateway import finished, intake, report
+from gateway.appkeys import DATABASE_URL, FINISHED, POOL, SETTINGS
 from gateway.errors import Invalid, NotFound
 from gateway.http.auth import require_supplier, supplier_or_admin
 
 MAX_WAIT = 600.0
+#: A waiting request is woken by the delivery's finish (gateway.finished) and looks anyway this often.
+RECHECK_SECONDS = 2.0
 MAX_ID = 2**63 - 1  # ids are bigint: larger numbers name nothing (and would overflow the query)
 #: Content codings aiohttp decodes for us (with bounded chunks); any other is passed through
 #: undecoded, so it must be refused rather than parsed as if it were the payload.
@@ -91,14 +94,15 @@ async def post_delivery(request: web.Request) -> web.StreamResponse:
     location = f"/deliveries/{received.id}"
     if wait > 0:
         deadline = time.monotonic() + wait
-        delay = 0.05
-        while time.monotonic() < deadline:
-            async with request.app[POOL].acquire() as conn:
-                status = await conn.fetchval("SELECT status FROM deliveries WHERE id = $1", received.id)
-            if status in ("done", "failed"):
-                return await _report_response(request, received.id, supplier.id, {"Location": location})
-            await asyncio.sleep(min(delay, max(0.0, deadline - time.monotonic())))
-            delay = min(delay * 1.5, 0.5)
+        with request.app[FINISHED].watching(received.id) as notified:
+            while time.monotonic() < deadline:
+                async with request.app[POOL].acquire() as conn:
+                    status = await conn.fetchval("SELECT status FROM deliveries WHERE id = $1", received.id)
+                if status in ("done", "failed"):
+                    return await _report_response(request, received.id, supplier.id, {"Location": location})
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(notified.wait(), min(RECHECK_SECONDS, max(0.0, deadline - time.monotonic())))
+                notified.clear()
         async with request.app[POOL].acquire() as conn:
             status = await conn.fetchval("SELECT status FROM deliveries WHERE id = $1", received.id)
         received = intake.Received(received.id, status, received.created)
@@ -140,6 +144,13 @@ async def list_deliveries(request: web.Request) -> web.Response:
 
 
 def setup(app: web.Application) -> None:
+    async def watch(app: web.Application) -> AsyncIterator[None]:
+        app[FINISHED] = watcher = finished.Watch()
+        await watcher.start(app[DATABASE_URL])
+        yield
+        await watcher.stop()
+
+    app.cleanup_ctx.append(watch)
     app.router.add_post("/deliveries", post_delivery)
     app.router.add_get("/deliveries", list_deliveries)
     app.router.add_get("/deliveries/{id}", get_delivery)
