@@ -18,7 +18,8 @@ from lxml import etree
 
 from gateway import intake, loader, registry, synthetic
 from gateway.prepare import DoneBib, ParseProcess, Prepared, PreparedBib, PreparedHolding, Spec, prepared_stream
-from protocols.marc.xmlreader import XMLSyntaxFault
+from protocols.marc import writer
+from protocols.marc.xmlreader import XMLSyntaxFault, read_marcxml
 from tests.intake.helpers import seed_registry
 from tests.marc.helpers import fixture_files
 
@@ -60,6 +61,15 @@ async def test_the_second_process_prepares_exactly_what_inline_preparing_does(pr
         assert child == inline
     kinds = {type(item) for item in inline}
     assert PreparedBib in kinds
+
+
+async def test_iso2709_is_prepared_the_same_in_the_second_process(process: ParseProcess) -> None:
+    records = [r.record for r in read_marcxml([synthetic.delivery(150, ["Sods"], seed=13)])]
+    data = b"".join(writer.to_iso2709(r) for r in records if r is not None)
+    spec = Spec("iso2709", None, "BOKR", "FORVARV", frozenset())
+    inline = await _prepare(data, spec, None)
+    assert len(inline) == 300
+    assert await _prepare(data, spec, process) == inline
 
 
 async def test_a_resumed_delivery_skips_what_was_written_in_either_process(process: ParseProcess) -> None:
