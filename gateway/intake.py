@@ -13,11 +13,13 @@ from __future__ import annotations
 import hashlib
 import zlib
 from collections.abc import AsyncIterator
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 
 import asyncpg
 
 from gateway.errors import GatewayError, Invalid
+from gateway.prepare import ChildScanner, ParseProcess
 from gateway.registry import Supplier
 from protocols.marc.isoreader import IsoFault, IsoScanner
 from protocols.marc.xmlreader import MarcXmlScanner, XMLFault
@@ -38,6 +40,13 @@ class UnsupportedMediaType(GatewayError):
 class PayloadTooLarge(GatewayError):
     status = 413
     code = "payload_too_large"
+
+
+class ScanUnavailable(GatewayError):
+    """The second process that scans bodies died while this one was being received."""
+
+    status = 503
+    code = "unavailable"
 
 
 class BadPayload(GatewayError):
@@ -118,7 +127,13 @@ async def receive(
     idempotency_key: str | None = None,
     max_body: int,
     source: str = "http",
+    parse_process: ParseProcess | None = None,
 ) -> Received:
+    """Store a delivery's body and answer for it; see the module docstring.
+
+    With `parse_process` running (`forvarv serve` starts it), a MARCXML body is scanned there
+    while this process reads, hashes and stores it.
+    """
     fmt, declared = payload_format(content_type, charset)
     if idempotency_key is not None:
         idempotency_key = idempotency_key.strip()
@@ -131,6 +146,8 @@ async def receive(
         if found:
             return found
 
+    use_child = parse_process is not None and parse_process.running and fmt == "marcxml"
+    child = ChildScanner(parse_process) if use_child and parse_process is not None else None
     scanner: MarcXmlScanner | IsoScanner = MarcXmlScanner() if fmt == "marcxml" else IsoScanner()
     gunzip = _Gunzip(max_body) if gzip else None
     digest = hashlib.sha256()
@@ -164,14 +181,17 @@ async def receive(
                     size += len(piece)
                     if size > max_body:
                         raise PayloadTooLarge(f"the body exceeds the limit of {max_body} bytes")
-                    scanner.feed(piece)
+                    if child is not None:
+                        await child.feed(piece)
+                    else:
+                        scanner.feed(piece)
                     pending.extend(piece)
                     await flush(final=False)
             if gunzip:
                 gunzip.close()
             if size == 0:
                 raise BadPayload("the body is empty")
-            count = scanner.close()
+            count = await child.close() if child is not None else scanner.close()
             if count == 0:
                 raise BadPayload("the body holds no records")
             await flush(final=True)
@@ -189,6 +209,10 @@ async def receive(
                 assert found is not None
                 return found
             await conn.execute("SELECT pg_notify($1, $2)", NOTIFY_CHANNEL, str(delivery_id))
+        except BrokenProcessPool:
+            await tx.rollback()
+            raise ScanUnavailable("the gateway could not check the body (its scanning process stopped); "
+                                  "send it again") from None
         except IsoFault as fault:
             await tx.rollback()
             raise BadPayload(f"not usable ISO 2709: {fault}", iso_code=fault.code, record=fault.position,
@@ -202,5 +226,8 @@ async def receive(
         except BaseException:
             await tx.rollback()
             raise
+        finally:
+            if child is not None:
+                child.forget()
         await tx.commit()
     return Received(int(delivery_id), "received", True)

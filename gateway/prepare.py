@@ -35,7 +35,7 @@ from protocols.marc import identifiers, summary, validate, writer
 from protocols.marc.isoreader import IsoParser
 from protocols.marc.problems import Problem
 from protocols.marc.record import ControlField, DataField, Record
-from protocols.marc.xmlreader import MarcXmlParser, ReadResult, XMLFault, XMLSyntaxFault
+from protocols.marc.xmlreader import MarcXmlParser, MarcXmlScanner, ReadResult, XMLFault, XMLSyntaxFault
 from protocols.xmlchars import stored_xml_unsafe
 
 log = logging.getLogger(__name__)
@@ -324,6 +324,30 @@ def _child_feed(token: int, data: bytes | None) -> ChildAnswer:
         return [], _fault(exc)
 
 
+#: In the child: the scanners of deliveries being received, by token.
+_SCANNERS: dict[int, MarcXmlScanner] = {}
+
+
+def _child_scan(token: int, data: bytes | None) -> tuple[int, tuple[str, str, str, int | None, int | None] | None]:
+    """Scan a piece of a MARCXML body being received (None: its end): (records so far, fault)."""
+    scanner = _SCANNERS.get(token)
+    if scanner is None:
+        scanner = _SCANNERS[token] = MarcXmlScanner()
+    try:
+        if data is None:
+            del _SCANNERS[token]
+            return scanner.close(), None
+        scanner.feed(data)
+        return scanner.count, None
+    except XMLFault as exc:
+        _SCANNERS.pop(token, None)
+        return scanner.count, _fault(exc)
+
+
+def _child_scan_drop(token: int) -> None:
+    _SCANNERS.pop(token, None)
+
+
 def _child_ready() -> bool:
     return True
 
@@ -359,6 +383,11 @@ class ParseProcess:
         except BrokenProcessPool:
             self.broken()
             raise
+
+    @property
+    def running(self) -> bool:
+        """Started (by `start`, or by a large delivery) and not known to have died."""
+        return self._executor is not None
 
     def is_current(self, executor: ProcessPoolExecutor) -> bool:
         return self._executor is executor
@@ -477,3 +506,62 @@ class _ChildFeed:
         if self.process.is_current(self.executor):
             with contextlib.suppress(RuntimeError):  # shut down meanwhile
                 self.executor.submit(_child_drop, self.token)
+
+
+class ChildScanner:
+    """The intake's MARCXML scan (well-formed, a MARCXML root, no DTD, records counted), done in
+    the second process while this one reads, hashes and stores the body.
+
+    Pieces go over in order, a few in flight; a fault is raised here (by `feed` or `close`) as
+    soon as its answer is back, at most `CHILD_AHEAD` + 1 pieces after the one that holds it.
+    """
+
+    def __init__(self, process: ParseProcess) -> None:
+        self.process = process
+        self.executor = process.executor()
+        self.token = process.next_token()
+        self.pending: collections.deque[asyncio.Future[tuple[int, Any]]] = collections.deque()
+        self.done = False
+
+    async def _answer(self) -> int:
+        try:
+            count, fault = await self.pending.popleft()
+        except BrokenProcessPool:
+            self.process.broken()
+            raise
+        if fault is not None:
+            self.done = True
+            _raise_fault(fault)
+        return int(count)
+
+    def _send(self, data: bytes | None) -> None:
+        try:
+            future = asyncio.get_running_loop().run_in_executor(self.executor, _child_scan, self.token, data)
+        except BrokenProcessPool:
+            self.process.broken()
+            raise
+        self.pending.append(future)
+
+    async def feed(self, data: bytes) -> None:
+        self._send(data)
+        while len(self.pending) > CHILD_AHEAD or (self.pending and self.pending[0].done()):
+            await self._answer()
+
+    async def close(self) -> int:
+        self._send(None)
+        count = 0
+        while self.pending:
+            count = await self._answer()
+        self.done = True
+        return count
+
+    def forget(self) -> None:
+        """Stopped early (refused, disconnected): drop the scan in the second process."""
+        if self.done:
+            return
+        self.done = True
+        for future in self.pending:
+            future.cancel()
+        if self.process.is_current(self.executor):
+            with contextlib.suppress(RuntimeError):
+                self.executor.submit(_child_scan_drop, self.token)

@@ -11,7 +11,7 @@ from collections.abc import AsyncIterator
 from aiohttp import web
 
 from gateway import finished, intake, report
-from gateway.appkeys import DATABASE_URL, FINISHED, POOL, SETTINGS
+from gateway.appkeys import DATABASE_URL, FINISHED, PARSE_PROCESS, POOL, SETTINGS
 from gateway.errors import Invalid, NotFound
 from gateway.http.auth import require_supplier, supplier_or_admin
 
@@ -90,6 +90,7 @@ async def post_delivery(request: web.Request) -> web.StreamResponse:
         charset=request.charset,
         idempotency_key=request.headers.get("Idempotency-Key"),
         max_body=settings.max_body,
+        parse_process=request.app.get(PARSE_PROCESS),
     )
     location = f"/deliveries/{received.id}"
     if wait > 0:

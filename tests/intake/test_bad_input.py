@@ -13,7 +13,7 @@ import os
 import random
 import resource
 import zlib
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from typing import Any
 
 import asyncpg
@@ -22,13 +22,35 @@ from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
 
 from gateway.app import create_app
+from gateway.appkeys import PARSE_PROCESS
 from gateway.config import Settings
+from gateway.prepare import ParseProcess
 from tests.intake.helpers import World, deliver
 from tests.xmlschemas import testdata
 
 MARC_NS = "http://www.loc.gov/MARC21/slim"
 XML_DECL = b'<?xml version="1.0" encoding="UTF-8"?>\n'
 SMALL_LIMIT = 64 * 1024
+
+
+# Every test here runs twice: with the body scanned in the gateway process, and scanned in the
+# second process (as `forvarv serve` does, gateway.prepare.ChildScanner), one shared by the module.
+@pytest.fixture(scope="module")
+def scan_process() -> Iterator[ParseProcess]:
+    process = ParseProcess()
+    yield process
+    process.shutdown()
+
+
+@pytest.fixture(params=["scanned here", "scanned in the second process"])
+async def client(request: pytest.FixtureRequest, db_url: str, settings: Settings, world: World,
+                 scan_process: ParseProcess) -> AsyncIterator[TestClient]:
+    app = create_app(settings.with_(parse_process=False), database_url=db_url)
+    if request.param == "scanned in the second process":
+        await scan_process.start()
+        app[PARSE_PROCESS] = scan_process
+    async with TestClient(TestServer(app)) as c:
+        yield c
 
 # --- documents --------------------------------------------------------------------------------
 

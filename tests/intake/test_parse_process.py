@@ -205,3 +205,37 @@ def _alive(pid: int) -> bool:
     except FileNotFoundError:
         return False
     return state != "Z"  # a zombie has exited (its new parent reaps it)
+
+
+async def test_a_body_scanned_in_the_second_process_is_refused_with_503_if_that_process_dies(
+        pool: asyncpg.Pool) -> None:
+    from gateway.intake import ScanUnavailable
+
+    async with pool.acquire() as conn:
+        await seed_registry(conn)
+        supplier = await registry.get_supplier(conn, "BOKR")
+    process = ParseProcess()
+    try:
+        await process.start()
+        body = synthetic.delivery(2000, ["Sods"], seed=14)
+
+        async def killing() -> AsyncIterator[bytes]:
+            for i in range(0, len(body), 65536):
+                if i == 65536 * 4:
+                    for pid in list(process.executor()._processes):
+                        os.kill(pid, signal.SIGKILL)
+                yield body[i:i + 65536]
+
+        with pytest.raises(ScanUnavailable):
+            await intake.receive(pool, supplier, killing(), content_type="application/xml", max_body=10**8,
+                                 parse_process=process)
+        async with pool.acquire() as conn:
+            assert await conn.fetchval("SELECT count(*) FROM deliveries") == 0
+            assert await conn.fetchval("SELECT count(*) FROM delivery_chunks") == 0
+        # the next body is scanned here (the process is not running any more) and is received
+        assert not process.running
+        received = await intake.receive(pool, supplier, _chunks(body, 65536), content_type="application/xml",
+                                        max_body=10**8, parse_process=process)
+        assert received.created
+    finally:
+        process.shutdown()
