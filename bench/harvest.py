@@ -146,6 +146,12 @@ async def load(url: str, n: int) -> None:
             hi = min(n, lo + step - 1)
             await conn.execute(LOAD_BIBS, lo, hi)
             await conn.execute(LOAD_HOLDINGS, 100000 + lo, 100000 + hi)
+            # the flag the loader sets when it writes a record (migration 0006); NULL would mean
+            # "clean it on the way out", which loaded records never need
+            await conn.execute("UPDATE bib_records SET xml_unsafe = xml_unsafe(marcxml) "
+                               "WHERE id BETWEEN $1 AND $2", 100000 + lo, 100000 + hi)
+            await conn.execute("UPDATE holdings SET xml_unsafe = xml_unsafe(marcxml) "
+                               "WHERE bib_id BETWEEN $1 AND $2", 100000 + lo, 100000 + hi)
             print(f"\rloaded {hi:,} records", end="", flush=True)
         await conn.execute(
             "INSERT INTO bib_suppliers (bib_id, supplier_id) SELECT id, supplier_id FROM bib_records"
