@@ -32,7 +32,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from gateway import db, embedded, intake, loader, migrations, registry, report, serve, synthetic  # noqa: E402
-from gateway.prepare import ParseProcess  # noqa: E402
+from gateway.parse_process import ParseProcess  # noqa: E402
 from protocols.marc import identifiers, summary, validate, writer  # noqa: E402
 from protocols.marc.record import Record  # noqa: E402
 from protocols.marc.xmlreader import MarcXmlParser, MarcXmlScanner  # noqa: E402

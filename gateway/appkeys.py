@@ -7,7 +7,7 @@ from aiohttp import web
 
 from gateway.config import Settings
 from gateway.finished import Watch
-from gateway.prepare import ParseProcess
+from gateway.parse_process import ParseProcess
 
 SETTINGS = web.AppKey("settings", Settings)
 POOL = web.AppKey("pool", asyncpg.Pool)

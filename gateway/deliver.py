@@ -17,7 +17,7 @@ from tqdm import tqdm
 
 from gateway import config, db, intake, migrations, registry, report, workers
 from gateway.config import Settings
-from gateway.prepare import ParseProcess
+from gateway.parse_process import ParseProcess
 
 CONTENT_TYPES = {".xml": "application/marcxml+xml", ".mrc": "application/marc", ".marc": "application/marc",
                  ".iso": "application/marc", ".iso2709": "application/marc"}

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 import asyncpg
 
 from gateway.errors import GatewayError, Invalid
-from gateway.prepare import ChildScanner, ParseProcess
+from gateway.parse_process import ChildScanner, ParseProcess
 from gateway.registry import Supplier
 from protocols.marc.isoreader import IsoFault, IsoScanner
 from protocols.marc.xmlreader import MarcXmlScanner, XMLFault

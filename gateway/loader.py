@@ -30,17 +30,8 @@ import asyncpg
 
 from gateway import finished, matching, report
 from gateway.matching import Candidate
-from gateway.prepare import (
-    DoneBib,
-    ParseProcess,
-    Prepared,
-    PreparedBib,
-    PreparedHolding,
-    Spec,
-    Template,
-    fill,
-    prepared_stream,
-)
+from gateway.parse_process import ParseProcess, prepared_stream
+from gateway.prepare import DoneBib, Prepared, PreparedBib, PreparedHolding, Spec, Template, fill
 from gateway.queries import load
 
 log = logging.getLogger(__name__)
@@ -486,7 +477,7 @@ async def write_batch(pool: asyncpg.Pool, ctx: Context, bibs: list[BibItem], hol
 # --- the whole delivery ---------------------------------------------------------------------
 #: Records taken between two turns of the event loop, so the batch being written meanwhile gets
 #: its statements sent as soon as the previous one returns (when records are prepared inline,
-#: taking one prepares it; gateway.prepare also parses the payload in slices for this reason).
+#: taking one prepares it; gateway.parse_process also hands the payload over in slices for this reason).
 _YIELD_EVERY = 8
 
 
@@ -545,7 +536,7 @@ async def load_delivery(
 ) -> dict[str, int]:
     """Process one claimed delivery to the end; returns its summary.
 
-    With `parse_process`, records are prepared in that second process (gateway.prepare);
+    With `parse_process`, records are prepared in that second process (gateway.parse_process);
     the outcome is the same either way.
     """
     async with pool.acquire() as conn:

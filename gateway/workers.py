@@ -23,7 +23,7 @@ from gateway import finished, loader
 from gateway.appkeys import PARSE_PROCESS, POOL, SETTINGS
 from gateway.config import Settings
 from gateway.intake import NOTIFY_CHANNEL
-from gateway.prepare import ParseProcess
+from gateway.parse_process import ParseProcess
 
 log = logging.getLogger(__name__)
 

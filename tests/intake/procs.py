@@ -13,7 +13,7 @@ import sys
 
 from gateway import db, loader, workers
 from gateway.config import Settings
-from gateway.prepare import ParseProcess
+from gateway.parse_process import ParseProcess
 
 
 async def _load(url: str, delivery_id: int, batch_size: int) -> None:

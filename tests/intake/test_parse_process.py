@@ -1,4 +1,4 @@
-"""Records prepared in the second process (gateway.prepare.ParseProcess) are the same as inline,
+"""Records prepared in the second process (gateway.parse_process.ParseProcess) are the same as inline,
 faults and a dead process surface as errors, and a delivery loaded that way is stored right."""
 
 from __future__ import annotations
@@ -17,7 +17,8 @@ import pytest
 from lxml import etree
 
 from gateway import intake, loader, registry, synthetic
-from gateway.prepare import DoneBib, ParseProcess, Prepared, PreparedBib, PreparedHolding, Spec, prepared_stream
+from gateway.parse_process import ParseProcess, prepared_stream
+from gateway.prepare import DoneBib, Prepared, PreparedBib, PreparedHolding, Spec
 from protocols.marc import writer
 from protocols.marc.xmlreader import XMLSyntaxFault, read_marcxml
 from tests.intake.helpers import seed_registry
@@ -176,7 +177,7 @@ async def test_a_delivery_loaded_through_the_second_process_is_stored_with_its_i
 
 CHILD_OF_A_DOOMED_PARENT = """
 import sys, time
-from gateway.prepare import ParseProcess
+from gateway.parse_process import ParseProcess
 p = ParseProcess(min_records=0)
 pids = p.executor().submit(int, 1).result() and list(p.executor()._processes)
 print(pids[0], flush=True)
