@@ -1,7 +1,8 @@
 """Loading a received delivery: read, validate, match, write — in batches, resumably.
 
-The stored payload is read back chunk by chunk and parsed incrementally, so memory does not
-grow with the delivery. Records are grouped into batches of a few hundred; each batch is one
+The stored payload is read back chunk by chunk and its records prepared (gateway.prepare, in a
+second process for large deliveries: gateway.parse_process), so memory does not grow with the
+delivery. Records are grouped into batches of a few hundred (gateway.batches); each batch is one
 transaction that takes advisory locks on the batch's normalised identifiers (so two processes
 loading the same new book make one record), looks every candidate up in one query, decides in
 Python (gateway.matching) and writes everything — records, identifiers, holdings, review items
@@ -22,16 +23,16 @@ import contextlib
 import json
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
-from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
 import asyncpg
 
 from gateway import finished, matching, report
+from gateway.batches import Batches, BibItem, Context, HoldingItem, ParentInfo, problem
 from gateway.matching import Candidate
 from gateway.parse_process import ParseProcess, prepared_stream
-from gateway.prepare import DoneBib, Prepared, PreparedBib, PreparedHolding, Spec, Template, fill
+from gateway.prepare import Prepared, Spec, fill
 from gateway.queries import load
 
 log = logging.getLogger(__name__)
@@ -48,162 +49,6 @@ _IDENT_COLUMNS = ("kind", "value", "bib_id")
 _HOLDING_COLUMNS = ("id", "bib_id", "sigel", "marcxml", "deleted", "supplier_id", "xml_unsafe")
 _RESULT_COLUMNS = ("delivery_id", "position", "kind", "parent_position", "supplier_id", "identifiers", "outcome",
                    "record_id", "holding_id", "sigel", "candidates", "title", "errors", "warnings")
-
-
-def problem(code: str, message: str) -> dict[str, str]:
-    return {"code": code, "message": message}
-
-
-@dataclass(slots=True)
-class Context:
-    delivery_id: int
-    supplier_id: int
-    supplier_code: str
-    org_code: str
-    #: sigel -> (registered, customer of this supplier)
-    libraries: dict[str, tuple[bool, bool]]
-
-
-@dataclass(slots=True)
-class BibItem:
-    """A bibliographic record of the batch: what gateway.prepare found, then what writing decided."""
-
-    prepared: PreparedBib
-    # decided when written
-    outcome: str = "rejected"
-    record_id: int | None = None
-    candidates: list[int] = field(default_factory=list)
-
-    @property
-    def position(self) -> int:
-        return self.prepared.position
-
-    @property
-    def template(self) -> Template | None:
-        """The MARCXML to store, None when the record is rejected."""
-        return self.prepared.template
-
-
-@dataclass(slots=True)
-class HoldingItem:
-    position: int
-    #: the MARCXML to store, None when the holding cannot be loaded (see errors)
-    template: Template | None
-    own_id: str | None = None
-    sigel: str | None = None
-    ref: str | None = None  # its 004
-    delete: bool = False
-    unsafe: bool = False  # holdings.xml_unsafe of the stored text
-    #: the bibliographic record in this batch it belongs to, or the id of one already written
-    parent_position: int | None = None
-    parent_record: int | None = None
-    errors: list[dict[str, str]] = field(default_factory=list)
-    warnings: list[dict[str, str]] = field(default_factory=list)
-    outcome: str = "rejected"
-    holding_id: int | None = None
-
-
-@dataclass(slots=True)
-class ParentInfo:
-    """What later holdings need to know about a bibliographic record of this delivery."""
-
-    position: int
-    record_id: int | None  # None while its batch is unwritten, or when it was rejected
-    written: bool
-
-
-class Batches:
-    """Turns the stream of read records into batches; tracks parents across batches."""
-
-    def __init__(self, ctx: Context, done: dict[int, asyncpg.Record], batch_size: int) -> None:
-        self.ctx = ctx
-        self.done = done
-        self.batch_size = batch_size
-        self.bibs: list[BibItem] = []
-        self.holdings: list[HoldingItem] = []
-        self.by_position: dict[int, ParentInfo] = {}
-        self.by_own_id: dict[str, int] = {}  # the supplier's 001 of a bib in this delivery -> position
-        self.last_bib: int | None = None
-        #: holdings whose 004 names nothing seen so far: resolved at the end
-        self.forward: list[HoldingItem] = []
-
-    # --- intake of prepared records -------------------------------------------------------------
-    def add(self, item: Prepared) -> None:
-        if isinstance(item, PreparedHolding):
-            self._add_holding(item)
-        else:
-            self._add_bib(item)
-
-    def _add_bib(self, prepared: PreparedBib | DoneBib) -> None:
-        pos, own_id = prepared.position, prepared.own_id
-        self.last_bib = pos
-        if own_id:
-            self.by_own_id.setdefault(own_id, pos)
-        prior = self.done.get(pos)
-        if prior is not None or isinstance(prepared, DoneBib):
-            self.by_position[pos] = ParentInfo(pos, prior["record_id"] if prior is not None else None, written=True)
-            return
-        self.by_position[pos] = ParentInfo(pos, None, written=False)
-        self.bibs.append(BibItem(prepared))
-
-    def _add_holding(self, prepared: PreparedHolding) -> None:
-        if prepared.position in self.done:
-            return
-        item = HoldingItem(prepared.position, prepared.template, own_id=prepared.own_id, sigel=prepared.sigel,
-                           ref=prepared.ref, delete=prepared.delete, unsafe=prepared.unsafe, errors=prepared.errors,
-                           warnings=prepared.warnings)
-        ref = item.ref
-        if ref is not None:
-            target = self.by_own_id.get(ref)
-            if target is None:
-                self.forward.append(item)
-                item.warnings.append(problem("HOLDING_FORWARD_REFERENCE",
-                                             f"004 {ref} names no earlier record of this delivery"))
-                return
-        else:
-            target = self.last_bib
-            if target is None:
-                item.errors.append(problem("HOLDING_NO_PARENT",
-                                           "a holdings record without 004 came before any bibliographic record"))
-        self._attach(item, target)
-        self.holdings.append(item)
-
-    def _attach(self, item: HoldingItem, target: int | None) -> None:
-        if target is None:
-            return
-        info = self.by_position[target]
-        item.parent_position = target
-        if info.written:
-            item.parent_record = info.record_id
-            if info.record_id is None:
-                item.errors.append(problem("HOLDING_PARENT_REJECTED",
-                                           f"the bibliographic record at position {target} was rejected"))
-
-    # --- batching ------------------------------------------------------------------------------
-    def ready(self) -> bool:
-        return len(self.bibs) + len(self.holdings) >= self.batch_size
-
-    def take(self) -> tuple[list[BibItem], list[HoldingItem]]:
-        bibs, holdings = self.bibs, self.holdings
-        self.bibs, self.holdings = [], []
-        return bibs, holdings
-
-    def written(self, bibs: list[BibItem]) -> None:
-        for b in bibs:
-            self.by_position[b.position] = ParentInfo(b.position, b.record_id, written=True)
-
-    def finish_forward(self) -> list[HoldingItem]:
-        """Forward references: to a bib later in this delivery, else to an earlier delivery."""
-        leftovers = []
-        for item in self.forward:
-            ref = (item.ref if item.template is not None else None) or ""
-            target = self.by_own_id.get(ref)
-            if target is not None:
-                item.warnings = [w for w in item.warnings if w["code"] != "HOLDING_FORWARD_REFERENCE"]
-                self._attach(item, target)
-            leftovers.append(item)
-        self.forward = []
-        return leftovers
 
 
 # --- reading ----------------------------------------------------------------------------------

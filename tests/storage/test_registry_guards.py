@@ -218,7 +218,7 @@ async def test_truncating_deliveries_empties_delivery_records(client: TestClient
 async def test_a_library_removed_while_its_delivery_loads_gets_no_orphan_holdings(
         pool: asyncpg.Pool, world: World) -> None:
     """The loader reads the registry once; a batch written after the library went rejects its holdings."""
-    from gateway import intake, loader
+    from gateway import batches, intake, loader
     from gateway.prepare import prepare_bib, prepare_holding
     from protocols.marc.xmlreader import read_marcxml
 
@@ -231,18 +231,18 @@ async def test_a_library_removed_while_its_delivery_loads_gets_no_orphan_holding
 
     received = await intake.receive(pool, supplier, one(), content_type="application/xml", max_body=10**6)
     records = list(read_marcxml([body]))
-    ctx = loader.Context(received.id, supplier.id, "BOKR", "FORVARV",
+    ctx = batches.Context(received.id, supplier.id, "BOKR", "FORVARV",
                          {"Sods": (True, True), "Nyks": (True, True)})  # as read when loading started
     async with pool.acquire() as conn:
         await registry.remove_library(conn, "Nyks")  # no holdings yet: allowed
     first = records[0]
     assert first.record is not None
-    bibs = [loader.BibItem(prepare_bib(1, first.record, first.problems, "BOKR", "FORVARV"))]
+    bibs = [batches.BibItem(prepare_bib(1, first.record, first.problems, "BOKR", "FORVARV"))]
     holdings = []
     for r in records[1:]:
         assert r.record is not None
         p = prepare_holding(r.position, r.record, r.problems, "FORVARV")
-        holdings.append(loader.HoldingItem(p.position, p.template, own_id=p.own_id, sigel=p.sigel,
+        holdings.append(batches.HoldingItem(p.position, p.template, own_id=p.own_id, sigel=p.sigel,
                                            parent_position=1, errors=p.errors, warnings=p.warnings))
     await loader.write_batch(pool, ctx, bibs, holdings)
     assert [(h.sigel, h.outcome) for h in holdings] == [("Sods", "added"), ("Nyks", "rejected")]
