@@ -156,10 +156,11 @@ class ParseProcess:
     async def start(self) -> None:
         """Start the process now rather than on the first large delivery (it takes ~0.5 s of CPU)."""
         loop = asyncio.get_running_loop()
+        executor = self.executor()
         try:
-            await loop.run_in_executor(self.executor(), _child_ready)
+            await loop.run_in_executor(executor, _child_ready)
         except BrokenProcessPool:
-            self.broken()
+            self.broken(executor)
             raise
 
     @property
@@ -173,10 +174,11 @@ class ParseProcess:
     def next_token(self) -> int:
         return next(self._tokens)
 
-    def broken(self) -> None:
-        """After the process died: the next delivery starts a new one."""
-        executor, self._executor = self._executor, None
-        if executor is not None:
+    def broken(self, executor: ProcessPoolExecutor) -> None:
+        """After `executor`'s process died: the next delivery starts a new one (unless one has been
+        started already, by a delivery that found out first)."""
+        if self._executor is executor:
+            self._executor = None
             executor.shutdown(wait=False, cancel_futures=True)
 
     def shutdown(self) -> None:
@@ -243,17 +245,15 @@ class _ChildFeed:
         self.finished = False
 
     async def produce(self, chunks: AsyncIterator[bytes]) -> None:
-        loop = asyncio.get_running_loop()
-        executor, token = self.executor, self.token
+        token = self.token
         try:
-            await self._call(loop.run_in_executor(executor, _child_open, token, self.spec))
+            await self._call(self._submit(_child_open, token, self.spec))
             async for data in chunks:
                 for start in range(0, len(data), CHILD_SLICE):
-                    self.pending.append(loop.run_in_executor(executor, _child_feed, token,
-                                                             data[start:start + CHILD_SLICE]))
+                    self.pending.append(self._submit(_child_feed, token, data[start:start + CHILD_SLICE]))
                     while len(self.pending) > CHILD_AHEAD:
                         await self._take()
-            self.pending.append(loop.run_in_executor(executor, _child_feed, token, None))
+            self.pending.append(self._submit(_child_feed, token, None))
             while self.pending:
                 await self._take()
             self.finished = True
@@ -261,11 +261,19 @@ class _ChildFeed:
         except Exception as exc:  # handed to the loader, which raises it
             await self.queue.put(exc)
 
+    def _submit(self, fn: Any, *args: Any) -> asyncio.Future[Any]:
+        # a process found dead when the call is made (not only while it runs) is replaced too
+        try:
+            return asyncio.get_running_loop().run_in_executor(self.executor, fn, *args)
+        except BrokenProcessPool:
+            self.process.broken(self.executor)
+            raise
+
     async def _call(self, future: asyncio.Future[Any]) -> Any:
         try:
             return await future
         except BrokenProcessPool:
-            self.process.broken()
+            self.process.broken(self.executor)
             raise
 
     async def _take(self) -> None:
@@ -305,7 +313,7 @@ class ChildScanner:
         try:
             count, fault = await self.pending.popleft()
         except BrokenProcessPool:
-            self.process.broken()
+            self.process.broken(self.executor)
             raise
         if fault is not None:
             self.done = True
@@ -316,7 +324,7 @@ class ChildScanner:
         try:
             future = asyncio.get_running_loop().run_in_executor(self.executor, _child_scan, self.token, data)
         except BrokenProcessPool:
-            self.process.broken()
+            self.process.broken(self.executor)
             raise
         self.pending.append(future)
 

@@ -121,6 +121,24 @@ async def test_a_dead_second_process_fails_the_attempt_and_the_next_one_starts_a
         process.shutdown()
 
 
+async def test_a_second_process_that_died_while_idle_is_replaced_after_one_failed_attempt() -> None:
+    process = ParseProcess(min_records=0)
+    try:
+        await process.start()
+        for pid in list(process.executor()._processes):
+            os.kill(pid, signal.SIGKILL)
+        for _ in range(100):  # until the pool has noticed
+            if process.executor()._broken:
+                break
+            await asyncio.sleep(0.05)
+        data = synthetic.delivery(10, ["Sods"], seed=15)
+        with pytest.raises(BrokenProcessPool):
+            await _prepare(data, _spec(), process)
+        assert len(await _prepare(data, _spec(), process)) == 20
+    finally:
+        process.shutdown()
+
+
 async def _receive(pool: asyncpg.Pool, body: bytes) -> int:
     async with pool.acquire() as conn:
         supplier = await registry.get_supplier(conn, "BOKR")
