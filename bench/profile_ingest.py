@@ -257,7 +257,7 @@ def _rss() -> str:
 
 async def run_db(url: str, payload: bytes, n: int, batch_size: int, profile: bool,
                  statements: StatementTimes | None = None, report_too: bool = False,
-                 parse_process: ParseProcess | None = None) -> None:
+                 parse_process: ParseProcess | None = None, redeliver: bool = False) -> None:
     pool = await db.create_pool(url, min_size=2, max_size=8)
     try:
         async with pool.acquire() as conn:
@@ -287,6 +287,17 @@ async def run_db(url: str, payload: bytes, n: int, batch_size: int, profile: boo
               f"({cpu / n * 1e6:.0f} µs per pair), the second process's {ch:.2f} s ({ch / n * 1e6:.0f} µs per pair), "
               f"PostgreSQL's {pg:.2f} s ({pg / n * 1e6:.0f} µs per pair); "
               f"{_rss()}")
+        if redeliver:  # the same records again: every one matches and replaces (precedence 8 over 8)
+            again = await intake.receive(pool, supplier, _body(payload), content_type="application/xml",
+                                         max_body=10**10, idempotency_key="redelivery")
+            cpu0, pg0, ch0, t0 = time.process_time(), postgres_cpu(), children_cpu(), time.perf_counter()
+            totals = await loader.load_delivery(pool, again.id, org_code="FORVARV", batch_size=batch_size,
+                                                parse_process=parse_process)
+            t_load = time.perf_counter() - t0
+            cpu, pg, ch = time.process_time() - cpu0, postgres_cpu() - pg0, children_cpu() - ch0
+            print(f"redelivery: {t_load:.2f} s ({n / t_load:,.0f} pairs/s); updated {totals['updated']}, "
+                  f"holdings updated {totals['holdings_updated']}; CPU per pair: this process "
+                  f"{cpu / n * 1e6:.0f} µs, the second process {ch / n * 1e6:.0f} µs, PostgreSQL {pg / n * 1e6:.0f} µs")
         if report_too:
             t0 = time.perf_counter()
             async with pool.acquire() as conn:
@@ -315,6 +326,8 @@ async def main() -> None:
     ap.add_argument("--batch-size", type=int, default=500)
     ap.add_argument("--profile", action="store_true", help="cProfile the load")
     ap.add_argument("--no-search", action="store_true", help="drop the SRU index triggers (0003) first")
+    ap.add_argument("--redeliver", action="store_true",
+                    help="then deliver the same records again and load them (all matched and replaced)")
     ap.add_argument("--parse-process", action="store_true",
                     help="prepare records in a second process, as `forvarv serve` does for large deliveries")
     ap.add_argument("--no-fk", action="store_true", help="drop every foreign key first (experiment)")
@@ -352,7 +365,8 @@ async def main() -> None:
         if process is not None:
             await process.start()  # as `forvarv serve` does when it starts
         try:
-            await run_db(url, payload, args.records, args.batch_size, args.profile, stats, args.report, process)
+            await run_db(url, payload, args.records, args.batch_size, args.profile, stats, args.report, process,
+                         args.redeliver)
         finally:
             if process is not None:
                 process.shutdown()

@@ -74,19 +74,47 @@ def _holding_record(item: HoldingItem, holding_id: int, bib_id: int, stamp: str)
     return fill(item.template, {"001": str(holding_id), "004": str(bib_id), "005": stamp})
 
 
+class _CandidateIndex:
+    """A batch's candidates by identifier (kind, value), as gateway.matching reads them (`lists`),
+    and the identifiers each record is listed under: a record replaced within the batch is
+    updated where it appears, not by a walk over the whole batch's lists."""
+
+    def __init__(self) -> None:
+        self.lists: dict[tuple[str, str], list[Candidate]] = {}
+        self._where: dict[int, list[tuple[str, str]]] = {}
+
+    def append(self, pair: tuple[str, str], candidate: Candidate) -> None:
+        self.lists.setdefault(pair, []).append(candidate)
+        self._where.setdefault(candidate.id, []).append(pair)
+
+    def add(self, pair: tuple[str, str], candidate: Candidate) -> None:
+        """Append unless that record is already listed under this identifier."""
+        if all(c.id != candidate.id for c in self.lists.get(pair, ())):
+            self.append(pair, candidate)
+
+    def replace(self, candidate: Candidate) -> None:
+        """The record's entries, wherever it is listed, become `candidate`."""
+        for pair in self._where.get(candidate.id, ()):
+            entries = self.lists[pair]
+            for i, c in enumerate(entries):
+                if c.id == candidate.id:
+                    entries[i] = candidate
+
+
 async def _write_batch(conn: asyncpg.Connection, ctx: Context, bibs: list[BibItem],
                        holdings: list[HoldingItem], parents: dict[int, ParentInfo]) -> None:
     stamp = _stamp(datetime.now(UTC))
     live = [b for b in bibs if b.template is not None]
     keys = sorted({k for b in live for k in b.prepared.keys})
     new_ids: list[int] = list(await conn.fetchval(Q["lock_keys"], keys, len(live), "bib_id_seq", column=1))
-    index: dict[tuple[str, str], list[Candidate]] = {}
+    candidates = _CandidateIndex()
+    index = candidates.lists
     if keys:
         kinds, values = zip(*[k.split(":", 1) for k in keys], strict=True)
         for r in await conn.fetch(Q["candidates"], list(kinds), list(values)):
-            index.setdefault((r["kind"], r["value"]), []).append(
-                Candidate(r["id"], r["match_class"], r["encoding_level"], r["protected"], r["created_at"])
-            )
+            candidates.append((r["kind"], r["value"]),
+                              Candidate(r["id"], r["match_class"], r["encoding_level"], r["protected"],
+                                        r["created_at"]))
     new_ids.reverse()  # pop() hands them out in ascending order
 
     ins: list[tuple[int, str, str, str, dict[str, Any], int, bool]] = []
@@ -110,7 +138,7 @@ async def _write_batch(conn: asyncpg.Connection, ctx: Context, bibs: list[BibIte
             item.outcome, item.record_id = "created", rid
             cand = Candidate(rid, prepared.match_class, level, False, _FAR_FUTURE)
             for pair in prepared.pairs:
-                index.setdefault(pair, []).append(cand)
+                candidates.append(pair, cand)
         else:
             target = found[0]
             item.record_id = target.id
@@ -124,18 +152,13 @@ async def _write_batch(conn: asyncpg.Connection, ctx: Context, bibs: list[BibIte
                                   json.dumps(prepared.described), prepared.unsafe)
                 item.outcome = "updated"
                 replaced = Candidate(target.id, target.match_class, level, False, target.created_at)
-                for pair_list in index.values():
-                    for i, c in enumerate(pair_list):
-                        if c.id == target.id:
-                            pair_list[i] = replaced
+                candidates.replace(replaced)
                 for pair in prepared.pairs:
-                    if all(c.id != target.id for c in index.setdefault(pair, [])):
-                        index[pair].append(replaced)
+                    candidates.add(pair, replaced)
             else:
                 item.outcome = "matched"
                 for pair in prepared.pairs:
-                    if all(c.id != target.id for c in index.setdefault(pair, [])):
-                        index[pair].append(target)
+                    candidates.add(pair, target)
         if item.outcome == "created":  # a new id: nothing can be there yet, COPY them
             new_idents.update(dict.fromkeys((k, v, item.record_id) for k, v in prepared.pairs))
         else:
