@@ -258,3 +258,48 @@ async def test_a_body_scanned_in_the_second_process_is_refused_with_503_if_that_
         assert received.created
     finally:
         process.shutdown()
+
+
+async def test_a_worker_whose_second_process_dies_mid_delivery_resumes_it_without_loss_or_doubles(
+        pool: asyncpg.Pool) -> None:
+    from gateway import workers
+    from gateway.config import Settings
+
+    async with pool.acquire() as conn:
+        await seed_registry(conn)
+    n = 1500
+    delivery_id = await _receive(pool, synthetic.delivery(n, ["Sods", "Nyks"], seed=16))
+    process = ParseProcess(min_records=0)
+    try:
+        await process.start()
+        async with pool.acquire() as lease:
+            attempt = asyncio.create_task(workers.process_one(pool, Settings(batch_size=50), lease, process))
+            for _ in range(600):
+                async with pool.acquire() as conn:
+                    loaded = await conn.fetchval(
+                        "SELECT count(*) FROM delivery_records WHERE delivery_id = $1", delivery_id)
+                if loaded >= 100 or attempt.done():
+                    break
+                await asyncio.sleep(0.02)
+            for pid in list(process.executor()._processes):
+                os.kill(pid, signal.SIGKILL)
+            assert await attempt  # the attempt ended (and said why) instead of hanging
+        async with pool.acquire() as conn:
+            status, error, partial = await conn.fetchrow(
+                "SELECT status, error, (SELECT count(*) FROM delivery_records WHERE delivery_id = $1) "
+                "FROM deliveries WHERE id = $1", delivery_id)
+        assert status == "processing" and "BrokenProcessPool" in (error or "")
+        assert 0 < partial < 2 * n, "the kill should land mid-delivery"
+        async with pool.acquire() as lease:
+            assert await workers.process_one(pool, Settings(batch_size=50), lease, process)
+        async with pool.acquire() as conn:
+            row = await conn.fetchrow("SELECT status, attempts, summary FROM deliveries WHERE id = $1", delivery_id)
+            positions = await conn.fetchval(
+                "SELECT count(DISTINCT position) FROM delivery_records WHERE delivery_id = $1", delivery_id)
+            bibs = await conn.fetchval("SELECT count(*) FROM bib_records")
+            holdings = await conn.fetchval("SELECT count(*) FROM holdings")
+        assert (row["status"], row["attempts"]) == ("done", 2)
+        assert positions == 2 * n and bibs == n and holdings == n
+        assert row["summary"]["created"] == n and row["summary"]["holdings_added"] == n
+    finally:
+        process.shutdown()
