@@ -250,8 +250,9 @@ async def _write_holdings(conn: asyncpg.Connection, ctx: Context, holdings: list
         for item, _ in usable:
             if item.sigel not in present:
                 item.outcome = "rejected"
-                item.errors.append(problem("HOLDING_UNKNOWN_LIBRARY",
-                                           f"{item.sigel} is not a library known here (removed while loading)"))
+                item.errors.append(problem(
+                    "HOLDING_UNKNOWN_LIBRARY",
+                    f"{item.sigel} is not a library known here (removed or renamed while loading)"))
         usable = [(i, b) for i, b in usable if i.sigel in present]
         if not usable:
             return
