@@ -26,6 +26,15 @@ def _batch_size(remaining: int) -> int:
     return remaining if remaining <= BATCH + 1 else BATCH
 
 
+def _keyset(after: Position) -> tuple[datetime, int, int]:
+    """(datestamp, bib id, holding id) to continue after: at equal datestamps bibs sort before
+    holdings, so after a bib every holding of that datestamp is still to come, and after a
+    holding no bib of it is."""
+    if after.kind == 0:
+        return after.datestamp, after.id, 0
+    return after.datestamp, _MAX_ID, after.id
+
+
 def _item(row: asyncpg.Record) -> Item:
     kind, id, ds, deleted, sigel, marcxml, flag, summary, hxml = row
     unsafe = flag is not False  # NULL: the writer did not say (migration 0006), so clean it
@@ -109,9 +118,7 @@ class SqlRepository:
             # Just before `lower`: every id is > 0.
             start, bib_after, hold_after = lower or _BEGINNING, 0, 0
         else:
-            start = after.datestamp
-            bib_after = after.id if after.kind == 0 else _MAX_ID
-            hold_after = after.id if after.kind == 1 else 0
+            start, bib_after, hold_after = _keyset(after)
         remaining = limit
         while remaining > 0:
             size = _batch_size(remaining)
@@ -127,10 +134,7 @@ class SqlRepository:
             if len(items) < size:
                 return
             remaining -= size
-            last = items[-1]
-            start = last.datestamp
-            bib_after = last.id if last.kind == BIB else _MAX_ID
-            hold_after = last.id if last.kind == HOLD else 0
+            start, bib_after, hold_after = _keyset(items[-1].position)
 
     async def _batch(self, sql: str, args: list[Any], with_holdings: bool) -> list[Item]:
         rows = await self.pool.fetch(sql, *args)
