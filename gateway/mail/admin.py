@@ -3,29 +3,27 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
 from typing import Any
 
 from aiohttp import web
 
 from gateway.appkeys import POOL, SETTINGS
-from gateway.http.auth import is_admin
+from gateway.errors import Unauthorized
+from gateway.http import auth
+from gateway.http.errors import Handler, error_response
 from gateway.mail import outbox
 from gateway.mail.render import MailContext, render
 
-Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
-
 
 def require_admin(handler: Handler) -> Handler:
-    """401 unless `Authorization: Bearer <Settings.admin_token>` (always 401 when no token is set)."""
+    """The admin API's own check and 401 answer (gateway.http.auth), also where these routes run
+    without the /admin/ middleware of gateway.http.admin (inside `create_app` that one answers first)."""
 
     async def guarded(request: web.Request) -> web.StreamResponse:
-        if not is_admin(request):
-            raise web.HTTPUnauthorized(
-                text='{"error": "admin token required"}',
-                content_type="application/json",
-                headers={"WWW-Authenticate": 'Bearer realm="forvarv-admin"'},
-            )
+        try:
+            auth.require_admin(request)
+        except Unauthorized as exc:
+            return error_response(exc)
         return await handler(request)
 
     return guarded
