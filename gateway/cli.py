@@ -43,7 +43,8 @@ async def supplier_list(args: argparse.Namespace, conn: asyncpg.Connection, _: S
     rows = await registry.list_suppliers(conn)
     if args.json:
         _print_json(rows)
-    for r in rows if not args.json else []:
+        return 0
+    for r in rows:
         customers = ",".join(map(str, r["customers"]))  # type: ignore[call-overload]
         print(f"{r['code']:<16} {r['name']:<32} tokens={r['active_tokens']} customers={customers}")
     return 0
