@@ -22,7 +22,7 @@ import asyncpg
 from stdnum import isbn as std_isbn
 
 from gateway import db
-from gateway.search.translate import SORT_COLUMNS, Params, condition, order_by
+from gateway.search.translate import SORT_COLUMNS, TERM_KINDS, Params, condition, order_by
 from protocols.marc.identifiers import normalize_isbn
 from protocols.sru import diagnostics as d
 from protocols.sru.indexes import Index
@@ -55,8 +55,6 @@ SELECT k.value, (SELECT min(b.summary ->> 'title') FROM bib_search s JOIN bib_re
          GROUP BY s.title_key ORDER BY s.title_key {direction} LIMIT $3) AS k
  ORDER BY k.value {direction}
 """
-
-_TERM_KINDS = {"creator": "c", "subject": "s"}
 
 _ISBNS_FROM = """
 SELECT i.value AS value, NULL::text AS display, count(*) AS n
@@ -160,11 +158,11 @@ class PostgresBackend:
             template, start, display = _ISBNS_FROM, _isbn_start(term), _isbn_display
         elif index.field == "title":
             template, start, display = _TITLES_FROM, term, None
-        elif index.field in _TERM_KINDS:
+        elif index.field in TERM_KINDS:
             template, start, display = _TERMS_FROM, term, None
         else:  # the resolver lets only scannable indexes through
             raise d.UnsupportedIndex(f"{index.qualified} cannot be scanned")
-        kind = _TERM_KINDS.get(index.field, index.field)
+        kind = TERM_KINDS.get(index.field, index.field)
         up_op = ">=" if inclusive else ">"
         async with self.pool.acquire() as conn:
             upward = template.format(op=up_op, direction="ASC")

@@ -41,7 +41,7 @@ SORT_COLUMNS = {
     "lastModified": _MODIFIED,
 }
 #: search_terms.term is this letter followed by the folded value.
-_TERM_KINDS = {"creator": "c", "subject": "s"}
+TERM_KINDS = {"creator": "c", "subject": "s"}
 _MAX_CHAR = "\U0010ffff"
 _NON_DIGITS = re.compile(r"[^0-9Xx]")
 
@@ -124,7 +124,7 @@ def _words(clause: WordsClause, params: Params) -> str:
 
 def _exact(field_name: str, text: str, prefix: bool, params: Params) -> str:
     """The whole folded value: the title key, or a creator's or subject's scan term."""
-    if field_name != "title" and field_name not in _TERM_KINDS:
+    if field_name != "title" and field_name not in TERM_KINDS:
         raise d.UnsupportedRelation(f"== on {field_name}")
     folded = _fold(text, params)
     if field_name == "title":
@@ -132,7 +132,7 @@ def _exact(field_name: str, text: str, prefix: bool, params: Params) -> str:
         if prefix:
             return f"({column} >= {folded} AND {column} < {folded} || {params.add(_MAX_CHAR, '::text')})"
         return f"{column} = {folded}"
-    kind = params.add(_TERM_KINDS[field_name], "::text")
+    kind = params.add(TERM_KINDS[field_name], "::text")
     if prefix:
         match = f"t.term >= {kind} || {folded} AND t.term < {kind} || {folded} || {params.add(_MAX_CHAR, '::text')}"
     else:
