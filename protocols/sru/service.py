@@ -69,6 +69,14 @@ class SearchBackend(Protocol):
 _SCHEMAS_BY_NAME = {schema.name: schema for schema in SCHEMAS}
 
 
+def _parse_cql(text: str) -> cql.Query:
+    """The parsed query, or the SRU diagnostic the parser names (with the offset in the details)."""
+    try:
+        return cql.parse(text)
+    except cql.CQLError as e:
+        raise d.diagnostic(e.code, f"{e.message} (at offset {e.position})") from e
+
+
 class SRUService:
     def __init__(self, backend: SearchBackend, info: ServiceInfo) -> None:
         self.backend = backend
@@ -138,10 +146,7 @@ class SRUService:
             if request.get("recordXPath"):
                 raise d.XPathUnsupported(request.get("recordXPath"))
             sort_param = request.get("sortKeys") or ""
-            try:
-                parsed = cql.parse(query_text)
-            except cql.CQLError as e:
-                raise d.diagnostic(e.code, f"{e.message} (at offset {e.position})") from e
+            parsed = _parse_cql(query_text)
             echo = self._search_echo(request, parsed, start, maximum, escaping, schema.identifier,
                                      sort_param, stylesheet)
             expr, sort = resolve(parsed)
@@ -207,10 +212,7 @@ class SRUService:
                 raise d.MandatoryParameterNotSupplied("scanClause")
             position = p.integer(request, "responsePosition", 1, 0)
             maximum = min(p.integer(request, "maximumTerms", self.info.default_terms, 1), self.info.max_terms)
-            try:
-                parsed = cql.parse(clause)
-            except cql.CQLError as e:
-                raise d.diagnostic(e.code, f"{e.message} (at offset {e.position})") from e
+            parsed = _parse_cql(clause)
             index, term, relation = resolve_scan_clause(parsed)
             echo = responses.Echo()
             if version != "2.0":
