@@ -21,6 +21,7 @@ from typing import TypeAlias
 
 from protocols import cql
 from protocols.cql import Mask, analyse_term
+from protocols.cql.parser import NAMED_RELATIONS
 from protocols.sru import diagnostics as d
 from protocols.sru.indexes import EXACT, SET_BY_URI, SET_NAMES, SORT_KEYS, Index, Kind, lookup
 
@@ -79,7 +80,6 @@ class SortKey:
     missing_high: bool = True    # missing values sort as if higher than any value
 
 
-_NAMED = {"any", "all", "adj", "within", "encloses", "exact", "scr"}
 _NOOP_RELATION_MODIFIERS = {"ignorecase", "ignoreaccents"}
 _MIN_TRUNCATED = 2
 
@@ -174,7 +174,7 @@ def _scope_uri(scope: Mapping[str | None, str], prefix: str) -> str | None:
 
 def _relation(relation: cql.Relation, index: Index) -> str:
     name = relation.name
-    if name.startswith("cql.") and name[4:] in _NAMED:
+    if name.startswith("cql.") and name[4:] in NAMED_RELATIONS:
         name = name[4:]
     if name == "exact":
         name = EXACT
