@@ -31,8 +31,8 @@ from protocols.marc.xmlreader import MarcXmlScanner, XMLFault, XMLSyntaxFault
 #: Deliveries with at least this many records are prepared in the second process by default.
 CHILD_MIN_RECORDS = 200
 
-#: In the child: its open deliveries by token.
-_SESSIONS: dict[int, Preparer] = {}
+#: In the child: what it has open (a delivery being prepared, a body being scanned), by token.
+_OPEN: dict[int, Preparer | MarcXmlScanner] = {}
 
 
 #: How often the second process checks that the gateway process that started it is still there.
@@ -56,11 +56,16 @@ def _child_init() -> None:
     threading.Thread(target=watch, name="parent-watch", daemon=True).start()
 
 
-def _fault(exc: XMLFault) -> tuple[str, str, str, int | None, int | None]:
+#: An XMLFault as it crosses back (its own arguments do not survive pickling): class name, code,
+#: message, line, column.
+Fault = tuple[str, str, str, int | None, int | None]
+
+
+def _fault(exc: XMLFault) -> Fault:
     return (type(exc).__name__, exc.code, exc.message, exc.line, exc.column)
 
 
-def _raise_fault(fault: tuple[str, str, str, int | None, int | None]) -> None:
+def _raise_fault(fault: Fault) -> None:
     kind, code, message, line, column = fault
     if kind == "XMLSyntaxFault":
         raise XMLSyntaxFault(message, line, column, code)
@@ -72,7 +77,6 @@ def _raise_fault(fault: tuple[str, str, str, int | None, int | None]) -> None:
 _KINDS: tuple[type[PreparedBib], type[PreparedHolding], type[DoneBib]] = (PreparedBib, PreparedHolding, DoneBib)
 _KIND_OF = {cls: i for i, cls in enumerate(_KINDS)}
 Wire = list[tuple[int, tuple[Any, ...]]]
-ChildAnswer = tuple[Wire, tuple[str, str, str, int | None, int | None] | None]
 
 
 def _to_wire(items: Iterable[Prepared]) -> Wire:
@@ -85,45 +89,40 @@ def _from_wire(wire: Wire) -> list[Prepared]:
     return [kinds[kind]._make(fields) for kind, fields in wire]
 
 
-def _child_open(token: int, spec: Spec) -> None:
-    _SESSIONS[token] = Preparer(spec)
+def _child_open(token: int, spec: Spec) -> tuple[None, None]:
+    _OPEN[token] = Preparer(spec)
+    return None, None
 
 
-def _child_feed(token: int, data: bytes | None) -> ChildAnswer:
+def _child_feed(token: int, data: bytes | None) -> tuple[Wire, Fault | None]:
     """Prepare what `data` completes (None: the end of the payload, which ends the session)."""
-    session = _SESSIONS[token]
+    preparer = _OPEN[token]
+    assert isinstance(preparer, Preparer)
     try:
         if data is None:
-            del _SESSIONS[token]
-            return _to_wire(session.close()), None
-        return _to_wire(session.feed(data)), None
-    except XMLFault as exc:  # its own arguments do not survive pickling: sent as a tuple
-        _SESSIONS.pop(token, None)
+            del _OPEN[token]
+            return _to_wire(preparer.close()), None
+        return _to_wire(preparer.feed(data)), None
+    except XMLFault as exc:
+        _OPEN.pop(token, None)
         return [], _fault(exc)
 
 
-#: In the child: the scanners of deliveries being received, by token.
-_SCANNERS: dict[int, MarcXmlScanner] = {}
-
-
-def _child_scan(token: int, data: bytes | None) -> tuple[int, tuple[str, str, str, int | None, int | None] | None]:
+def _child_scan(token: int, data: bytes | None) -> tuple[int, Fault | None]:
     """Scan a piece of a MARCXML body being received (None: its end): (records so far, fault)."""
-    scanner = _SCANNERS.get(token)
+    scanner = _OPEN.get(token)
     if scanner is None:
-        scanner = _SCANNERS[token] = MarcXmlScanner()
+        scanner = _OPEN[token] = MarcXmlScanner()
+    assert isinstance(scanner, MarcXmlScanner)
     try:
         if data is None:
-            del _SCANNERS[token]
+            del _OPEN[token]
             return scanner.close(), None
         scanner.feed(data)
         return scanner.count, None
     except XMLFault as exc:
-        _SCANNERS.pop(token, None)
+        _OPEN.pop(token, None)
         return scanner.count, _fault(exc)
-
-
-def _child_scan_drop(token: int) -> None:
-    _SCANNERS.pop(token, None)
 
 
 def _child_ready() -> bool:
@@ -131,7 +130,7 @@ def _child_ready() -> bool:
 
 
 def _child_drop(token: int) -> None:
-    _SESSIONS.pop(token, None)
+    _OPEN.pop(token, None)
 
 
 class ParseProcess:
@@ -227,7 +226,54 @@ async def prepared_stream(chunks: AsyncIterator[bytes], spec: Spec, process: Par
         feed.forget()
 
 
-class _ChildFeed:
+class _Session:
+    """One delivery's calls to the second process, in order, with a few in flight.
+
+    Every call answers (value, fault). A fault is raised here; a process found dead (when a call
+    is made or while it runs) is reported to the ParseProcess, which starts a new one next time.
+    """
+
+    def __init__(self, process: ParseProcess) -> None:
+        self.process = process
+        self.executor = process.executor()
+        self.token = process.next_token()
+        self.pending: collections.deque[asyncio.Future[tuple[Any, Fault | None]]] = collections.deque()
+        #: the second process has nothing left open for this token
+        self.closed = False
+
+    def send(self, fn: Any, *args: Any) -> None:
+        try:
+            future = asyncio.get_running_loop().run_in_executor(self.executor, fn, self.token, *args)
+        except BrokenProcessPool:
+            self.process.broken(self.executor)
+            raise
+        self.pending.append(future)
+
+    async def answer(self) -> Any:
+        """The value of the oldest call."""
+        try:
+            value, fault = await self.pending.popleft()
+        except BrokenProcessPool:
+            self.process.broken(self.executor)
+            raise
+        if fault is not None:
+            self.closed = True  # the second process has dropped it
+            _raise_fault(fault)
+        return value
+
+    def forget(self) -> None:
+        """Stopped early: the calls not yet started are cancelled and the token dropped there."""
+        if self.closed:
+            return
+        self.closed = True
+        for future in self.pending:
+            future.cancel()
+        if self.process.is_current(self.executor):
+            with contextlib.suppress(RuntimeError):  # shut down meanwhile
+                self.executor.submit(_child_drop, self.token)
+
+
+class _ChildFeed(_Session):
     """Keeps the second process busy on one delivery, in a task of its own.
 
     The payload goes over in slices, a few calls in flight; prepared slices wait in a bounded
@@ -236,65 +282,33 @@ class _ChildFeed:
     """
 
     def __init__(self, process: ParseProcess, spec: Spec) -> None:
-        self.process = process
+        super().__init__(process)
         self.spec = spec
-        self.executor = process.executor()
-        self.token = process.next_token()
         self.queue: asyncio.Queue[list[Prepared] | BaseException | None] = asyncio.Queue(CHILD_QUEUE)
-        self.pending: collections.deque[asyncio.Future[ChildAnswer]] = collections.deque()
-        self.finished = False
 
     async def produce(self, chunks: AsyncIterator[bytes]) -> None:
-        token = self.token
         try:
-            await self._call(self._submit(_child_open, token, self.spec))
+            self.send(_child_open, self.spec)
             async for data in chunks:
                 for start in range(0, len(data), CHILD_SLICE):
-                    self.pending.append(self._submit(_child_feed, token, data[start:start + CHILD_SLICE]))
+                    self.send(_child_feed, data[start:start + CHILD_SLICE])
                     while len(self.pending) > CHILD_AHEAD:
                         await self._take()
-            self.pending.append(self._submit(_child_feed, token, None))
+            self.send(_child_feed, None)
             while self.pending:
                 await self._take()
-            self.finished = True
+            self.closed = True
             await self.queue.put(None)
         except Exception as exc:  # handed to the loader, which raises it
             await self.queue.put(exc)
 
-    def _submit(self, fn: Any, *args: Any) -> asyncio.Future[Any]:
-        # a process found dead when the call is made (not only while it runs) is replaced too
-        try:
-            return asyncio.get_running_loop().run_in_executor(self.executor, fn, *args)
-        except BrokenProcessPool:
-            self.process.broken(self.executor)
-            raise
-
-    async def _call(self, future: asyncio.Future[Any]) -> Any:
-        try:
-            return await future
-        except BrokenProcessPool:
-            self.process.broken(self.executor)
-            raise
-
     async def _take(self) -> None:
-        wire, fault = await self._call(self.pending.popleft())
-        if fault is not None:
-            self.finished = True  # the second process has dropped the delivery
-            _raise_fault(fault)
-        await self.queue.put(_from_wire(wire))
-
-    def forget(self) -> None:
-        """Stopped early: the calls not yet started are cancelled and the delivery dropped."""
-        if self.finished:
-            return
-        for future in self.pending:
-            future.cancel()
-        if self.process.is_current(self.executor):
-            with contextlib.suppress(RuntimeError):  # shut down meanwhile
-                self.executor.submit(_child_drop, self.token)
+        wire = await self.answer()
+        if wire is not None:  # None: the answer of _child_open
+            await self.queue.put(_from_wire(wire))
 
 
-class ChildScanner:
+class ChildScanner(_Session):
     """The intake's MARCXML scan (well-formed, a MARCXML root, no DTD, records counted), done in
     the second process while this one reads, hashes and stores the body.
 
@@ -302,52 +316,15 @@ class ChildScanner:
     soon as its answer is back, at most `CHILD_AHEAD` + 1 pieces after the one that holds it.
     """
 
-    def __init__(self, process: ParseProcess) -> None:
-        self.process = process
-        self.executor = process.executor()
-        self.token = process.next_token()
-        self.pending: collections.deque[asyncio.Future[tuple[int, Any]]] = collections.deque()
-        self.done = False
-
-    async def _answer(self) -> int:
-        try:
-            count, fault = await self.pending.popleft()
-        except BrokenProcessPool:
-            self.process.broken(self.executor)
-            raise
-        if fault is not None:
-            self.done = True
-            _raise_fault(fault)
-        return int(count)
-
-    def _send(self, data: bytes | None) -> None:
-        try:
-            future = asyncio.get_running_loop().run_in_executor(self.executor, _child_scan, self.token, data)
-        except BrokenProcessPool:
-            self.process.broken(self.executor)
-            raise
-        self.pending.append(future)
-
     async def feed(self, data: bytes) -> None:
-        self._send(data)
+        self.send(_child_scan, data)
         while len(self.pending) > CHILD_AHEAD or (self.pending and self.pending[0].done()):
-            await self._answer()
+            await self.answer()
 
     async def close(self) -> int:
-        self._send(None)
+        self.send(_child_scan, None)
         count = 0
         while self.pending:
-            count = await self._answer()
-        self.done = True
+            count = int(await self.answer())
+        self.closed = True
         return count
-
-    def forget(self) -> None:
-        """Stopped early (refused, disconnected): drop the scan in the second process."""
-        if self.done:
-            return
-        self.done = True
-        for future in self.pending:
-            future.cancel()
-        if self.process.is_current(self.executor):
-            with contextlib.suppress(RuntimeError):
-                self.executor.submit(_child_scan_drop, self.token)

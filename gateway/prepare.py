@@ -12,7 +12,6 @@ prepared in a second process (gateway.parse_process); everything here runs the s
 
 from __future__ import annotations
 
-import logging
 import re
 from collections.abc import Iterator
 from typing import Any, NamedTuple
@@ -23,8 +22,6 @@ from protocols.marc.problems import Problem
 from protocols.marc.record import ControlField, DataField, Record
 from protocols.marc.xmlreader import MarcXmlParser, ReadResult
 from protocols.xmlchars import stored_xml_unsafe
-
-log = logging.getLogger(__name__)
 
 #: Stored MARCXML with empty control fields to fill in: text, a slot's tag, text, ... text
 #: (a plain tuple of strings: it crosses to the loader's process many times a second).
