@@ -37,14 +37,15 @@ def _hold_columns(payload: Payload) -> str:
     return f"1 AS kind, h.id, h.modified_at AS ds, h.deleted, h.sigel, {marcxml}, NULL::jsonb, NULL::text"
 
 
+def _delivered_by(code: str) -> str:
+    """The condition on bib `b` of set supplier:CODE, with the code in parameter `code`."""
+    return f""" AND EXISTS (SELECT 1 FROM bib_suppliers bs JOIN suppliers s ON s.id = bs.supplier_id
+                        WHERE bs.bib_id = b.id AND s.code = {code})"""
+
+
 def _bibs(payload: Payload, supplier: bool) -> str:
     """Bibs by (modified_at, id); optionally only those a supplier ($5, its code) delivered."""
-    only = (
-        """ AND EXISTS (SELECT 1 FROM bib_suppliers bs JOIN suppliers s ON s.id = bs.supplier_id
-                        WHERE bs.bib_id = b.id AND s.code = $5)"""
-        if supplier
-        else ""
-    )
+    only = _delivered_by("$5") if supplier else ""
     columns = _bib_columns(payload, "b.deleted", False).format(ds="b.modified_at")
     return f"""
 SELECT {columns}
@@ -115,11 +116,7 @@ SELECT bs.bib_id, NULL, s.code, NULL
 FROM bib_suppliers bs JOIN suppliers s ON s.id = bs.supplier_id WHERE bs.bib_id = ANY($1::bigint[])"""
 
 _COUNT_BIBS = "SELECT count(*) FROM bib_records b WHERE b.modified_at >= $1 AND b.modified_at < $2"
-_COUNT_SUPPLIER = (
-    _COUNT_BIBS
-    + """ AND EXISTS (SELECT 1 FROM bib_suppliers bs JOIN suppliers s ON s.id = bs.supplier_id
-                      WHERE bs.bib_id = b.id AND s.code = $3)"""
-)
+_COUNT_SUPPLIER = _COUNT_BIBS + _delivered_by("$3")
 _COUNT_LIBRARY_BIBS = (
     "SELECT count(*) FROM holdings h WHERE h.sigel = $3 AND h.set_datestamp >= $1 AND h.set_datestamp < $2"
 )
