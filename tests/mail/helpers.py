@@ -80,6 +80,15 @@ async def one_delivery(conn: asyncpg.Connection, sid: int, titles: list[Title]) 
     return did
 
 
+async def books_for_both(pool: asyncpg.Pool, count: int) -> None:
+    """`world`, then `count` deliveries of one new title each ("Bok 0", …) held by Sods and Li:
+    2 x count notifications, one per delivery and library."""
+    async with pool.acquire() as conn:
+        sid = await world(conn)
+        for i in range(count):
+            await one_delivery(conn, sid, [Title(f"Bok {i}", "created", [("Sods", "added"), ("Li", "added")])])
+
+
 async def status_counts(pool: asyncpg.Pool) -> dict[str, int]:
     async with pool.acquire() as conn:
         rows = await conn.fetch("SELECT status, count(*) AS n FROM notifications GROUP BY status")

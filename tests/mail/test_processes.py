@@ -8,8 +8,7 @@ from pathlib import Path
 
 import asyncpg
 
-from tests.mail.helpers import one_delivery, status_counts, world
-from tests.mail.seed import Title
+from tests.mail.helpers import books_for_both, status_counts
 from tests.mail.smtp import SmtpServer
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -18,12 +17,7 @@ ROOT = Path(__file__).resolve().parents[2]
 async def test_two_sender_processes_send_each_message_once(
     db_url: str, pool: asyncpg.Pool, smtp_server: SmtpServer, tmp_path: Path
 ) -> None:
-    async with pool.acquire() as conn:
-        sid = await world(conn)
-        for i in range(30):
-            await one_delivery(
-                conn, sid, [Title(f"Bok {i}", "created", [("Sods", "added"), ("Li", "added")])]
-            )
+    await books_for_both(pool, 30)
     smtp_server.handler.delay = 0.02
     procs = [
         await asyncio.create_subprocess_exec(

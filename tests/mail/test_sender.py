@@ -13,7 +13,16 @@ from gateway import db
 from gateway.mail import outbox
 from gateway.mail.sender import SenderPolicy
 from tests.mail import seed
-from tests.mail.helpers import FAST, one_delivery, sender_for, settings_for, status_counts, wait_until, world
+from tests.mail.helpers import (
+    FAST,
+    books_for_both,
+    one_delivery,
+    sender_for,
+    settings_for,
+    status_counts,
+    wait_until,
+    world,
+)
 from tests.mail.seed import Title
 from tests.mail.smtp import SmtpServer
 
@@ -175,12 +184,7 @@ async def test_hostile_record_data_never_reaches_a_header(
 
 async def test_smtp_down_for_a_while_nothing_lost_nothing_twice(pool: asyncpg.Pool, tmp_path: Path) -> None:
     server = SmtpServer()  # a port with nobody listening yet
-    async with pool.acquire() as conn:
-        sid = await world(conn)
-        for i in range(3):
-            await one_delivery(
-                conn, sid, [Title(f"Bok {i}", "created", [("Sods", "added"), ("Li", "added")])]
-            )
+    await books_for_both(pool, 3)
     sender = sender_for(pool, settings_for(tmp_path, server.port))
     stop = asyncio.Event()
     task = asyncio.create_task(sender.run(stop))
@@ -256,12 +260,7 @@ async def test_temporary_failures_back_off_then_give_up(
 async def test_two_senders_on_their_own_pools_send_each_message_once(
     db_url: str, pool: asyncpg.Pool, smtp_server: SmtpServer, tmp_path: Path
 ) -> None:
-    async with pool.acquire() as conn:
-        sid = await world(conn)
-        for i in range(20):
-            await one_delivery(
-                conn, sid, [Title(f"Bok {i}", "created", [("Sods", "added"), ("Li", "added")])]
-            )
+    await books_for_both(pool, 20)
     smtp_server.handler.delay = 0.005
     settings = settings_for(tmp_path, smtp_server.port)
     pools = [await db.create_pool(db_url, min_size=1, max_size=2) for _ in range(2)]
