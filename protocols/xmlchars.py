@@ -15,7 +15,20 @@ FORBIDDEN = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
 _FORBIDDEN_REFERENCE = re.compile(
     r"&#(x0*([0-8bcef]|1[0-9a-f]|fff[ef])|0*([0-8]|1[124-9]|2[0-9]|3[01]|6553[45]));", re.IGNORECASE)
 #: The C0 controls XML 1.0 forbids: the only such characters a Latin-1 text can hold.
-_C0_FORBIDDEN = bytes(c for c in range(0x20) if c not in (0x09, 0x0A, 0x0D))
+C0_FORBIDDEN = bytes(c for c in range(0x20) if c not in (0x09, 0x0A, 0x0D))
+
+
+def has_forbidden(text: str) -> bool:
+    """Does the text hold a character XML 1.0 forbids?
+
+    For the usual Latin-1 text this is a byte-level scan (re's character class search is several
+    times slower on a whole record); wider text goes to the regular expression.
+    """
+    try:
+        raw = text.encode("latin-1")
+    except UnicodeEncodeError:
+        return FORBIDDEN.search(text) is not None
+    return len(raw.translate(None, C0_FORBIDDEN)) != len(raw)
 
 
 def stored_xml_unsafe(text: str) -> bool:
@@ -26,14 +39,6 @@ def stored_xml_unsafe(text: str) -> bool:
     never False where that is true (it may say True where Unicode white space counts, which only
     costs a cleaning).
     """
-    try:
-        raw = text.encode("latin-1")
-    except UnicodeEncodeError:
-        if FORBIDDEN.search(text) is not None:
-            return True
-    else:
-        if len(raw.translate(None, _C0_FORBIDDEN)) != len(raw):
-            return True
-    if text[:1].isspace() or text.startswith("<?"):
+    if has_forbidden(text) or text[:1].isspace() or text.startswith("<?"):
         return True
     return "&#" in text and _FORBIDDEN_REFERENCE.search(text) is not None

@@ -12,33 +12,23 @@ import re
 from collections.abc import Iterable
 from itertools import chain
 
-from protocols.xmlchars import FORBIDDEN
+from protocols.xmlchars import C0_FORBIDDEN, FORBIDDEN, has_forbidden
 
 from .record import Record
 
 MARC_NS = "http://www.loc.gov/MARC21/slim"
 
-#: The C0 controls XML 1.0 does not allow: the only such characters a Latin-1 text can hold.
-_C0_ILLEGAL = bytes(c for c in range(0x20) if c not in (0x09, 0x0A, 0x0D))
-#: What `to_marcxml` has to escape or clean in a Latin-1 text: markup characters and those controls.
-_UNPLAIN = b'<>"&' + _C0_ILLEGAL
+#: What `to_marcxml` has to escape or clean in a Latin-1 text: markup characters and the C0
+#: controls XML 1.0 forbids (the only such characters a Latin-1 text can hold).
+_UNPLAIN = b'<>"&' + C0_FORBIDDEN
 
 
 def _fix_illegal(match: re.Match[str]) -> str:
     return "" if match.group() < "\x20" else "\ufffd"
 
 
-def has_illegal_chars(value: str) -> bool:
-    """Does the text hold a character XML 1.0 does not allow (one `clean_xml_chars` would touch)?
-
-    For the usual Latin-1 text this is a byte-level scan (re's character class search is several
-    times slower on a whole record); wider text goes to the regular expression.
-    """
-    try:
-        raw = value.encode("latin-1")
-    except UnicodeEncodeError:
-        return FORBIDDEN.search(value) is not None
-    return len(raw.translate(None, _C0_ILLEGAL)) != len(raw)
+#: Does the text hold a character XML 1.0 does not allow (one `clean_xml_chars` would touch)?
+has_illegal_chars = has_forbidden
 
 
 def clean_xml_chars(value: str) -> str:
