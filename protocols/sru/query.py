@@ -14,7 +14,7 @@ only masking; ``^`` anchors only titles; unprefixed indexes are looked up in cql
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import TypeAlias
@@ -200,9 +200,11 @@ def _clause(clause: cql.SearchClause, scope: Mapping[str | None, str]) -> Clause
         return _words(clause, index, relation)
     pattern = _plain_pattern(clause, index)
     if index.kind is Kind.YEAR:
-        return _year_range(index, relation, pattern.literal)
+        return _range_clause(index, relation, pattern.literal, _year_interval,
+                             "within wants two years: \"1990 1999\"")
     if index.kind is Kind.DATETIME:
-        return _time_range(index, relation, pattern.literal)
+        return _range_clause(index, relation, pattern.literal, _time_interval,
+                             "within wants two dates: \"2024-01-01 2024-06-30\"")
     text = pattern.literal.strip()
     values = tuple(text.split()) if relation == "any" else (text,)
     return ValueClause(index, values)
@@ -288,23 +290,13 @@ def _words(clause: cql.SearchClause, index: Index, relation: str) -> WordsClause
 _YEAR = re.compile(r"^(\d{1,4})(?:-\d\d(?:-\d\d)?)?$")
 
 
-def _year(text: str, index: Index) -> int:
+def _year_interval(text: str, index: Index) -> tuple[int, int]:
+    """The years a value names, as [year, year + 1)."""
     m = _YEAR.match(text)
     if not m:
         raise d.InvalidTermFormat(f"{index.qualified} wants a year (YYYY), not {text!r}")
-    return int(m.group(1))
-
-
-def _year_range(index: Index, relation: str, term: str) -> RangeClause:
-    text = term.strip()
-    if relation == "within":
-        parts = text.split()
-        if len(parts) != 2:
-            raise d.InvalidTermFormat("within wants two years: \"1990 1999\"")
-        low, high = _year(parts[0], index), _year(parts[1], index)
-        return RangeClause(index, low, high + 1)
-    year = _year(text, index)
-    return _range(index, relation, year, year + 1)
+    year = int(m.group(1))
+    return year, year + 1
 
 
 _DATETIME = re.compile(
@@ -312,7 +304,7 @@ _DATETIME = re.compile(
 )
 
 
-def _interval(text: str, index: Index) -> tuple[datetime, datetime]:
+def _time_interval(text: str, index: Index) -> tuple[datetime, datetime]:
     """The span of time an ISO 8601 value names, at its precision (UTC unless an offset)."""
     m = _DATETIME.match(text)
     if not m:
@@ -342,14 +334,19 @@ def _zone(zone: str | None) -> str:
     return zone if ":" in zone else f"{zone[:3]}:{zone[3:]}"
 
 
-def _time_range(index: Index, relation: str, term: str) -> RangeClause:
+def _range_clause(
+    index: Index, relation: str, term: str,
+    interval: Callable[[str, Index], tuple[int, int] | tuple[datetime, datetime]], within_help: str,
+) -> RangeClause:
+    """The clause for a year or time term: ``within`` spans from its first value's start to
+    its second value's end; any other relation compares with the span the value names."""
     text = term.strip()
     if relation == "within":
         parts = text.split()
         if len(parts) != 2:
-            raise d.InvalidTermFormat("within wants two dates: \"2024-01-01 2024-06-30\"")
-        return RangeClause(index, _interval(parts[0], index)[0], _interval(parts[1], index)[1])
-    start, end = _interval(text, index)
+            raise d.InvalidTermFormat(within_help)
+        return RangeClause(index, interval(parts[0], index)[0], interval(parts[1], index)[1])
+    start, end = interval(text, index)
     return _range(index, relation, start, end)
 
 
