@@ -98,6 +98,21 @@ def _diagnostics(w: Writer, container: str, version: str, diagnostics: Sequence[
     w.close(container)
 
 
+def _record(w: Writer, p: str, version: str, escaping: str, record: RecordOut) -> None:
+    """One ``record`` element; its data as escaped text (``string``) or spliced in (``xml``)."""
+    w.open(f"{p}record")
+    w.leaf(f"{p}recordSchema", record.schema)
+    w.leaf(f"{p}recordXMLEscaping" if version == "2.0" else f"{p}recordPacking", escaping)
+    if escaping == "string":
+        w.leaf(f"{p}recordData", record.data)
+    else:
+        w.open(f"{p}recordData")
+        w.raw(record.data)
+        w.close(f"{p}recordData")
+    w.leaf(f"{p}recordPosition", record.position)
+    w.close(f"{p}record")
+
+
 def search_retrieve(
     version: str,
     *,
@@ -116,20 +131,7 @@ def search_retrieve(
     if records:
         w.open(f"{p}records")
         for record in records:
-            w.open(f"{p}record")
-            w.leaf(f"{p}recordSchema", record.schema)
-            if version == "2.0":
-                w.leaf(f"{p}recordXMLEscaping", escaping)
-            else:
-                w.leaf(f"{p}recordPacking", escaping)
-            if escaping == "string":
-                w.leaf(f"{p}recordData", record.data)
-            else:
-                w.open(f"{p}recordData")
-                w.raw(record.data)
-                w.close(f"{p}recordData")
-            w.leaf(f"{p}recordPosition", record.position)
-            w.close(f"{p}record")
+            _record(w, p, version, escaping, record)
         w.close(f"{p}records")
     w.leaf(f"{p}nextRecordPosition", next_position)
     _echo(w, f"{p}echoedSearchRetrieveRequest", echo)
@@ -176,17 +178,7 @@ def explain(
 ) -> str:
     w = Writer()
     p = _open_response(w, stylesheet, version, "explainResponse", ("sru", SRU2_NS))
-    w.open(f"{p}record")
-    w.leaf(f"{p}recordSchema", EXPLAIN_SCHEMA)
-    w.leaf(f"{p}recordXMLEscaping" if version == "2.0" else f"{p}recordPacking", escaping)
-    if escaping == "string":
-        w.leaf(f"{p}recordData", record)
-    else:
-        w.open(f"{p}recordData")
-        w.raw(record)
-        w.close(f"{p}recordData")
-    w.leaf(f"{p}recordPosition", 1)
-    w.close(f"{p}record")
+    _record(w, p, version, escaping, RecordOut(EXPLAIN_SCHEMA, record, 1))
     _diagnostics(w, f"{p}diagnostics", version, diagnostics)
     w.close(f"{p}explainResponse")
     return str(w)
