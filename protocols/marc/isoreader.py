@@ -50,7 +50,11 @@ class IsoFault(Exception):
 
 
 class _Framer:
-    """Splits a byte stream into records on 0x1D; remembers where each one started."""
+    """Splits a byte stream into records on 0x1D; remembers where each one started.
+
+    Separators before a record are dropped, and a terminator with nothing but separators before
+    it is no record at all.
+    """
 
     def __init__(self) -> None:
         self._buf = bytearray()
@@ -66,7 +70,8 @@ class _Framer:
                 break
             chunk = bytes(buf[start : end + 1])
             stripped = chunk.lstrip(_SKIP)
-            yield self._consumed + start + (len(chunk) - len(stripped)), stripped
+            if len(stripped) > 1:  # more than the terminator
+                yield self._consumed + start + (len(chunk) - len(stripped)), stripped
             start = end + 1
         if start:
             del buf[:start]
@@ -162,8 +167,6 @@ class IsoParser:
     def feed(self, data: bytes) -> list[ReadResult]:
         out = []
         for _offset, raw in self._framer.feed(data):
-            if not raw.strip(_SKIP + b"\x1d"):
-                continue
             self.count += 1
             out.append(decode_record(raw, self.count, encoding=self.encoding))
         return out
@@ -214,8 +217,6 @@ class IsoScanner:
 
     def feed(self, data: bytes) -> None:
         for offset, raw in self._framer.feed(data):
-            if not raw.strip(_SKIP + b"\x1d"):
-                continue
             self._check(offset, raw)
             self.count += 1
         position, offset = self.count + 1, self._framer.offset
