@@ -161,7 +161,6 @@ class _Stream:
         self._parser = new_parser()
         self._guard = _PrologGuard()
         self._root_checked = False
-        self.closed = False
 
     def _events(self) -> Iterator[etree._Element]:
         try:
@@ -198,7 +197,6 @@ class _Stream:
         return self._events()
 
     def close(self) -> Iterator[etree._Element]:
-        self.closed = True
         try:
             root = self._parser.close()
         except etree.XMLSyntaxError as exc:
