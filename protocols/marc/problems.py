@@ -84,10 +84,6 @@ CODES: dict[str, tuple[Severity, str]] = {
 }
 
 
-def severity(code: str) -> Severity:
-    return CODES[code][0]
-
-
 @dataclass(frozen=True, slots=True)
 class Problem:
     """One finding about a record: a stable code, a message for humans, and the tag concerned."""
