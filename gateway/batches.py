@@ -20,16 +20,6 @@ def problem(code: str, message: str) -> dict[str, str]:
 
 
 @dataclass(slots=True)
-class Context:
-    delivery_id: int
-    supplier_id: int
-    supplier_code: str
-    org_code: str
-    #: sigel -> (registered, customer of this supplier)
-    libraries: dict[str, tuple[bool, bool]]
-
-
-@dataclass(slots=True)
 class BibItem:
     """A bibliographic record of the batch: what gateway.prepare found, then what writing decided."""
 
@@ -51,21 +41,48 @@ class BibItem:
 
 @dataclass(slots=True)
 class HoldingItem:
-    position: int
-    #: the MARCXML to store, None when the holding cannot be loaded (see errors)
-    template: Template | None
-    own_id: str | None = None
-    sigel: str | None = None
-    ref: str | None = None  # its 004
-    delete: bool = False
-    unsafe: bool = False  # holdings.xml_unsafe of the stored text
+    """A holdings record of the batch: what gateway.prepare found, its parent, then what writing
+    decided (errors and warnings start as the prepared ones; writing may add to them)."""
+
+    prepared: PreparedHolding
+    errors: list[dict[str, str]] = field(default_factory=list)
+    warnings: list[dict[str, str]] = field(default_factory=list)
     #: the bibliographic record in this batch it belongs to, or the id of one already written
     parent_position: int | None = None
     parent_record: int | None = None
-    errors: list[dict[str, str]] = field(default_factory=list)
-    warnings: list[dict[str, str]] = field(default_factory=list)
     outcome: str = "rejected"
     holding_id: int | None = None
+
+    @property
+    def position(self) -> int:
+        return self.prepared.position
+
+    @property
+    def template(self) -> Template | None:
+        """The MARCXML to store, None when the holding cannot be loaded (see errors)."""
+        return self.prepared.template
+
+    @property
+    def own_id(self) -> str | None:
+        return self.prepared.own_id
+
+    @property
+    def sigel(self) -> str | None:
+        return self.prepared.sigel
+
+    @property
+    def ref(self) -> str | None:
+        """Its 004."""
+        return self.prepared.ref
+
+    @property
+    def delete(self) -> bool:
+        return self.prepared.delete
+
+    @property
+    def unsafe(self) -> bool:
+        """holdings.xml_unsafe of the stored text."""
+        return self.prepared.unsafe
 
 
 @dataclass(slots=True)
@@ -80,8 +97,9 @@ class ParentInfo:
 class Batches:
     """Turns the stream of read records into batches; tracks parents across batches."""
 
-    def __init__(self, ctx: Context, done: dict[int, asyncpg.Record], batch_size: int) -> None:
-        self.ctx = ctx
+    def __init__(self, done: dict[int, asyncpg.Record], batch_size: int) -> None:
+        #: results an earlier attempt wrote, by position (gateway.prepare leaves those records out,
+        #: but for a DoneBib, which later holdings may still name)
         self.done = done
         self.batch_size = batch_size
         self.bibs: list[BibItem] = []
@@ -104,19 +122,15 @@ class Batches:
         self.last_bib = pos
         if own_id:
             self.by_own_id.setdefault(own_id, pos)
-        prior = self.done.get(pos)
-        if prior is not None or isinstance(prepared, DoneBib):
+        if isinstance(prepared, DoneBib):
+            prior = self.done.get(pos)
             self.by_position[pos] = ParentInfo(pos, prior["record_id"] if prior is not None else None, written=True)
             return
         self.by_position[pos] = ParentInfo(pos, None, written=False)
         self.bibs.append(BibItem(prepared))
 
     def _add_holding(self, prepared: PreparedHolding) -> None:
-        if prepared.position in self.done:
-            return
-        item = HoldingItem(prepared.position, prepared.template, own_id=prepared.own_id, sigel=prepared.sigel,
-                           ref=prepared.ref, delete=prepared.delete, unsafe=prepared.unsafe, errors=prepared.errors,
-                           warnings=prepared.warnings)
+        item = HoldingItem(prepared, errors=prepared.errors, warnings=prepared.warnings)
         ref = item.ref
         if ref is not None:
             target = self.by_own_id.get(ref)

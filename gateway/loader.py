@@ -23,13 +23,14 @@ import contextlib
 import json
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
 import asyncpg
 
 from gateway import finished, matching, report
-from gateway.batches import Batches, BibItem, Context, HoldingItem, ParentInfo, problem
+from gateway.batches import Batches, BibItem, HoldingItem, ParentInfo, problem
 from gateway.matching import Candidate
 from gateway.parse_process import ParseProcess, prepared_stream
 from gateway.prepare import Prepared, Spec, fill
@@ -49,6 +50,18 @@ _IDENT_COLUMNS = ("kind", "value", "bib_id")
 _HOLDING_COLUMNS = ("id", "bib_id", "sigel", "marcxml", "deleted", "supplier_id", "xml_unsafe")
 _RESULT_COLUMNS = ("delivery_id", "position", "kind", "parent_position", "supplier_id", "identifiers", "outcome",
                    "record_id", "holding_id", "sigel", "candidates", "title", "errors", "warnings")
+
+
+@dataclass(slots=True)
+class Context:
+    """What writing a delivery's batches needs to know besides the records."""
+
+    delivery_id: int
+    supplier_id: int
+    supplier_code: str
+    org_code: str
+    #: sigel -> (registered, customer of this supplier)
+    libraries: dict[str, tuple[bool, bool]]
 
 
 # --- reading ----------------------------------------------------------------------------------
@@ -323,8 +336,8 @@ async def write_batch(pool: asyncpg.Pool, ctx: Context, bibs: list[BibItem], hol
                       parents: dict[int, ParentInfo] | None = None, attempts: int = 5) -> None:
     """One transaction per batch; retried on deadlock or serialization failure.
 
-    Writing only ever sets a record's 001/003/004/005 and adds the supplier's 035 once, which
-    is safe to repeat; the decisions (outcomes, ids, errors found while writing) are reset.
+    Writing changes nothing it was given (the stored text is filled from templates), so a retry
+    starts over with the decisions (outcomes, ids, errors found while writing) reset.
     """
     saved = [(h, list(h.errors), h.parent_record) for h in holdings]
     for attempt in range(1, attempts + 1):
@@ -416,7 +429,7 @@ async def load_delivery(
     ctx = Context(delivery_id, meta["supplier_id"], meta["supplier_code"], org_code, libs)
     if done:
         log.info("delivery %s: resuming after %d records already loaded", delivery_id, len(done))
-    state = Batches(ctx, done, batch_size)
+    state = Batches(done, batch_size)
     spec = Spec(meta["format"], meta["charset"], meta["supplier_code"], org_code, frozenset(done))
     pipeline = _Pipeline(pool, ctx, state)
     try:

@@ -231,7 +231,7 @@ async def test_a_library_removed_while_its_delivery_loads_gets_no_orphan_holding
 
     received = await intake.receive(pool, supplier, one(), content_type="application/xml", max_body=10**6)
     records = list(read_marcxml([body]))
-    ctx = batches.Context(received.id, supplier.id, "BOKR", "FORVARV",
+    ctx = loader.Context(received.id, supplier.id, "BOKR", "FORVARV",
                          {"Sods": (True, True), "Nyks": (True, True)})  # as read when loading started
     async with pool.acquire() as conn:
         await registry.remove_library(conn, "Nyks")  # no holdings yet: allowed
@@ -242,8 +242,7 @@ async def test_a_library_removed_while_its_delivery_loads_gets_no_orphan_holding
     for r in records[1:]:
         assert r.record is not None
         p = prepare_holding(r.position, r.record, r.problems, "FORVARV")
-        holdings.append(batches.HoldingItem(p.position, p.template, own_id=p.own_id, sigel=p.sigel,
-                                           parent_position=1, errors=p.errors, warnings=p.warnings))
+        holdings.append(batches.HoldingItem(p, errors=p.errors, warnings=p.warnings, parent_position=1))
     await loader.write_batch(pool, ctx, bibs, holdings)
     assert [(h.sigel, h.outcome) for h in holdings] == [("Sods", "added"), ("Nyks", "rejected")]
     assert [e["code"] for e in holdings[1].errors] == ["HOLDING_UNKNOWN_LIBRARY"]
