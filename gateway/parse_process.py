@@ -149,7 +149,13 @@ class ParseProcess:
             # spawn, not fork (this process has an event loop, sockets and threads) nor forkserver
             # (its children are the fork server's, so they could not watch this process)
             ctx = multiprocessing.get_context("spawn")
-            self._executor = ProcessPoolExecutor(max_workers=1, mp_context=ctx, initializer=_child_init)
+            executor = ProcessPoolExecutor(max_workers=1, mp_context=ctx, initializer=_child_init)
+            # A process killed while a call was being written to it can leave the queue's feeder
+            # thread blocked on a full pipe, and the interpreter would wait for it at exit for
+            # ever. Nothing still unsent matters then (calls fail, deliveries resume), so exit
+            # does not wait for the feeder (a daemon thread).
+            executor._call_queue.cancel_join_thread()  # type: ignore[attr-defined]
+            self._executor = executor
         return self._executor
 
     async def start(self) -> None:
