@@ -36,6 +36,8 @@ from lxml import etree
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+import procstat  # noqa: E402  (bench/, beside this script)
+
 from gateway import db, embedded, migrations, registry, synthetic  # noqa: E402
 
 SIGELS = ["Sods", "Nyks", "Li", "G"]
@@ -48,31 +50,12 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def _tree(pid: int) -> list[int]:
-    """The process and its descendants (the gateway's second process), PostgreSQL left out."""
-    parents: dict[int, list[int]] = {}
-    for stat in Path("/proc").glob("[0-9]*/stat"):
-        try:
-            text = stat.read_text()
-        except OSError:
-            continue
-        if text[text.index("(") + 1:text.rindex(")")].startswith("postgres"):
-            continue
-        parents.setdefault(int(text[text.rindex(")") + 2:].split()[1]), []).append(int(stat.parent.name))
-    out, todo = [], [pid]
-    while todo:
-        p = todo.pop()
-        out.append(p)
-        todo.extend(parents.get(p, []))
-    return out
-
-
 def rss_kb(pid: int) -> tuple[int, int]:
     """(current RSS, peak RSS) in kB of a process and its descendants, added up."""
     cur = peak = 0
-    for p in _tree(pid):
+    for p in procstat.tree(pid):
         try:
-            lines = Path(f"/proc/{p}/status").read_text().splitlines()
+            lines = Path(f"/proc/{p.pid}/status").read_text().splitlines()
         except OSError:
             continue
         for line in lines:

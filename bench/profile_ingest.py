@@ -31,6 +31,9 @@ import asyncpg
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+import procstat  # noqa: E402  (bench/, beside this script)
+from procstat import postgres_cpu  # noqa: E402
+
 from gateway import db, embedded, intake, loader, migrations, registry, report, serve, synthetic  # noqa: E402
 from gateway.parse_process import ParseProcess  # noqa: E402
 from protocols.marc import identifiers, summary, validate, writer  # noqa: E402
@@ -206,48 +209,10 @@ async def search_cost(url: str, batch: int) -> None:
         await conn.close()
 
 
-def postgres_cpu() -> float:
-    """CPU seconds used so far by every process named postgres on this machine (an embedded or
-    local server: the figure is meaningless for a remote FORVARV_DATABASE_URL)."""
-    tick = os.sysconf("SC_CLK_TCK")
-    total = 0
-    for stat in Path("/proc").glob("[0-9]*/stat"):
-        try:
-            text = stat.read_text()
-        except OSError:
-            continue
-        name = text[text.index("(") + 1:text.rindex(")")]
-        if name.startswith("postgres"):
-            fields = text[text.rindex(")") + 2:].split()
-            total += int(fields[11]) + int(fields[12])
-    return total / tick
-
-
 def children_cpu() -> float:
     """CPU seconds used so far by this process's descendants other than PostgreSQL (the second
-    process that prepares records, started through a fork server)."""
-    tick = os.sysconf("SC_CLK_TCK")
-    parents: dict[int, int] = {}
-    cpu: dict[int, int] = {}
-    for stat in Path("/proc").glob("[0-9]*/stat"):
-        try:
-            text = stat.read_text()
-        except OSError:
-            continue
-        if text[text.index("(") + 1:text.rindex(")")].startswith("postgres"):
-            continue
-        fields = text[text.rindex(")") + 2:].split()
-        pid = int(stat.parent.name)
-        parents[pid] = int(fields[1])
-        cpu[pid] = int(fields[11]) + int(fields[12])
-    me, total = os.getpid(), 0
-    for pid in cpu:
-        p = parents.get(pid)
-        while p and p != me:
-            p = parents.get(p)
-        if p == me:
-            total += cpu[pid]
-    return total / tick
+    process that prepares records)."""
+    return sum(p.cpu for p in procstat.tree(os.getpid()) if p.pid != os.getpid())
 
 
 def _rss() -> str:
