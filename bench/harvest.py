@@ -20,16 +20,12 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import os
 import re
-import socket
 import statistics
 import subprocess
 import sys
-import tempfile
 import time
 from pathlib import Path
-from urllib.parse import urlsplit, urlunsplit
 
 import aiohttp
 import asyncpg
@@ -37,7 +33,9 @@ import asyncpg
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from gateway import db, embedded, migrations  # noqa: E402
+import benchdb  # noqa: E402  (bench/, beside this script)
+
+from gateway import db, migrations  # noqa: E402
 
 SECRET = "bench-secret"
 LIBRARIES = ["S", "Sods", "Gdig", "Uu", "L"]
@@ -115,17 +113,6 @@ FROM bib_records b
 JOIN (SELECT sigel, row_number() OVER (ORDER BY sigel) - 1 AS n FROM libraries) l ON l.n = b.id % 5
 WHERE b.id BETWEEN $1 AND $2
 """
-
-
-def _with_database(url: str, name: str) -> str:
-    return urlunsplit(urlsplit(url)._replace(path="/" + name))
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
 
 
 async def load(url: str, n: int) -> None:
@@ -273,7 +260,7 @@ async def wait_for(base: str, proc: subprocess.Popen[bytes]) -> None:
 
 async def run(url: str, n: int, page_size: int, batch: int | None, gzip: bool) -> None:
     await load(url, n)
-    port = free_port()
+    port = benchdb.free_port()
     base = f"http://127.0.0.1:{port}"
     cmd = [sys.executable, __file__, "--serve", url, "--port", str(port), "--page-size", str(page_size)]
     if batch:
@@ -322,31 +309,8 @@ def main() -> None:
     if args.serve:
         asyncio.run(serve(args.serve, args.port, args.page_size, args.batch))
         return
-    external = os.environ.get("FORVARV_DATABASE_URL")
-    if external:
-        name = f"forvarv_bench_{os.getpid()}"
-
-        async def scratch(sql: str) -> None:
-            conn = await asyncpg.connect(external)
-            try:
-                await conn.execute(sql)
-            finally:
-                await conn.close()
-
-        asyncio.run(scratch(f"CREATE DATABASE {name}"))
-        try:
-            asyncio.run(run(_with_database(external, name), args.records, args.page_size, args.batch, args.gzip))
-        finally:
-            asyncio.run(scratch(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
-        return
-    if args.data_dir:  # kept: a second run with the same --records reuses the loaded data
-        args.data_dir.mkdir(parents=True, exist_ok=True)
-        os.chmod(args.data_dir, 0o755)
-        asyncio.run(run(embedded.start(args.data_dir), args.records, args.page_size, args.batch, args.gzip))
-        return
-    with tempfile.TemporaryDirectory(prefix="forvarv-bench-") as tmp:
-        os.chmod(tmp, 0o755)  # the embedded server runs unprivileged when we are root
-        url = embedded.start(Path(tmp))
+    # --data-dir is kept: a second run with the same --records reuses the loaded data
+    with benchdb.database("bench_harvest", args.data_dir) as url:
         asyncio.run(run(url, args.records, args.page_size, args.batch, args.gzip))
 
 

@@ -24,18 +24,16 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import os
 import sys
 import tempfile
 import time
 from pathlib import Path
-from urllib.parse import urlsplit, urlunsplit
-
-import asyncpg
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from gateway import db, embedded, migrations
+import benchdb
+
+from gateway import db, migrations
 from gateway.mail import outbox
 from gateway.mail.render import MailContext, render
 from tests.mail.helpers import FAST, sender_for, settings_for
@@ -135,8 +133,6 @@ async def run(url: str, titles: int, libraries: int, messages: int) -> None:
         await conn.close()
 
 
-def _with_database(url: str, name: str) -> str:
-    return urlunsplit(urlsplit(url)._replace(path="/" + name))
 
 
 def main() -> None:
@@ -147,26 +143,8 @@ def main() -> None:
     parser.add_argument("--libraries", type=int, default=50)
     parser.add_argument("--messages", type=int, default=1000)
     args = parser.parse_args()
-    external = os.environ.get("FORVARV_DATABASE_URL")
-    if external:
-        name = f"forvarv_bench_mail_{os.getpid()}"
-
-        async def scratch(sql: str) -> None:
-            c = await asyncpg.connect(external)
-            try:
-                await c.execute(sql)
-            finally:
-                await c.close()
-
-        asyncio.run(scratch(f"CREATE DATABASE {name}"))
-        try:
-            asyncio.run(run(_with_database(external, name), args.titles, args.libraries, args.messages))
-        finally:
-            asyncio.run(scratch(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
-        return
-    with tempfile.TemporaryDirectory(prefix="forvarv-bench-") as tmp:
-        os.chmod(tmp, 0o755)  # the embedded server runs unprivileged when we are root
-        asyncio.run(run(embedded.start(Path(tmp)), args.titles, args.libraries, args.messages))
+    with benchdb.database("bench_mail") as url:
+        asyncio.run(run(url, args.titles, args.libraries, args.messages))
 
 
 if __name__ == "__main__":

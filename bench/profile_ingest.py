@@ -7,8 +7,9 @@
 
 No HTTP here (bench/ingest.py measures end to end): the delivery is received with
 gateway.intake.receive and loaded with gateway.loader.load_delivery in this process, so the
-figures split the gateway's own work from the HTTP path. Uses FORVARV_DATABASE_URL if set,
-else an embedded PostgreSQL in a temporary folder.
+figures split the gateway's own work from the HTTP path. Uses a scratch database on
+FORVARV_DATABASE_URL's server if set, else an embedded PostgreSQL in a temporary folder
+(bench/benchdb.py).
 """
 
 from __future__ import annotations
@@ -20,7 +21,6 @@ import gc
 import os
 import pstats
 import sys
-import tempfile
 import time
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
@@ -31,10 +31,11 @@ import asyncpg
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+import benchdb  # noqa: E402  (bench/, beside this script)
 import procstat  # noqa: E402  (bench/, beside this script)
 from procstat import postgres_cpu  # noqa: E402
 
-from gateway import db, embedded, intake, loader, migrations, registry, report, serve, synthetic  # noqa: E402
+from gateway import db, intake, loader, migrations, registry, report, serve, synthetic  # noqa: E402
 from gateway.parse_process import ParseProcess  # noqa: E402
 from protocols.marc import identifiers, summary, validate, writer  # noqa: E402
 from protocols.marc.record import Record  # noqa: E402
@@ -285,7 +286,7 @@ async def run_db(url: str, payload: bytes, n: int, batch_size: int, profile: boo
         await pool.close()
 
 
-async def main() -> None:
+def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--records", type=int, default=5000)
     ap.add_argument("--batch-size", type=int, default=500)
@@ -321,24 +322,26 @@ async def main() -> None:
         serve.tune_gc()
     if args.stages_only:
         return
-    with tempfile.TemporaryDirectory(prefix="forvarv-profile-") as tmp:
-        os.chmod(tmp, 0o755)
-        url = os.environ.get("FORVARV_DATABASE_URL") or embedded.start(Path(tmp))
-        await seed(url, args.no_search or args.search_cost, args.no_fk)
-        stats = StatementTimes() if args.statements else None
-        process = ParseProcess() if args.parse_process else None
+    with benchdb.database("profile_ingest") as url:
+        asyncio.run(run(url, payload, args))
+
+
+async def run(url: str, payload: bytes, args: argparse.Namespace) -> None:
+    await seed(url, args.no_search or args.search_cost, args.no_fk)
+    stats = StatementTimes() if args.statements else None
+    process = ParseProcess() if args.parse_process else None
+    if process is not None:
+        await process.start()  # as `forvarv serve` does when it starts
+    try:
+        await run_db(url, payload, args.records, args.batch_size, args.profile, stats, args.report, process,
+                     args.redeliver)
+    finally:
         if process is not None:
-            await process.start()  # as `forvarv serve` does when it starts
-        try:
-            await run_db(url, payload, args.records, args.batch_size, args.profile, stats, args.report, process,
-                         args.redeliver)
-        finally:
-            if process is not None:
-                process.shutdown()
-        if args.search_cost:
-            print(f"SRU index cost in PostgreSQL ({args.records} records, batches of {args.batch_size}):")
-            await search_cost(url, args.batch_size)
+            process.shutdown()
+    if args.search_cost:
+        print(f"SRU index cost in PostgreSQL ({args.records} records, batches of {args.batch_size}):")
+        await search_cost(url, args.batch_size)
 
 
 if __name__ == "__main__":
-    asyncio.run(main())
+    main()

