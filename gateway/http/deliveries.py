@@ -96,16 +96,19 @@ async def post_delivery(request: web.Request) -> web.StreamResponse:
     if wait > 0:
         deadline = time.monotonic() + wait
         with request.app[FINISHED].watching(received.id) as notified:
-            while time.monotonic() < deadline:
+            # One look decides the answer, after every wake-up and once more when time is up: a
+            # delivery finished by then is answered with its report, never with a short "done".
+            while True:
+                notified.clear()
                 async with request.app[POOL].acquire() as conn:
                     status = await conn.fetchval("SELECT status FROM deliveries WHERE id = $1", received.id)
                 if status in ("done", "failed"):
                     return await _report_response(request, received.id, supplier.id, {"Location": location})
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    break
                 with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(notified.wait(), min(RECHECK_SECONDS, max(0.0, deadline - time.monotonic())))
-                notified.clear()
-        async with request.app[POOL].acquire() as conn:
-            status = await conn.fetchval("SELECT status FROM deliveries WHERE id = $1", received.id)
+                    await asyncio.wait_for(notified.wait(), min(RECHECK_SECONDS, remaining))
         received = intake.Received(received.id, status, received.created)
     return web.json_response(
         {"id": str(received.id), "status": received.status, "href": location},
