@@ -109,12 +109,31 @@ def resolve_scan_clause(query: cql.Query) -> tuple[Index, str, str]:
     relation = _relation(node.relation, index)
     if relation not in ("=", EXACT):
         raise d.UnsupportedRelation(f"scan supports = and ==, not {node.relation.base}")
-    pattern = analyse_term(node.term, node.term_span.start)
-    if pattern.masks:
-        raise d.MaskingNotSupported("no masking in a scan term")
-    if pattern.anchored_start or pattern.anchored_end:
-        raise d.AnchoringNotSupported("no anchoring in a scan term")
-    return index, pattern.literal, relation
+    return index, _scan_term(node, index, relation), relation
+
+
+def _scan_term(clause: cql.SearchClause, index: Index, relation: str) -> str:
+    """The literal start term of a scan clause (empty, or no word at all: the start of the index).
+
+    A term searchRetrieve rejects gets the diagnostic the search gives it (``^`` inside a
+    word 32, ``?`` 28, a misplaced ``*`` 49, ``a*`` 29, ``^`` on an index without anchoring
+    31, ...); a term the search accepts with masking or anchoring is 28 or 31 here, since scan
+    starts from a single term.
+    """
+    try:
+        pattern: cql.TermPattern | None = analyse_term(clause.term, clause.term_span.start)
+    except cql.CQLError:
+        pattern = None  # a '^' that is not the term's first or last character
+    if pattern is not None and not (pattern.masks or pattern.anchored_start or pattern.anchored_end):
+        return pattern.literal
+    # Masking or anchoring somewhere: read the term as the search does, with its diagnostics.
+    if index.kind is Kind.WORDS:
+        words = _words(clause, index, relation)
+        if any(word.prefix for word in words.words):
+            raise d.MaskingNotSupported("no masking in a scan term")
+    else:
+        _plain_pattern(clause, index)  # rejects any masking or anchoring
+    raise d.AnchoringNotSupported("no anchoring in a scan term")
 
 
 # --- tree -------------------------------------------------------------------------------------

@@ -211,7 +211,7 @@ class SRUService:
             if clause is None:
                 raise d.MandatoryParameterNotSupplied("scanClause")
             position = p.integer(request, "responsePosition", 1, 0)
-            maximum = min(p.integer(request, "maximumTerms", self.info.default_terms, 1), self.info.max_terms)
+            maximum = p.integer(request, "maximumTerms", self.info.default_terms, 1)
             parsed = _parse_cql(clause)
             index, term, relation = resolve_scan_clause(parsed)
             echo = responses.Echo()
@@ -223,10 +223,10 @@ class SRUService:
             echo.add("responsePosition", position)
             echo.add("maximumTerms", maximum)
             echo.add("stylesheet", stylesheet)
-            if position > maximum + 1:
+            if position > maximum + 1:  # the range is 0 .. maximumTerms + 1 as asked for, not as capped
                 raise d.ResponsePositionOutOfRange(f"responsePosition {position} > maximumTerms + 1")
-            before = max(position - 1, 0)
-            result = await self.backend.scan(index, term, before, maximum - before, inclusive=position > 0)
+            before, after = scan_window(position, maximum, self.info.max_terms)
+            result = await self.backend.scan(index, term, before, after, inclusive=position > 0)
         except d.SRUDiagnostic as e:
             return responses.scan(version, echo=echo, diagnostics=[e], stylesheet=stylesheet)
         listed = [*result.before, *result.after]
@@ -240,3 +240,19 @@ class SRUService:
                 terms[0].where = "first" if at_start else "inner"
                 terms[-1].where = "last" if at_end else "inner"
         return responses.scan(version, terms=terms, echo=echo, stylesheet=stylesheet)
+
+
+def scan_window(position: int, maximum: int, cap: int) -> tuple[int, int]:
+    """(terms before the start term, terms from it on) for a valid ``responsePosition``.
+
+    The request asks for ``maximum`` terms with the start term at ``position`` (0: just before
+    the list, ``maximum + 1``: just after it). Above ``cap`` the list is cut to the ``cap``
+    terms nearest the start term: as many on each side as asked for, at most half the cap on a
+    side that wants more than that while the other side wants more too.
+    """
+    before = max(position - 1, 0)
+    after = maximum - before
+    if maximum > cap:
+        before = min(before, max(cap // 2, cap - after))
+        after = min(after, cap - before)
+    return before, after

@@ -212,7 +212,8 @@ async def test_scan_titles_isbn_and_positions(sru: Endpoint) -> None:
     [
         ({"scanClause": "dc.publisher = x"}, 16),
         ({"scanClause": "dc.title any x"}, 19),
-        ({"scanClause": "dc.title = x*"}, 28),
+        ({"scanClause": "dc.title = xy*"}, 28),
+        ({"scanClause": "dc.title = x*"}, 29),  # as in a search: one character before '*'
         ({"scanClause": "dc.title = x and dc.title = y"}, 10),
         ({"scanClause": "dc.title = x", "responsePosition": "5", "maximumTerms": "2"}, 120),
         ({"scanClause": "dc.title = x", "maximumTerms": "0"}, 6),
