@@ -6,9 +6,10 @@ talking to the mail server. Other senders, in this process or another, skip it. 
 exchange is bounded by `send_timeout`, which is shorter than the lease, so a lease never runs
 out while its sender is still sending: two senders never send the same message at once.
 
-Outcome. Accepted → 'sent'. Temporary failure (no connection, timeout, 4xx) → 'pending' again
-after an exponential backoff, or 'failed' after `max_attempts`. Permanent failure (5xx) →
-'failed'. Each update names the claim token, so a sender that lost its lease changes nothing.
+Outcome. Accepted → 'sent'. Temporary failure (no connection, timeout, 4xx, and a TLS or login
+problem, which is the configuration's and not the message's) → 'pending' again after an
+exponential backoff, or 'failed' after `max_attempts`. Permanent failure (5xx) → 'failed'.
+Each update names the claim token, so a sender that lost its lease changes nothing.
 
 The at-least-once edge. If the process dies after the server accepted a message but before
 'sent' is committed, the lease runs out and another sender sends it again, with the same
@@ -32,7 +33,13 @@ import asyncpg
 
 from gateway.mail import outbox
 from gateway.mail.render import MailContext, render
-from gateway.mail.transport import ConnectionFailure, DeliveryError, PermanentFailure, Transport
+from gateway.mail.transport import (
+    ConfigurationFailure,
+    ConnectionFailure,
+    DeliveryError,
+    PermanentFailure,
+    Transport,
+)
 
 log = logging.getLogger(__name__)
 
@@ -215,7 +222,9 @@ class Sender:
             await self._finish(_FAILED, nid, claim, started, text, message_id)
         else:
             delay = self.policy.backoff(row["attempts"])
-            log.info("%s: notification %d not sent (%s); retry in %.0f s", self.name, nid, text, delay)
+            # Something an operator has to fix (TLS, login) is a warning; a busy server is not.
+            level = logging.WARNING if isinstance(failure, ConfigurationFailure) else logging.INFO
+            log.log(level, "%s: notification %d not sent (%s); retry in %.0f s", self.name, nid, text, delay)
             await self._finish(_RETRY, nid, claim, started, text, message_id, self.policy.max_attempts, delay)
         return True
 

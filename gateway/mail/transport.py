@@ -1,7 +1,17 @@
 """Where rendered messages go: an SMTP server (aiosmtplib), or `.eml` files in a spool folder.
 
 Failures are sorted into temporary (try again later: the server could not be reached, timed
-out, or answered 4xx) and permanent (5xx, or a configuration the server cannot serve).
+out, answered 4xx, or will not take mail from us as configured: see TLS below) and permanent
+(any other 5xx, or an extension the message needs and the server lacks).
+
+TLS. With `ssl` the connection is TLS from the first byte (implicit TLS, port 465); with
+`starttls` it is upgraded before anything else is said, and a server that does not offer
+STARTTLS gets nothing (no fallback to plain text). The server's certificate is checked against
+the system's trust store plus an optional CA file, and must name the configured host. A
+password is only ever sent once TLS is up. Problems of this kind (an untrusted certificate, a
+server that wants STARTTLS or a login, a refused login) are the gateway's configuration, not the
+message's, so they are temporary failures: the message stays in the outbox and goes out once
+the configuration is fixed.
 """
 
 from __future__ import annotations
@@ -10,6 +20,7 @@ import asyncio
 import logging
 import os
 import re
+import ssl
 import time
 from email.message import EmailMessage
 from pathlib import Path
@@ -34,6 +45,11 @@ class ConnectionFailure(TemporaryFailure):
     """The server could not be reached or dropped the connection."""
 
 
+class ConfigurationFailure(TemporaryFailure):
+    """The server will not take mail from us as configured (TLS, STARTTLS, login): the message is
+    kept and tried again, and the sender logs it as a warning, since someone has to act."""
+
+
 class PermanentFailure(DeliveryError):
     """Trying again will not help (5xx, or a message the server cannot take)."""
 
@@ -48,10 +64,45 @@ class Transport(Protocol):
         """Let go of any connection (called when idle and at the end)."""
 
 
+#: OpenSSL's verify codes for "signed by a CA we do not know" and for a certificate for another host.
+_UNKNOWN_CA = {18, 19, 20, 21}  # self-signed leaf or chain, issuer not found, cannot verify leaf
+_HOSTNAME_MISMATCH = 62
+
+
+def _ssl_error(exc: BaseException) -> ssl.SSLError | None:
+    """The TLS error behind `exc` (aiosmtplib wraps it when the connection is opened)."""
+    seen: set[int] = set()
+    cause: BaseException | None = exc
+    while cause is not None and id(cause) not in seen:
+        if isinstance(cause, ssl.SSLError):
+            return cause
+        seen.add(id(cause))
+        cause = cause.__cause__ or cause.__context__
+    return None
+
+
+def _tls_failure(err: ssl.SSLError) -> TemporaryFailure:
+    if isinstance(err, (ssl.SSLEOFError, ssl.SSLZeroReturnError)):
+        return ConnectionFailure(f"the SMTP server closed the TLS connection: {err}")
+    if isinstance(err, ssl.SSLCertVerificationError):
+        why = err.verify_message or str(err)
+        if err.verify_code == _HOSTNAME_MISMATCH:
+            hint = "; FORVARV_SMTP_HOST must be a name (or address) the certificate is for"
+        elif err.verify_code in _UNKNOWN_CA:
+            hint = "; if a private CA signed it, name that CA's certificate in FORVARV_SMTP_CA_FILE"
+        else:
+            hint = ""
+        return ConfigurationFailure(f"TLS: the SMTP server's certificate is not trusted: {why}{hint}")
+    return ConfigurationFailure(f"TLS with the SMTP server failed: {err}")
+
+
 def classify(exc: BaseException) -> DeliveryError:
     """A DeliveryError for whatever sending raised."""
     if isinstance(exc, DeliveryError):
         return exc
+    tls = _ssl_error(exc)
+    if tls is not None:
+        return _tls_failure(tls)
     if isinstance(exc, aiosmtplib.SMTPRecipientsRefused):
         codes = [r.code for r in exc.recipients]
         text = "; ".join(f"{r.recipient}: {r.code} {r.message}" for r in exc.recipients)
@@ -60,6 +111,22 @@ def classify(exc: BaseException) -> DeliveryError:
         return PermanentFailure(f"recipients refused: {text}")
     if isinstance(exc, aiosmtplib.SMTPResponseException):
         msg = f"{type(exc).__name__}: {exc.code} {exc.message}"
+        # The server refuses us, not the message: our configuration is wrong, and the message
+        # must wait until it is fixed rather than be marked failed.
+        if exc.code == 530 and "starttls" in exc.message.lower():
+            return ConfigurationFailure(
+                f"the SMTP server requires STARTTLS ({exc.code} {exc.message}); set FORVARV_SMTP_STARTTLS=true"
+            )
+        if exc.code == 530:
+            return ConfigurationFailure(
+                f"the SMTP server requires a login ({exc.code} {exc.message}); "
+                "set FORVARV_SMTP_USER and FORVARV_SMTP_PASSWORD"
+            )
+        if isinstance(exc, aiosmtplib.SMTPAuthenticationError) or exc.code in (534, 535, 538):
+            return ConfigurationFailure(
+                f"the SMTP server refused our login ({exc.code} {exc.message}); "
+                "check FORVARV_SMTP_USER and FORVARV_SMTP_PASSWORD"
+            )
         if 500 <= exc.code < 600:
             return PermanentFailure(msg)
         if isinstance(exc, aiosmtplib.SMTPConnectError):
@@ -84,15 +151,44 @@ class SmtpTransport:
     #: Reuse an idle connection without a NOOP probe for this long (seconds).
     FRESH = 2.0
 
-    def __init__(self, smtp: SmtpSettings, *, local_hostname: str | None = None) -> None:
+    def __init__(
+        self,
+        smtp: SmtpSettings,
+        *,
+        local_hostname: str | None = None,
+        ca_file: str | os.PathLike[str] | None = None,
+    ) -> None:
+        """`ca_file`: PEM certificate(s) of CAs to trust besides the system's trust store."""
         if not smtp.host:
             raise ValueError("SmtpTransport needs an SMTP host")
         self._smtp = smtp
         self._local_hostname = local_hostname
+        self._ca_file = os.fspath(ca_file) if ca_file else None
+        self._tls: ssl.SSLContext | None = None
         self._client: aiosmtplib.SMTP | None = None
         self._last_used = 0.0
         tls = "ssl" if smtp.ssl else "starttls" if smtp.starttls else "plain"
+        if self._ca_file and tls != "plain":
+            tls += f", CA file {self._ca_file}"
         self.description = f"smtp://{smtp.host}:{smtp.port} ({tls})"
+        if smtp.username and tls == "plain":
+            log.warning(
+                "FORVARV_SMTP_USER is set but neither STARTTLS nor SSL is: the password will not be "
+                "sent, and no e-mail will go out, until one of them is turned on"
+            )
+
+    def _tls_context(self) -> ssl.SSLContext:
+        """The system's trust store, plus the CA file if there is one; certificates and host names
+        are checked (TLS 1.2 or later). Built once."""
+        if self._tls is None:
+            ctx = ssl.create_default_context(ssl.Purpose.SERVER_AUTH)
+            if self._ca_file:
+                try:
+                    ctx.load_verify_locations(cafile=self._ca_file)
+                except (OSError, ValueError) as exc:
+                    raise ConfigurationFailure(f"cannot load the CA file {self._ca_file}: {exc}") from exc
+            self._tls = ctx
+        return self._tls
 
     async def _connected(self) -> aiosmtplib.SMTP:
         if self._client is not None and self._client.is_connected:
@@ -104,17 +200,39 @@ class SmtpTransport:
             except aiosmtplib.SMTPException:
                 await self.close()
         s = self._smtp
+        starttls = bool(s.starttls and not s.ssl)
+        tls = await asyncio.to_thread(self._tls_context) if s.ssl or starttls else None
+        # TLS and the login are done here, step by step, rather than left to connect(), so that
+        # nothing (the password least of all) is said in the clear when TLS was asked for.
         client = aiosmtplib.SMTP(
             hostname=s.host,
             port=s.port,
             use_tls=s.ssl,
-            start_tls=bool(s.starttls and not s.ssl),
-            username=s.username,
-            password=s.password,
+            start_tls=False,
+            tls_context=tls,
             timeout=s.timeout,
             local_hostname=self._local_hostname,
         )
         await client.connect()
+        try:
+            if starttls:
+                await client.ehlo()
+                if not client.supports_extension("starttls"):
+                    raise ConfigurationFailure(
+                        "the SMTP server does not offer STARTTLS (FORVARV_SMTP_STARTTLS is on); "
+                        "nothing was sent without TLS"
+                    )
+                await client.starttls()
+            if s.username:
+                if client.get_transport_info("sslcontext") is None:
+                    raise ConfigurationFailure(
+                        "refusing to send the SMTP password on a connection without TLS; "
+                        "set FORVARV_SMTP_STARTTLS=true or FORVARV_SMTP_SSL=true"
+                    )
+                await client.login(s.username, s.password or "")
+        except BaseException:
+            client.close()
+            raise
         self._client = client
         return client
 
@@ -191,7 +309,13 @@ class SpoolTransport:
         return None
 
 
-def for_settings(smtp: SmtpSettings, data_dir: Path, *, local_hostname: str | None = None) -> Transport:
+def for_settings(
+    smtp: SmtpSettings,
+    data_dir: Path,
+    *,
+    local_hostname: str | None = None,
+    ca_file: str | os.PathLike[str] | None = None,
+) -> Transport:
     if smtp.host:
-        return SmtpTransport(smtp, local_hostname=local_hostname)
+        return SmtpTransport(smtp, local_hostname=local_hostname, ca_file=ca_file)
     return SpoolTransport(data_dir / "outbox")
