@@ -16,7 +16,54 @@ import asyncpg
 from gateway.errors import Conflict, Invalid, NotFound
 
 TOKEN_PREFIX = "fvg_"  # noqa: S105 - a visible marker, not a secret
-_EMAIL = re.compile(r"^[^@\s<>\"',;]+@[^@\s<>\"',;]+\.[^@\s<>\"',;]+$")
+_EMAIL = re.compile(r"^[^@\s<>\"',;\x00-\x1f\x7f]+@[^@\s<>\"',;\x00-\x1f\x7f]+\.[^@\s<>\"',;\x00-\x1f\x7f]+$")
+_LANGUAGES = ("sv", "en")
+
+
+# --- checks: every value is checked before it reaches SQL, and a refusal names its field ------
+def _key(field: str, value: object, rule: str) -> str:
+    """A code or sigel as given; its pattern is the schema's CHECK (a NUL never gets that far)."""
+    if not isinstance(value, str) or "\x00" in value:
+        raise Invalid(f"invalid {field} {value!r}: {rule}", field=field)
+    return value
+
+
+def _text(field: str, value: object) -> str:
+    if not isinstance(value, str) or not value.strip():
+        raise Invalid(f"{field} must be a non-empty string", field=field)
+    if "\x00" in value:
+        raise Invalid(f"{field} must not contain NUL characters", field=field)
+    return value.strip()
+
+
+def _flag(field: str, value: object) -> bool:
+    if not isinstance(value, bool):
+        raise Invalid(f"{field} must be true or false", field=field)
+    return value
+
+
+def _language(field: str, value: object) -> str:
+    if not isinstance(value, str) or value not in _LANGUAGES:
+        raise Invalid(f"{field} must be sv or en", field=field)
+    return value
+
+
+def _emails(field: str, value: object) -> list[str]:
+    """A list (or tuple) of addresses; blank entries are dropped."""
+    if not isinstance(value, list | tuple) or not all(isinstance(e, str) for e in value):
+        raise Invalid(f"{field} must be a list of e-mail addresses", field=field)
+    cleaned = [e.strip() for e in value if e.strip()]
+    for e in cleaned:
+        if not _EMAIL.match(e):
+            raise Invalid(f"{field}: not an e-mail address: {e!r}", field=field)
+    return cleaned
+
+
+def _refused(what: str, exc: asyncpg.PostgresError) -> Invalid:
+    """A value the schema refused that the checks above let through: still the caller's 400."""
+    column = getattr(exc, "column_name", None)
+    detail = {"field": column} if column else {}
+    return Invalid(f"{what}: {exc.message}", **detail)
 
 
 @dataclass(frozen=True, slots=True)
@@ -32,14 +79,20 @@ def hash_token(token: str) -> bytes:
 
 # --- suppliers -------------------------------------------------------------------------------
 async def add_supplier(conn: asyncpg.Connection, code: str, name: str) -> Supplier:
+    rule = "letters, digits, _ . - (1-64)"
+    values = _key("code", code, rule), _text("name", name)
     try:
         row = await conn.fetchrow(
-            "INSERT INTO suppliers (code, name) VALUES ($1, $2) RETURNING id, code, name", code, name
+            "INSERT INTO suppliers (code, name) VALUES ($1, $2) RETURNING id, code, name", *values
         )
     except asyncpg.UniqueViolationError:
         raise Conflict(f"supplier {code} exists already") from None
-    except asyncpg.CheckViolationError:
-        raise Invalid(f"invalid supplier code {code!r}: letters, digits, _ . - (1-64)") from None
+    except asyncpg.CheckViolationError as exc:
+        if exc.constraint_name == "suppliers_code_check":
+            raise Invalid(f"invalid code {code!r}: {rule}", field="code") from None
+        raise _refused(f"supplier {code} refused", exc) from None
+    except (asyncpg.IntegrityConstraintViolationError, asyncpg.DataError) as exc:
+        raise _refused(f"supplier {code} refused", exc) from None
     return Supplier(row["id"], row["code"], row["name"])
 
 
@@ -87,12 +140,15 @@ async def create_token(conn: asyncpg.Connection, code: str) -> tuple[int, str]:
     """A new API token for the supplier: (token id, the token itself — shown only now)."""
     supplier = await get_supplier(conn, code)
     token = TOKEN_PREFIX + secrets.token_urlsafe(32)
-    token_id = await conn.fetchval(
-        "INSERT INTO supplier_tokens (supplier_id, token_hash, prefix) VALUES ($1, $2, $3) RETURNING id",
-        supplier.id,
-        hash_token(token),
-        token[: len(TOKEN_PREFIX) + 6],
-    )
+    try:
+        token_id = await conn.fetchval(
+            "INSERT INTO supplier_tokens (supplier_id, token_hash, prefix) VALUES ($1, $2, $3) RETURNING id",
+            supplier.id,
+            hash_token(token),
+            token[: len(TOKEN_PREFIX) + 6],
+        )
+    except asyncpg.ForeignKeyViolationError:  # removed since get_supplier read it
+        raise NotFound(f"no supplier {code}") from None
     return int(token_id), token
 
 
@@ -116,6 +172,8 @@ async def list_tokens(conn: asyncpg.Connection, code: str) -> list[dict[str, obj
 async def revoke_token(conn: asyncpg.Connection, code: str, token_id: int | None = None) -> int:
     """Revoke one token (by id) or all of a supplier's tokens; returns how many were revoked."""
     supplier = await get_supplier(conn, code)
+    if token_id is not None and not 0 < token_id < 2**63:  # no such id; PostgreSQL would refuse the number
+        raise NotFound(f"supplier {code} has no active token {token_id}")
     status = await conn.execute(
         """UPDATE supplier_tokens SET revoked_at = now()
             WHERE supplier_id = $1 AND revoked_at IS NULL AND ($2::bigint IS NULL OR id = $2)""",
@@ -138,12 +196,8 @@ async def authenticate(conn: asyncpg.Connection, token: str) -> Supplier | None:
 
 
 # --- libraries -------------------------------------------------------------------------------
-def _check_emails(emails: list[str]) -> list[str]:
-    cleaned = [e.strip() for e in emails if e.strip()]
-    for e in cleaned:
-        if not _EMAIL.match(e):
-            raise Invalid(f"not an e-mail address: {e!r}")
-    return cleaned
+_LIBRARY_FIELDS = {"name": _text, "emails": _emails, "language": _language, "registered": _flag, "digest": _flag}
+_SIGEL = "1-32 characters, no white space, : or /"
 
 
 async def add_library(
@@ -156,39 +210,57 @@ async def add_library(
     registered: bool = True,
     digest: bool = False,
 ) -> dict[str, object]:
-    if language not in ("sv", "en"):
-        raise Invalid("language must be sv or en")
+    values = (
+        _key("sigel", sigel, _SIGEL),
+        _text("name", name),
+        _emails("emails", emails),
+        _language("language", language),
+        _flag("registered", registered),
+        _flag("digest", digest),
+    )
     try:
-        await conn.execute(
+        row = await conn.fetchrow(
             """INSERT INTO libraries (sigel, name, emails, language, registered, digest)
-               VALUES ($1, $2, $3, $4, $5, $6)""",
-            sigel,
-            name,
-            _check_emails(emails),
-            language,
-            registered,
-            digest,
+               VALUES ($1, $2, $3, $4, $5, $6) RETURNING sigel, name, emails, language, registered, digest""",
+            *values,
         )
     except asyncpg.UniqueViolationError:
         raise Conflict(f"library {sigel} exists already") from None
-    except asyncpg.CheckViolationError:
-        raise Invalid(f"invalid sigel {sigel!r}") from None
-    return await get_library(conn, sigel)
+    except asyncpg.CheckViolationError as exc:
+        if exc.constraint_name == "libraries_sigel_check":
+            raise Invalid(f"invalid sigel {sigel!r}: {_SIGEL}", field="sigel") from None
+        raise _refused(f"library {sigel} refused", exc) from None
+    except (asyncpg.IntegrityConstraintViolationError, asyncpg.DataError) as exc:
+        raise _refused(f"library {sigel} refused", exc) from None
+    return dict(row)
 
 
-async def update_library(conn: asyncpg.Connection, sigel: str, **changes: object) -> dict[str, object]:
-    allowed = {"name", "emails", "language", "registered", "digest"}
-    unknown = set(changes) - allowed
+async def update_library(conn: asyncpg.Connection, sigel: str, /, **changes: object) -> dict[str, object]:
+    """Change any of name, emails, language, registered and digest: all of them or, if any value is
+    refused (Invalid, naming the field), none. One UPDATE in a transaction of its own (a savepoint in
+    the caller's, which a refusal leaves usable)."""
+    unknown = sorted(set(changes) - set(_LIBRARY_FIELDS))
     if unknown:
-        raise Invalid(f"cannot change {sorted(unknown)}")
-    if "emails" in changes:
-        changes["emails"] = _check_emails(list(changes["emails"]))  # type: ignore[call-overload]
-    if changes.get("language", "sv") not in ("sv", "en"):
-        raise Invalid("language must be sv or en")
-    await get_library(conn, sigel)
-    for column, value in changes.items():  # column names come from the fixed set above
-        await conn.execute(f"UPDATE libraries SET {column} = $2 WHERE sigel = $1", sigel, value)  # noqa: S608
-    return await get_library(conn, sigel)
+        raise Invalid(f"cannot change {', '.join(unknown)}: only {', '.join(_LIBRARY_FIELDS)}", field=unknown[0])
+    values = {column: check(column, changes[column]) for column, check in _LIBRARY_FIELDS.items()
+              if column in changes}
+    if not values:
+        return await get_library(conn, sigel)
+    # Column names come from the fixed set above, never from the caller.
+    assignments = ", ".join(f"{column} = ${n}" for n, column in enumerate(values, start=2))
+    try:
+        async with conn.transaction():
+            row = await conn.fetchrow(
+                f"""UPDATE libraries SET {assignments} WHERE sigel = $1
+                    RETURNING sigel, name, emails, language, registered, digest""",  # noqa: S608
+                sigel,
+                *values.values(),
+            )
+    except (asyncpg.IntegrityConstraintViolationError, asyncpg.DataError) as exc:
+        raise _refused(f"library {sigel} refused the change", exc) from None
+    if row is None:
+        raise NotFound(f"no library {sigel}")
+    return dict(row)
 
 
 async def get_library(conn: asyncpg.Connection, sigel: str) -> dict[str, object]:
@@ -226,6 +298,9 @@ async def add_customer(conn: asyncpg.Connection, code: str, sigel: str) -> None:
         await conn.execute("INSERT INTO customers (supplier_id, sigel) VALUES ($1, $2)", supplier.id, sigel)
     except asyncpg.UniqueViolationError:
         raise Conflict(f"{sigel} is already a customer of {code}") from None
+    except asyncpg.ForeignKeyViolationError as exc:  # removed since it was read above
+        gone = f"no library {sigel}" if exc.constraint_name == "customers_sigel_fkey" else f"no supplier {code}"
+        raise NotFound(gone) from None
 
 
 async def remove_customer(conn: asyncpg.Connection, code: str, sigel: str) -> None:

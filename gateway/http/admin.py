@@ -22,19 +22,39 @@ async def _json(request: web.Request) -> dict[str, Any]:
     return body
 
 
-def _str(body: dict[str, Any], key: str, *, required: bool = True) -> str | None:
+def _str(body: dict[str, Any], key: str) -> str:
     value = body.get(key)
-    if value is None and not required:
-        return None
     if not isinstance(value, str) or not value.strip():
-        raise Invalid(f"{key} is required and must be a non-empty string")
+        raise Invalid(f"{key} is required and must be a non-empty string", field=key)
+    if "\x00" in value:
+        raise Invalid(f"{key} must not contain NUL characters", field=key)
     return value.strip()
+
+
+def _id(raw: str, key: str) -> int:
+    """A row id from the path: a positive bigint (a larger number would reach PostgreSQL as an error)."""
+    try:
+        value = int(raw)
+    except ValueError:
+        value = 0
+    if not 0 < value < 2**63:
+        raise Invalid(f"{key} must be a positive integer below 2^63", field=key)
+    return value
+
+
+def _emails(value: Any) -> Any:
+    """emails as the registry takes them (which checks them): one address may be a plain string."""
+    return [value] if isinstance(value, str) else value
 
 
 @web.middleware
 async def admin_only(request: web.Request, handler: Any) -> web.StreamResponse:
     if request.path.startswith("/admin/"):
         require_admin(request)
+        # PostgreSQL text cannot hold a NUL: refuse it here rather than as a database error.
+        for key, value in (*request.match_info.items(), *request.query.items()):
+            if "\x00" in value:
+                raise Invalid(f"{key} must not contain NUL characters", field=key)
     response: web.StreamResponse = await handler(request)
     return response
 
@@ -45,7 +65,6 @@ async def suppliers(request: web.Request) -> web.Response:
             return web.json_response({"suppliers": await registry.list_suppliers(conn)})
         body = await _json(request)
         code, name = _str(body, "code"), _str(body, "name")
-        assert code is not None and name is not None
         async with conn.transaction():
             await registry.add_supplier(conn, code, name)
             token_id, token = await registry.create_token(conn, code)
@@ -75,10 +94,7 @@ async def tokens(request: web.Request) -> web.Response:
 async def revoke(request: web.Request) -> web.Response:
     code = request.match_info["code"]
     raw = request.match_info.get("token_id")
-    try:
-        token_id = int(raw) if raw is not None else None
-    except ValueError:
-        raise Invalid("token id must be an integer") from None
+    token_id = _id(raw, "token_id") if raw is not None else None
     async with request.app[POOL].acquire() as conn:
         count = await registry.revoke_token(conn, code, token_id)
     return web.json_response({"supplier": code, "revoked": count})
@@ -94,17 +110,12 @@ async def libraries(request: web.Request) -> web.Response:
             return web.json_response({"libraries": [_library_json(x) for x in await registry.list_libraries(conn)]})
         body = await _json(request)
         sigel, name = _str(body, "sigel"), _str(body, "name")
-        assert sigel is not None and name is not None
-        emails = body.get("emails", [])
-        if isinstance(emails, str):
-            emails = [emails]
-        if not isinstance(emails, list) or not all(isinstance(e, str) for e in emails):
-            raise Invalid("emails must be a list of addresses")
+        # The registry checks every value's type; a JSON true/false is not guessed from "false" or 0.
         lib = await registry.add_library(
-            conn, sigel, name, emails,
-            language=str(body.get("language", "sv")),
-            registered=bool(body.get("registered", True)),
-            digest=bool(body.get("digest", False)),
+            conn, sigel, name, _emails(body.get("emails", [])),
+            language=body.get("language", "sv"),
+            registered=body.get("registered", True),
+            digest=body.get("digest", False),
         )
     return web.json_response(_library_json(lib), status=201)
 
@@ -116,7 +127,10 @@ async def library(request: web.Request) -> web.Response:
             await registry.remove_library(conn, sigel)
             return web.json_response({"removed": sigel})
         if request.method == "PATCH":
-            lib = await registry.update_library(conn, sigel, **await _json(request))
+            changes = await _json(request)
+            if "emails" in changes:
+                changes["emails"] = _emails(changes["emails"])
+            lib = await registry.update_library(conn, sigel, **changes)
         else:
             lib = await registry.get_library(conn, sigel)
     return web.json_response(_library_json(lib))
@@ -129,7 +143,6 @@ async def customers(request: web.Request) -> web.Response:
                                                                                  request.query.get("supplier"))})
         body = await _json(request)
         code, sigel = _str(body, "supplier"), _str(body, "sigel")
-        assert code is not None and sigel is not None
         await registry.add_customer(conn, code, sigel)
     return web.json_response({"supplier": code, "sigel": sigel}, status=201)
 
@@ -148,10 +161,7 @@ async def review_list(request: web.Request) -> web.Response:
 
 
 async def review_resolve(request: web.Request) -> web.Response:
-    try:
-        item_id = int(request.match_info["id"])
-    except ValueError:
-        raise Invalid("review item id must be an integer") from None
+    item_id = _id(request.match_info["id"], "id")
     async with request.app[POOL].acquire() as conn:
         await review.resolve(conn, item_id)
     return web.json_response({"resolved": item_id})
