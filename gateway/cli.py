@@ -87,8 +87,8 @@ async def library_update(args: argparse.Namespace, conn: asyncpg.Connection, _: 
     changes: dict[str, object] = {}
     if args.name:
         changes["name"] = args.name
-    if args.email:
-        changes["emails"] = args.email
+    if args.email or args.no_email:
+        changes["emails"] = args.email or []
     if args.language:
         changes["language"] = args.language
     if args.registered is not None:
@@ -252,7 +252,9 @@ def build_parser() -> argparse.ArgumentParser:
     a = lp.add_parser("update")
     a.add_argument("sigel")
     a.add_argument("--name")
-    a.add_argument("--email", action="append")
+    emails = a.add_mutually_exclusive_group()
+    emails.add_argument("--email", action="append", help="the new contact addresses (repeat for several)")
+    emails.add_argument("--no-email", action="store_true", help="remove every contact address")
     a.add_argument("--language", choices=("sv", "en"))
     a.add_argument("--registered", choices=("yes", "no"))
     a.add_argument("--digest", choices=("yes", "no"))

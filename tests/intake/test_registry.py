@@ -99,3 +99,27 @@ async def test_admin_api_registry_and_tokens(client: TestClient, world: World) -
     assert resp.status == 409
     resp = await client.post("/admin/libraries", headers=ADMIN, json={"sigel": "", "name": "x"})
     assert resp.status == 400
+
+
+async def test_cli_library_update_replaces_and_clears_addresses(db_url: str, pool: asyncpg.Pool) -> None:
+    rc, _, err = await forvarv(db_url, "library", "add", "Li", "--name", "Linköping", "--email", "a@example.org")
+    assert rc == 0, err
+    rc, _, err = await forvarv(db_url, "library", "update", "Li", "--email", "b@example.org", "--email",
+                               "c@example.org")
+    assert rc == 0, err
+    async with pool.acquire() as conn:
+        assert await conn.fetchval("SELECT emails FROM libraries WHERE sigel = 'Li'") == ["b@example.org",
+                                                                                          "c@example.org"]
+    rc, _, err = await forvarv(db_url, "library", "update", "Li", "--email", "d@example.org", "--no-email")
+    assert rc == 2 and "not allowed with" in err  # argparse: one or the other
+    rc, _, err = await forvarv(db_url, "library", "update", "Li", "--no-email")
+    assert rc == 0, err
+    async with pool.acquire() as conn:
+        assert await conn.fetchval("SELECT emails FROM libraries WHERE sigel = 'Li'") == []
+
+
+async def test_cli_review_resolve_out_of_range_id_is_a_plain_error(db_url: str) -> None:
+    for item in ("99999999999999999999", "0"):
+        rc, out, err = await forvarv(db_url, "review", "resolve", item)
+        assert rc == 1, (out, err)
+        assert f"no open review item {item}" in err and "Traceback" not in err
