@@ -167,8 +167,9 @@ class PostgresBackend:
         async with self.pool.acquire() as conn:
             upward = template.format(op=up_op, direction="ASC")
             above = await self._fetch(conn, upward, kind, start, after + 1)
-            # One more than wanted each way: whether the index goes on beyond the list.
-            downward = template.format(op="<", direction="DESC")
+            # One more than wanted each way: whether the index goes on beyond the list. A start
+            # term left out of the list (responsePosition 0) is one of the terms before it.
+            downward = template.format(op="<" if inclusive else "<=", direction="DESC")
             below = await self._fetch(conn, downward, kind, start, before + 1)
         after_terms = [_term(r, display) for r in above[:after]]
         before_terms = [_term(r, display) for r in reversed(below[:before])]

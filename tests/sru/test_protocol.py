@@ -197,7 +197,11 @@ async def test_scan_titles_isbn_and_positions(sru: Endpoint) -> None:
     root = await sru.get(scanClause="dc.title = beta", responsePosition=1, maximumTerms=1)
     assert scan_terms(root) == [("beta", 1, "Beta", "inner")]
     root = await sru.get(scanClause="dc.title = beta", responsePosition=0, maximumTerms=5)
-    assert [t[0] for t in scan_terms(root)] == ["gamma"]
+    assert [(t[0], t[3]) for t in scan_terms(root)] == [("gamma", "last")]  # alpha and beta come before
+    root = await sru.get(scanClause="dc.subject = hamnar", responsePosition=0)
+    assert scan_terms(root) == [("stader", 2, "Städer", "last")]  # hamnar, left out, comes before
+    root = await sru.get(scanClause="dc.subject = a", responsePosition=0)
+    assert scan_terms(root) == [("hamnar", 2, "Hamnar", "first"), ("stader", 2, "Städer", "last")]
     root = await sru.get(version="1.1", operation="scan", scanClause="bath.isbn = 0", maximumTerms=5)
     assert scan_terms(root) == [("9789100123451", 1, "978-91-0-012345-1", "first"),
                                 ("9789173435017", 1, "978-91-7343-501-7", "last")]
