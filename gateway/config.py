@@ -30,6 +30,7 @@ class SmtpSettings:
     password: str | None = None
     sender: str = "forvarv-gateway@localhost"
     timeout: float = 30.0
+    ca_file: str | None = None               # PEM CA certificate(s) trusted besides the system's
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,6 +75,7 @@ def from_env(env: Mapping[str, str] | None = None) -> Settings:
         username=get("FORVARV_SMTP_USER") or None,
         password=get("FORVARV_SMTP_PASSWORD") or None,
         sender=get("FORVARV_SMTP_FROM", s.smtp.sender),
+        ca_file=get("FORVARV_SMTP_CA_FILE") or None,
     )
     port = int(get("FORVARV_PORT", str(s.port)))
     host = get("FORVARV_HOST", s.host)

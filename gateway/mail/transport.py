@@ -158,11 +158,13 @@ class SmtpTransport:
         local_hostname: str | None = None,
         ca_file: str | os.PathLike[str] | None = None,
     ) -> None:
-        """`ca_file`: PEM certificate(s) of CAs to trust besides the system's trust store."""
+        """`ca_file`: PEM certificate(s) of CAs to trust besides the system's trust store
+        (default: the settings' `ca_file`, FORVARV_SMTP_CA_FILE)."""
         if not smtp.host:
             raise ValueError("SmtpTransport needs an SMTP host")
         self._smtp = smtp
         self._local_hostname = local_hostname
+        ca_file = ca_file if ca_file is not None else smtp.ca_file
         self._ca_file = os.fspath(ca_file) if ca_file else None
         self._tls: ssl.SSLContext | None = None
         self._client: aiosmtplib.SMTP | None = None
@@ -314,8 +316,7 @@ def for_settings(
     data_dir: Path,
     *,
     local_hostname: str | None = None,
-    ca_file: str | os.PathLike[str] | None = None,
 ) -> Transport:
     if smtp.host:
-        return SmtpTransport(smtp, local_hostname=local_hostname, ca_file=ca_file)
+        return SmtpTransport(smtp, local_hostname=local_hostname)
     return SpoolTransport(data_dir / "outbox")

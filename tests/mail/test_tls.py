@@ -18,6 +18,7 @@ import asyncpg
 import pytest
 import trustme
 
+from gateway import config
 from gateway.mail import transport
 from gateway.mail.render import MailContext
 from gateway.mail.sender import Sender
@@ -244,3 +245,22 @@ async def test_refused_login_keeps_the_mail_and_warns(
     assert server.received == []
     (record,) = [r for r in caplog.records if "not sent" in r.getMessage()]
     assert record.levelno == logging.WARNING
+
+
+async def test_ca_file_from_the_environment_reaches_the_transport(
+    pool: asyncpg.Pool, tmp_path: Path, ca: trustme.CA, ca_file: Path, servers: list[SmtpServer]
+) -> None:
+    """FORVARV_SMTP_CA_FILE, read at the edge, is what the transport `forvarv serve` builds trusts."""
+    server = await start(servers, tls_server(ca, "starttls", "127.0.0.1"))
+    await one_notification(pool)
+    settings = config.from_env({
+        "FORVARV_SMTP_HOST": "127.0.0.1", "FORVARV_SMTP_PORT": str(server.port), "FORVARV_SMTP_STARTTLS": "true",
+        "FORVARV_SMTP_USER": USER, "FORVARV_SMTP_PASSWORD": PASSWORD, "FORVARV_SMTP_CA_FILE": str(ca_file),
+        "FORVARV_DATA_DIR": str(tmp_path),
+    })
+    assert settings.smtp.ca_file == str(ca_file)
+    t = transport.for_settings(settings.smtp, settings.data_dir, local_hostname="test.example")
+    sender = Sender(pool, t, MailContext.from_settings(settings_for(tmp_path, server.port)), FAST)
+    assert await sender.drain() == 1
+    assert await status_counts(pool) == {"sent": 1}
+    assert server.received[0].tls
