@@ -184,7 +184,10 @@ class ParseProcess:
         started already, by a delivery that found out first)."""
         if self._executor is executor:
             self._executor = None
-            executor.shutdown(wait=False, cancel_futures=True)
+            # Not cancel_futures: the pool's manager thread fails every pending call itself, and
+            # cancelling them under it races it into an InvalidStateError on Python 3.11
+            # (CPython gh-107219, fixed in 3.12).
+            executor.shutdown(wait=False)
 
     def shutdown(self) -> None:
         executor, self._executor = self._executor, None
@@ -232,6 +235,12 @@ async def prepared_stream(chunks: AsyncIterator[bytes], spec: Spec, process: Par
         feed.forget()
 
 
+def _retrieved(future: asyncio.Future[Any]) -> None:
+    """Take the outcome of a call nobody waits for any more (no "never retrieved" warning)."""
+    if not future.cancelled():
+        future.exception()
+
+
 class _Session:
     """One delivery's calls to the second process, in order, with a few in flight.
 
@@ -272,9 +281,15 @@ class _Session:
         if self.closed:
             return
         self.closed = True
+        broken = not self.process.is_current(self.executor)
         for future in self.pending:
-            future.cancel()
-        if self.process.is_current(self.executor):
+            if broken:
+                # The dead pool's manager thread fails these calls itself; cancelling them under
+                # it races it into an InvalidStateError on Python 3.11 (CPython gh-107219).
+                future.add_done_callback(_retrieved)
+            else:
+                future.cancel()
+        if not broken:
             with contextlib.suppress(RuntimeError):  # shut down meanwhile
                 self.executor.submit(_child_drop, self.token)
 
