@@ -7,19 +7,15 @@ gateway.registry where it offers the change, and with plain SQL where it does no
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from pathlib import Path
 
 import asyncpg
 import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestClient as _TestClient
-from aiohttp.test_utils import TestServer
 
 from gateway import registry
-from gateway.app import create_app
-from gateway.config import Settings
 from gateway.errors import Conflict
-from tests.intake.helpers import ADMIN_TOKEN, World, deliver, seed_registry
+from tests.intake.helpers import World, deliver
 from tests.intake.marcxml import bib, collection, holding
 
 TestClient = _TestClient[web.Request, web.Application]
@@ -44,19 +40,6 @@ KEPT = {
     ("delivery_chunks", "delivery_id", "deliveries"),
     ("review_items", "delivery_id", "deliveries"),
 }
-
-
-@pytest.fixture
-async def world(pool: asyncpg.Pool) -> World:
-    async with pool.acquire() as conn:
-        return await seed_registry(conn)
-
-
-@pytest.fixture
-async def client(db_url: str, tmp_path: Path, world: World) -> AsyncIterator[TestClient]:
-    settings = Settings(data_dir=tmp_path, admin_token=ADMIN_TOKEN, secret="test-secret", batch_size=50)
-    async with TestClient(TestServer(create_app(settings, database_url=db_url))) as c:
-        yield c
 
 
 async def load(client: TestClient, world: World, own_id: str, isbn: str, *sigels: str) -> int:

@@ -11,13 +11,7 @@ import pytest
 
 from gateway import registry
 from gateway.errors import Invalid, NotFound
-from tests.intake.helpers import World, seed_registry
-
-
-@pytest.fixture
-async def world(pool: asyncpg.Pool) -> World:
-    async with pool.acquire() as conn:
-        return await seed_registry(conn)
+from tests.intake.helpers import World
 
 
 async def row(conn: asyncpg.Connection, sigel: str) -> tuple[object, ...]:

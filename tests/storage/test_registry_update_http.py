@@ -3,19 +3,14 @@ and nothing changes; a good change of several fields is applied whole."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from pathlib import Path
 from typing import Any
 
 import asyncpg
 import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestClient as _TestClient
-from aiohttp.test_utils import TestServer
 
-from gateway.app import create_app
-from gateway.config import Settings
-from tests.intake.helpers import ADMIN_TOKEN, World, seed_registry
+from tests.intake.helpers import ADMIN_TOKEN
 
 TestClient = _TestClient[web.Request, web.Application]
 ADMIN = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
@@ -32,19 +27,6 @@ BAD_PATCHES: list[tuple[str, object]] = [
     ("digest", "false"), ("digest", 0), ("digest", None),
     ("sigel", "New"), ("conn", 1), ("created_at", "2020-01-01T00:00:00Z"),
 ]
-
-
-@pytest.fixture
-async def world(pool: asyncpg.Pool) -> World:
-    async with pool.acquire() as conn:
-        return await seed_registry(conn)
-
-
-@pytest.fixture
-async def client(db_url: str, tmp_path: Path, world: World) -> AsyncIterator[TestClient]:
-    settings = Settings(data_dir=tmp_path, admin_token=ADMIN_TOKEN, secret="test-secret", batch_size=50)
-    async with TestClient(TestServer(create_app(settings, database_url=db_url))) as c:
-        yield c
 
 
 async def stored(pool: asyncpg.Pool, table: str = "libraries") -> list[tuple[object, ...]]:
