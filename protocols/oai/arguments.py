@@ -36,6 +36,18 @@ VERBS: dict[str, VerbRule] = {
 # Value patterns of the OAI-PMH schema's types, so that an echoed <request> stays valid.
 _PREFIX = re.compile(r"[A-Za-z0-9\-_.!~*'()]+\Z")
 SET_SPEC = re.compile(r"[A-Za-z0-9\-_.!~*'()]+(?::[A-Za-z0-9\-_.!~*'()]+)*\Z")
+# identifierType is anyURI: an RFC 3986 URI reference, here without an authority part ("//host"),
+# which no identifier of this repository has and whose rules (ports, encoded hosts) the schema
+# validators apply unevenly. Anything else could not be echoed in a valid <request>.
+_U, _SUB, _PCT = r"A-Za-z0-9\-._~", r"!$&'()*+,;=", r"%[0-9A-Fa-f]{2}"
+_PCHAR = rf"(?:[{_U}{_SUB}:@]|{_PCT})"
+_REST = rf"(?:/{_PCHAR}*)*"
+_ABSOLUTE = rf"/(?:{_PCHAR}+{_REST})?"
+_FIRST_NO_COLON = rf"(?:[{_U}{_SUB}@]|{_PCT})"  # a relative reference's first segment
+IDENTIFIER = re.compile(
+    rf"(?:[A-Za-z][A-Za-z0-9+.\-]*:(?:{_ABSOLUTE}|{_PCHAR}+{_REST}|)|{_ABSOLUTE}|{_FIRST_NO_COLON}+{_REST}|)"
+    rf"(?:\?(?:{_PCHAR}|[/?])*)?(?:#(?:{_PCHAR}|[/?])*)?\Z"
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -79,6 +91,9 @@ def parse(pairs: Sequence[tuple[str, str]]) -> Request:
     prefix = args.get("metadataPrefix")
     if prefix is not None and not _PREFIX.match(prefix):
         raise BadArgument("metadataPrefix is not a valid metadata prefix")
+    identifier = args.get("identifier")
+    if identifier is not None and not IDENTIFIER.match(identifier):
+        raise BadArgument("identifier is not a URI")
     set_spec = args.get("set")
     if set_spec is not None and not SET_SPEC.match(set_spec):
         raise BadArgument("set is not a valid setSpec")

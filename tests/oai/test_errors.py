@@ -42,6 +42,10 @@ CASES = [
     ("verb=ListRecords&metadataPrefix=marc%2021", "badArgument", False),
     ("verb=GetRecord&metadataPrefix=marc21", "badArgument", False),
     ("verb=GetRecord&identifier=oai:forvarv.example.org:bib/100001", "badArgument", False),
+    # identifiers that are no URI (anyURI in the schema) could not be echoed in a valid <request>
+    ("verb=GetRecord&metadataPrefix=marc21&identifier=oai:forvarv.example.org:bib/1]", "badArgument", False),
+    ("verb=ListMetadataFormats&identifier=%25zz", "badArgument", False),
+    ("verb=ListMetadataFormats&identifier=::", "badArgument", False),
     ("verb=ListRecords&metadataPrefix=nope", "cannotDisseminateFormat", True),
     ("verb=ListIdentifiers&metadataPrefix=nope&set=bib", "cannotDisseminateFormat", True),
     (
