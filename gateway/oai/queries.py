@@ -150,5 +150,11 @@ FROM pg_stat_activity a
 WHERE a.datname = current_database() AND a.backend_type = 'client backend'
   AND a.pid <> pg_backend_pid() AND a.xact_start IS NOT NULL"""
 
-LIBRARIES = "SELECT sigel, name FROM libraries ORDER BY sigel"
-SUPPLIERS = "SELECT code, name FROM suppliers ORDER BY code"
+# ListSets pages: keyset on the primary key / unique index ($1 the last code sent, $2 the limit).
+LIBRARIES = "SELECT sigel, name FROM libraries ORDER BY sigel LIMIT $1"
+LIBRARIES_AFTER = "SELECT sigel, name FROM libraries WHERE sigel > $1 ORDER BY sigel LIMIT $2"
+LIBRARIES_FROM = "SELECT sigel, name FROM libraries WHERE sigel >= $1 ORDER BY sigel LIMIT $2"
+SUPPLIERS = "SELECT code, name FROM suppliers ORDER BY code LIMIT $1"
+SUPPLIERS_AFTER = "SELECT code, name FROM suppliers WHERE code > $1 ORDER BY code LIMIT $2"
+SUPPLIERS_FROM = "SELECT code, name FROM suppliers WHERE code >= $1 ORDER BY code LIMIT $2"
+COUNT_SETS = "SELECT (SELECT count(*) FROM libraries), (SELECT count(*) FROM suppliers)"

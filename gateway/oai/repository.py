@@ -9,7 +9,7 @@ from typing import Any
 import asyncpg
 
 from gateway.oai import queries
-from protocols.oai.repository import BIB, HOLD, Item, Payload, Scope, SetInfo
+from protocols.oai.repository import BIB, HOLD, LIBRARY, SUPPLIER, Item, Payload, Scope, SetInfo
 from protocols.oai.tokens import Position
 
 #: Datestamp of the start position of a list without `from`.
@@ -59,13 +59,33 @@ class SqlRepository:
         value: datetime = await self.pool.fetchval(queries.HORIZON, self.horizon_margin)
         return value
 
-    async def list_sets(self) -> list[SetInfo]:
+    async def list_sets(self, after: tuple[str, str] | None, limit: int, *, inclusive: bool = False) -> list[SetInfo]:
+        """Libraries by sigel, then suppliers by code: at most two keyset queries."""
+        kind, code = after if after is not None else (LIBRARY, None)
+        if kind not in (LIBRARY, SUPPLIER):
+            raise ValueError(f"no sets of kind {kind!r}")
+        found: list[SetInfo] = []
         async with self.pool.acquire() as conn:
-            libraries = await conn.fetch(queries.LIBRARIES)
-            suppliers = await conn.fetch(queries.SUPPLIERS)
-        return [SetInfo("library", r["sigel"], r["name"]) for r in libraries] + [
-            SetInfo("supplier", r["code"], r["name"]) for r in suppliers
-        ]
+            if kind == LIBRARY:
+                if code is None:
+                    rows = await conn.fetch(queries.LIBRARIES, limit)
+                else:
+                    sql = queries.LIBRARIES_FROM if inclusive else queries.LIBRARIES_AFTER
+                    rows = await conn.fetch(sql, code, limit)
+                found = [SetInfo(LIBRARY, r["sigel"], r["name"]) for r in rows]
+                code = None  # the suppliers from the first on
+            if len(found) < limit:
+                if code is None:
+                    rows = await conn.fetch(queries.SUPPLIERS, limit - len(found))
+                else:
+                    sql = queries.SUPPLIERS_FROM if inclusive else queries.SUPPLIERS_AFTER
+                    rows = await conn.fetch(sql, code, limit - len(found))
+                found += [SetInfo(SUPPLIER, r["code"], r["name"]) for r in rows]
+        return found
+
+    async def count_sets(self) -> tuple[int, int]:
+        row = await self.pool.fetchrow(queries.COUNT_SETS)
+        return row[0], row[1]
 
     async def get_item(self, kind: str, id: int, payload: Payload) -> Item | None:
         row = await self.pool.fetchrow(queries.get_item(kind, payload), id)

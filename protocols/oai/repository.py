@@ -59,9 +59,18 @@ class Item:
         return Position(self.datestamp, KIND_RANK[self.kind], self.id)
 
 
+LIBRARY = "library"
+SUPPLIER = "supplier"
+
+
 @dataclass(frozen=True, slots=True)
 class SetInfo:
-    kind: str  # "library" | "supplier"
+    """A library (sets bib:SIGEL and hold:SIGEL) or a supplier (set supplier:CODE).
+
+    Set order: libraries by sigel, then suppliers by code, each in the storage's own order of
+    codes (the server never compares codes itself, so keyset paging follows that order)."""
+
+    kind: str  # LIBRARY | SUPPLIER
     code: str  # sigel or supplier code
     name: str
 
@@ -73,7 +82,12 @@ class Repository(Protocol):
     async def horizon(self) -> datetime:
         """An instant before which no transaction still running can give an item a datestamp."""
 
-    async def list_sets(self) -> list[SetInfo]: ...
+    async def list_sets(self, after: tuple[str, str] | None, limit: int, *, inclusive: bool = False) -> list[SetInfo]:
+        """At most `limit` libraries and suppliers in set order, after (kind, code), or from it on
+        when `inclusive`; from the first when `after` is None."""
+
+    async def count_sets(self) -> tuple[int, int]:
+        """(libraries, suppliers)."""
 
     async def get_item(self, kind: str, id: int, payload: Payload) -> Item | None: ...
 

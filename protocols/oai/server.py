@@ -25,8 +25,8 @@ from protocols.oai.errors import (
     OAIError,
 )
 from protocols.oai.formats import FORMATS, MetadataFormat
-from protocols.oai.repository import BIB, HOLD, Item, Payload, Repository, Scope
-from protocols.oai.tokens import ListState, TokenCodec
+from protocols.oai.repository import BIB, HOLD, LIBRARY, SUPPLIER, Item, Payload, Repository, Scope, SetInfo
+from protocols.oai.tokens import ListState, SetsState, TokenCodec
 from protocols.oai.xmltext import attr, escape
 
 OAI_NS = "http://www.openarchives.org/OAI/2.0/"
@@ -77,6 +77,20 @@ def _valid_spec(spec: str) -> bool:
 def _set_element(spec: str) -> str:
     """`<setSpec>` of a set, or nothing for a code that cannot be a setSpec."""
     return f"<setSpec>{spec}</setSpec>" if _valid_spec(spec) else ""
+
+
+#: The sets every repository has, first in ListSets.
+_FIXED_SETS = ((BIB, "Bibliographic records"), (HOLD, "Holdings records"))
+
+
+def _sets_of(info: SetInfo) -> list[tuple[str, str]]:
+    """(setSpec, setName) of a library's or supplier's sets, in set order."""
+    if info.kind == LIBRARY:
+        return [
+            (f"bib:{info.code}", f"{info.name}: bibliographic records"),
+            (f"hold:{info.code}", f"{info.name}: holdings"),
+        ]
+    return [(f"supplier:{info.code}", f"{info.name}: records delivered")]
 
 
 def scope_of(set_spec: str | None, fmt: MetadataFormat) -> Scope | None:
@@ -225,21 +239,59 @@ class Server:
         return f"<ListMetadataFormats>{body}</ListMetadataFormats>"
 
     async def _list_sets(self, request: Request) -> str:
-        if request.get("resumptionToken") is not None:
-            raise BadResumptionToken("this repository never splits the set list")
-        sets = [(BIB, "Bibliographic records"), (HOLD, "Holdings records")]
-        for info in await self.repo.list_sets():
-            if info.kind == "library":
-                sets.append((f"bib:{info.code}", f"{info.name}: bibliographic records"))
-                sets.append((f"hold:{info.code}", f"{info.name}: holdings"))
-            else:
-                sets.append((f"supplier:{info.code}", f"{info.name}: records delivered"))
-        body = "".join(
-            f"<set><setSpec>{spec}</setSpec><setName>{escape(name)}</setName></set>"
-            for spec, name in sets
-            if _valid_spec(spec)
-        )
-        return f"<ListSets>{body}</ListSets>"
+        token = request.get("resumptionToken")
+        after: str | None = None
+        cursor = total = 0
+        if token is not None:
+            state = self.tokens.decode_sets(token)
+            after, cursor, total = state.after, state.cursor, state.total
+        size = self.config.page_size
+        sets = await self._sets_after(after, size + 1)  # the extra one says whether there is more
+        if not sets:  # only a resumed list: every set after the token was removed meanwhile
+            raise BadResumptionToken("no sets remain after this resumption token: start the list again")
+        more = len(sets) > size
+        del sets[size:]
+        body = "".join(f"<set><setSpec>{spec}</setSpec><setName>{escape(name)}</setName></set>" for spec, name in sets)
+        delivered = cursor + len(sets)
+        tail = ""
+        if more:
+            if token is None:
+                libraries, suppliers = await self.repo.count_sets()
+                total = len(_FIXED_SETS) + 2 * libraries + suppliers
+            total = max(total, delivered + 1)
+            next_token = self.tokens.encode_sets(SetsState(sets[-1][0], delivered, total))
+            tail = f'<resumptionToken completeListSize="{total}" cursor="{cursor}">{next_token}</resumptionToken>'
+        elif token is not None:
+            tail = f'<resumptionToken completeListSize="{delivered}" cursor="{cursor}"/>'
+        return f"<ListSets>{body}{tail}</ListSets>"
+
+    async def _sets_after(self, after: str | None, limit: int) -> list[tuple[str, str]]:
+        """At most `limit` (setSpec, setName) in set order after the set `after` (None: from the
+        first): bib, hold, per library bib:SIGEL and hold:SIGEL, per supplier supplier:CODE. A
+        keyset on the storage's order of codes: no setSpec is sent twice, whatever changes meanwhile."""
+        specs = [spec for spec, _ in _FIXED_SETS]
+        source: tuple[str, str] | None = None
+        inclusive = False
+        if after is None:
+            found = list(_FIXED_SETS)
+        elif after in specs:
+            found = list(_FIXED_SETS[specs.index(after) + 1 :])
+        else:
+            kind, _, code = after.partition(":")
+            if kind not in (BIB, HOLD, "supplier") or not code or ":" in code:
+                raise BadResumptionToken("the resumption token is invalid")
+            found = []
+            source = (SUPPLIER if kind == "supplier" else LIBRARY, code)
+            inclusive = kind == BIB  # that library's hold:SIGEL is still to come
+        while len(found) < limit:
+            wanted = limit - len(found)
+            infos = await self.repo.list_sets(source, wanted, inclusive=inclusive)
+            for info in infos:
+                found += [s for s in _sets_of(info) if s[0] != after and _valid_spec(s[0])]
+            if len(infos) < wanted:
+                break
+            source, inclusive = (infos[-1].kind, infos[-1].code), False
+        return found[:limit]
 
     async def _get_record(self, request: Request) -> str:
         kind, id = identifiers.parse(self.config.repository_id, request.args["identifier"])

@@ -2,7 +2,8 @@
 
 A token is `base64url(JSON payload) "." base64url(HMAC-SHA256(secret, payload)[:16])`. It holds
 everything the next page needs, so tokens never expire and any gateway process with the same
-secret can continue a harvest. A token that does not verify is a badResumptionToken.
+secret can continue a harvest. A token that does not verify is a badResumptionToken, and so is
+a token of the other kind (a ListSets token given to a record list, or the reverse).
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ import hmac
 import json
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from protocols.oai.errors import BadResumptionToken
 
@@ -51,6 +53,18 @@ class ListState:
     total: int  # complete list size counted at the first request
 
 
+@dataclass(frozen=True, slots=True)
+class SetsState:
+    """Where a ListSets harvest stands: the setSpec of the last set sent (the keyset position)."""
+
+    after: str
+    cursor: int  # sets delivered before the next page
+    total: int  # complete list size counted at the first request
+
+
+SETS_VERB = "ListSets"
+
+
 def _b64(data: bytes) -> str:
     return base64.urlsafe_b64encode(data).rstrip(b"=").decode("ascii")
 
@@ -69,7 +83,7 @@ class TokenCodec:
         return hmac.new(self._secret, payload, hashlib.sha256).digest()[:_MAC_BYTES]
 
     def encode(self, state: ListState) -> str:
-        fields = [
+        fields: list[object] = [
             VERSION,
             state.verb,
             state.prefix,
@@ -82,10 +96,17 @@ class TokenCodec:
             state.cursor,
             state.total,
         ]
+        return self._seal(fields)
+
+    def encode_sets(self, state: SetsState) -> str:
+        return self._seal([VERSION, SETS_VERB, state.after, state.cursor, state.total])
+
+    def _seal(self, fields: list[object]) -> str:
         payload = json.dumps(fields, separators=(",", ":")).encode()
         return f"{_b64(payload)}.{_b64(self._mac(payload))}"
 
-    def decode(self, token: str) -> ListState:
+    def _open(self, token: str) -> list[Any]:
+        """The fields of a token this secret signed, of this version; badResumptionToken otherwise."""
         bad = BadResumptionToken("the resumption token is invalid")
         head, dot, mac = token.partition(".")
         if not dot or not head or not mac:
@@ -98,7 +119,19 @@ class TokenCodec:
             raise bad
         try:
             f = json.loads(payload)
-            if not isinstance(f, list) or len(f) != 11 or f[0] != VERSION:
+        except ValueError:
+            raise bad from None
+        if not isinstance(f, list) or len(f) < 2 or f[0] != VERSION or not isinstance(f[1], str):
+            raise bad
+        return f
+
+    def decode(self, token: str) -> ListState:
+        bad = BadResumptionToken("the resumption token is invalid")
+        f = self._open(token)
+        if f[1] == SETS_VERB:
+            raise BadResumptionToken("the resumption token belongs to another request")
+        try:
+            if len(f) != 11:
                 raise bad
             ints = (f[5], f[6], f[7], f[8], f[9], f[10])
             if not all(type(i) is int for i in ints) or not (f[4] is None or type(f[4]) is int):
@@ -118,3 +151,11 @@ class TokenCodec:
             )
         except (ValueError, OverflowError, TypeError):
             raise bad from None
+
+    def decode_sets(self, token: str) -> SetsState:
+        f = self._open(token)
+        if f[1] != SETS_VERB:
+            raise BadResumptionToken("the resumption token belongs to another request")
+        if len(f) != 5 or not isinstance(f[2], str) or type(f[3]) is not int or type(f[4]) is not int:
+            raise BadResumptionToken("the resumption token is invalid")
+        return SetsState(after=f[2], cursor=f[3], total=f[4])

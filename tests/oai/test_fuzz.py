@@ -69,7 +69,8 @@ async def test_random_requests_always_get_valid_documents(pool: asyncpg.Pool) ->
                 key = rng.choice(KEYS)
                 pairs.append((key, _value(rng, key)))
         if tokens and rng.random() < 0.2:
-            pairs = [("verb", rng.choice(["ListRecords", "ListIdentifiers"])), ("resumptionToken", rng.choice(tokens))]
+            verb = rng.choice(["ListRecords", "ListIdentifiers", "ListSets"])  # tokens of any list, to any
+            pairs = [("verb", verb), ("resumptionToken", rng.choice(tokens))]
         rng.shuffle(pairs)
         body = "".join([chunk async for chunk in server.respond(pairs)]).encode()
         root = check_document(body)

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 from lxml import etree
 
@@ -14,9 +15,11 @@ from protocols.oai.arguments import parse
 from protocols.oai.dates import format_datestamp, parse_range
 from protocols.oai.formats import FORMATS
 from protocols.oai.holdings import embed
-from protocols.oai.server import scope_of
-from protocols.oai.tokens import ListState, Position, TokenCodec
+from protocols.oai.repository import Item, Payload
+from protocols.oai.server import Server, ServerConfig, scope_of
+from protocols.oai.tokens import ListState, Position, SetsState, TokenCodec
 from protocols.oai.xmltext import attr, clean, escape, fragment
+from tests.oai.conftest import check_document
 
 UTC0 = datetime(2024, 1, 31, 23, 59, 59, 999999, tzinfo=UTC)
 
@@ -91,6 +94,29 @@ def test_tokens_are_tamper_evident() -> None:
         TokenCodec(b"")
 
 
+@given(after=st.text(max_size=80), cursor=st.integers(min_value=0, max_value=2**53), total=st.integers(0, 2**53))
+def test_set_list_tokens_round_trip(after: str, cursor: int, total: int) -> None:
+    codec = TokenCodec(b"k")
+    state = SetsState(after, cursor, total)
+    assert codec.decode_sets(codec.encode_sets(state)) == state
+
+
+def test_set_list_and_record_list_tokens_do_not_mix() -> None:
+    codec = TokenCodec(b"secret")
+    sets, records = codec.encode_sets(SetsState("bib:S", 7, 50)), codec.encode(_state())
+    with pytest.raises(errors.BadResumptionToken, match="another request"):
+        codec.decode(sets)
+    with pytest.raises(errors.BadResumptionToken, match="another request"):
+        codec.decode_sets(records)
+    with pytest.raises(errors.BadResumptionToken):
+        TokenCodec(b"other").decode_sets(sets)
+    payload, mac = sets.split(".")
+    for i in range(len(payload)):
+        altered = payload[:i] + ("A" if payload[i] != "A" else "B") + payload[i + 1 :]
+        with pytest.raises(errors.BadResumptionToken):
+            codec.decode_sets(f"{altered}.{mac}")
+
+
 @given(st.text())
 def test_any_text_becomes_well_formed_xml(text: str) -> None:
     text = "".join(c for c in text if not 0xD800 <= ord(c) <= 0xDFFF)  # PostgreSQL cannot store these
@@ -144,3 +170,25 @@ def test_embedding_keeps_the_bib_text_and_appends_holdings() -> None:
     prefixed = f'<m:record xmlns:m="{ns}"><m:leader>00000nam a2200000 a 4500</m:leader></m:record>'
     root = etree.fromstring(embed(prefixed, [("S", holding)]).encode())
     assert [df.get("tag") for df in root.iterfind(f"{{{ns}}}datafield")] == ["841", "852"]
+
+
+class _Empty:
+    """A repository without items (all GetRecord needs)."""
+
+    async def get_item(self, kind: str, id: int, payload: Payload) -> Item | None:
+        return None
+
+
+async def _respond(server: Server, pairs: list[tuple[str, str]]) -> bytes:
+    return "".join([chunk async for chunk in server.respond(pairs)]).encode()
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.text(alphabet=st.sampled_from(list("oai:bib/1%2Fa[]#?@!$&'()*+,;=-._~ \"<>é\t")), max_size=24))
+def test_an_identifier_is_echoed_in_a_valid_request_or_refused(identifier: str) -> None:
+    config = ServerConfig("http://127.0.0.1/oai", "forvarv.example.org", "a@example.org")
+    server = Server(_Empty(), config, b"k")  # type: ignore[arg-type]
+    pairs = [("verb", "GetRecord"), ("identifier", identifier), ("metadataPrefix", "marc21")]
+    root = check_document(asyncio.run(_respond(server, pairs)))  # schema-valid whatever was asked
+    code = root.find("{http://www.openarchives.org/OAI/2.0/}error").get("code")  # type: ignore[union-attr]
+    assert code in {"idDoesNotExist", "badArgument"}
