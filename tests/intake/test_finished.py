@@ -154,3 +154,13 @@ async def test_a_delivery_not_finished_when_the_wait_ends_is_answered_with_its_s
     assert status == 202, answer
     assert answer == {"id": answer["id"], "status": "received", "href": f"/deliveries/{answer['id']}"}
     assert location == answer["href"]
+
+
+async def test_wait_zero_is_no_wait(quiet: Quiet, monkeypatch: pytest.MonkeyPatch) -> None:
+    def watching(_delivery_id: int) -> Iterator[asyncio.Event]:
+        raise AssertionError("wait=0 must not wait")
+
+    monkeypatch.setattr(quiet.client.app[FINISHED], "watching", watching)
+    status, answer, location = await _post(quiet, "0")
+    assert status == 202, answer
+    assert answer == {"id": answer["id"], "status": "received", "href": location}
