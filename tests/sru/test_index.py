@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import unicodedata
+from pathlib import Path
 
 import asyncpg
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from tests.sru.conftest import Endpoint, codes, record_ids
@@ -109,6 +110,7 @@ _TEXT = st.text(
 
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(values=st.lists(st.one_of(st.none(), _TEXT), max_size=6))
+@example(values=["\u1100\u0300\u1161", "a\u1100\u0300\u1161 b"])  # composable once the accent is gone (0007)
 async def test_fold_all_is_fold_of_each(pool: asyncpg.Pool, values: list[str | None]) -> None:
     """search_fold_all (one pass per record, used by the triggers) agrees with search_fold (used
     on queries) value by value; also for values holding its U+001F separator."""
@@ -118,3 +120,29 @@ async def test_fold_all_is_fold_of_each(pool: asyncpg.Pool, values: list[str | N
             " ARRAY(SELECT coalesce(search_fold(v), '') FROM unnest($1::text[]) AS v)", values)
     assert together == each
     assert all(unicodedata.is_normalized("NFC", v) for v in together)
+
+
+async def test_a_record_whose_text_composes_once_its_marks_are_dropped_is_found_precomposed(
+    sru: Endpoint, pool: asyncpg.Pool
+) -> None:
+    """Jamo with an accent between them fold to the syllable (0007), so the word typed as one
+    precomposed character finds the record, by keyword and by title."""
+    await add_books(pool, [Book(2101, "Tale \u1100\u0300\u1161 of old")])
+    for query in ("\uac00", "dc.title = \uac00", "dc.title = \"tale \uac00 of old\""):
+        root = await sru.get(version="1.2", operation="searchRetrieve", query=query)
+        assert codes(root) == []
+        assert record_ids(root) == [2101], query
+
+
+async def test_migration_0007_refolds_records_indexed_the_old_way(pool: asyncpg.Pool) -> None:
+    """Rows folded before 0007 (not NFC) are rewritten by its last statement; Latin-only rows,
+    whose folding did not change, are left alone."""
+    await add_books(pool, [Book(2201, "Tale \u1100\u0300\u1161"), Book(2202, "Malmö hamn")])
+    sql = (Path(__file__).parents[2] / "schemas/migrations/0007_search_fold_nfc.sql").read_text()
+    refold = sql[sql.rindex("SELECT search_refresh"):]
+    async with pool.acquire() as conn:
+        await conn.execute("UPDATE bib_search SET title_key = 'tale \u1100\u1161' WHERE bib_id = 2201")
+        untouched = await conn.fetchval("SELECT xmin::text FROM bib_search WHERE bib_id = 2202")
+        await conn.execute(refold)
+        assert await conn.fetchval("SELECT title_key FROM bib_search WHERE bib_id = 2201") == "tale \uac00"
+        assert await conn.fetchval("SELECT xmin::text FROM bib_search WHERE bib_id = 2202") == untouched
