@@ -42,7 +42,10 @@ def pg_server_url() -> Iterator[str]:
     with tempfile.TemporaryDirectory(prefix="forvarv-test-") as tmp:
         os.chmod(tmp, 0o755)  # the embedded server runs as an unprivileged user when we are root
         url = embedded.start(Path(tmp))
-        yield _with_database(url, "postgres")
+        try:
+            yield _with_database(url, "postgres")
+        finally:  # now, while its folder is still there: at exit it could no longer be stopped
+            embedded.stop(Path(tmp))
 
 
 @pytest.fixture(scope="session")
