@@ -264,12 +264,17 @@ async def run_db(url: str, payload: bytes, n: int, batch_size: int, profile: boo
             print(f"redelivery: {t_load:.2f} s ({n / t_load:,.0f} pairs/s); updated {totals['updated']}, "
                   f"holdings updated {totals['holdings_updated']}; CPU per pair: this process "
                   f"{cpu / n * 1e6:.0f} µs, the second process {ch / n * 1e6:.0f} µs, PostgreSQL {pg / n * 1e6:.0f} µs")
-        if report_too:
+        if report_too:  # streamed, as GET /deliveries/{id} and POST ?wait= answer it
+            size = 0
+
+            async def write(data: bytes) -> None:
+                nonlocal size
+                size += len(data)
+
             t0 = time.perf_counter()
             async with pool.acquire() as conn:
-                body = await report.build(conn, received.id, None)
-            print(f"report.build: {time.perf_counter() - t0:.2f} s, {len(body['records'])} entries; {_rss()}")
-            del body
+                await report.stream_json(conn, received.id, None, write)
+            print(f"report (stream_json): {time.perf_counter() - t0:.2f} s, {size / 1e6:.1f} MB; {_rss()}")
         async with pool.acquire() as conn:
             rows = await conn.fetch(
                 "SELECT relname, pg_total_relation_size(oid) AS size FROM pg_class "
@@ -303,7 +308,8 @@ def main() -> None:
     ap.add_argument("--gc-freeze", action="store_true", help="gc.freeze() before loading (experiment)")
     ap.add_argument("--search-cost", action="store_true",
                     help="load without the SRU triggers, then time 0003's index refresh and a cheaper one")
-    ap.add_argument("--report", action="store_true", help="also build the delivery report (as POST ?wait does)")
+    ap.add_argument("--report", action="store_true",
+                    help="also stream the delivery report (as GET /deliveries/{id} does)")
     ap.add_argument("--gc-off", action="store_true", help="no cyclic garbage collection at all (experiment)")
     ap.add_argument("--gc-serve", action="store_true",
                     help="the collector settings of `forvarv serve` (gateway.serve.tune_gc) before loading")

@@ -14,8 +14,6 @@ import asyncpg
 
 from gateway.errors import NotFound
 
-_dumps = json.JSONEncoder(ensure_ascii=False, check_circular=False).encode
-
 SUMMARY_SQL = """
 SELECT count(*) FILTER (WHERE kind = 'bib')                               AS records,
        count(*) FILTER (WHERE kind = 'bib' AND outcome = 'created')       AS created,
@@ -39,33 +37,6 @@ async def summary(conn: asyncpg.Connection, delivery_id: int) -> dict[str, int]:
 
 def _iso(value: Any) -> str | None:
     return value.isoformat().replace("+00:00", "Z") if value is not None else None
-
-
-def _entry(r: asyncpg.Record) -> dict[str, Any]:
-    return {
-        "position": r["position"],
-        "type": "bibliographic",
-        "supplier_id": r["supplier_id"],
-        "identifiers": list(r["identifiers"]),
-        "outcome": r["outcome"],
-        "record_id": str(r["record_id"]) if r["record_id"] is not None else None,
-        "candidates": [str(c) for c in r["candidates"]],
-        "title": r["title"],
-        "holdings": [],
-        "errors": r["errors"],
-        "warnings": r["warnings"],
-    }
-
-
-def _holding(r: asyncpg.Record) -> dict[str, Any]:
-    return {
-        "position": r["position"],
-        "sigel": r["sigel"],
-        "outcome": r["outcome"],
-        "holding_id": str(r["holding_id"]) if r["holding_id"] is not None else None,
-        "errors": r["errors"],
-        "warnings": r["warnings"],
-    }
 
 
 async def delivery_header(conn: asyncpg.Connection, delivery_id: int, supplier_id: int | None) -> dict[str, Any]:
@@ -94,61 +65,75 @@ async def delivery_header(conn: asyncpg.Connection, delivery_id: int, supplier_i
     }
 
 
+# The report's entries, built by PostgreSQL as JSON text, one row per record in the order the
+# report lists them: a holding sorts right after the bibliographic record it belongs to (also
+# when its 004 pointed forward). A bibliographic record's text stops inside its "holdings" list
+# (`left(..., -2)` drops the closing "]}"), which `_grouped` fills with the holdings' texts that
+# follow it; a holding whose record is not in the delivery is an entry of its own.
 ENTRIES_SQL = """
-SELECT position, kind, parent_position, supplier_id, identifiers, outcome, record_id,
-       holding_id, sigel, candidates, title, errors, warnings
-  FROM delivery_records WHERE delivery_id = $1
- ORDER BY coalesce(parent_position, position), kind = 'holding', position
+SELECT r.kind = 'bib' AS bib, r.position, r.parent_position AS parent,
+       CASE WHEN r.kind = 'bib' THEN left(json_build_object(
+                'position', r.position, 'type', 'bibliographic', 'supplier_id', r.supplier_id,
+                'identifiers', r.identifiers, 'outcome', r.outcome, 'record_id', r.record_id::text,
+                'candidates', r.candidates::text[], 'title', r.title, 'errors', r.errors,
+                'warnings', r.warnings, 'holdings', '[]'::json)::text, -2)
+            WHEN EXISTS (SELECT FROM delivery_records b WHERE b.delivery_id = $1
+                                                          AND b.position = r.parent_position
+                                                          AND b.kind = 'bib')
+            THEN json_build_object(
+                'position', r.position, 'sigel', r.sigel, 'outcome', r.outcome,
+                'holding_id', r.holding_id::text, 'errors', r.errors, 'warnings', r.warnings)::text
+            ELSE json_build_object(
+                'position', r.position, 'type', 'holdings', 'supplier_id', r.supplier_id,
+                'outcome', r.outcome, 'record_id', r.record_id::text, 'errors', r.errors,
+                'warnings', '[]'::json, 'holdings', json_build_array(json_build_object(
+                    'position', r.position, 'sigel', r.sigel, 'outcome', r.outcome,
+                    'holding_id', r.holding_id::text, 'errors', r.errors, 'warnings', r.warnings)))::text
+       END AS json
+  FROM delivery_records r WHERE r.delivery_id = $1
+ ORDER BY coalesce(r.parent_position, r.position), r.kind = 'holding', r.position
 """
-
-
-def _orphan(r: asyncpg.Record) -> dict[str, Any]:
-    return {
-        "position": r["position"],
-        "type": "holdings",
-        "supplier_id": r["supplier_id"],
-        "outcome": r["outcome"],
-        "record_id": str(r["record_id"]) if r["record_id"] is not None else None,
-        "holdings": [_holding(r)],
-        "errors": r["errors"],
-        "warnings": [],
-    }
 
 
 async def entries(conn: asyncpg.Connection, delivery_id: int) -> AsyncIterator[dict[str, Any]]:
     """The report's records in file order, each bibliographic record with its holdings.
 
-    Streams from a server-side cursor, grouped in SQL (a holding sorts right after the record it
-    belongs to, also when its 004 pointed forward), so a report of a million records never sits
-    in memory. Must run inside a transaction.
+    Streams from a server-side cursor, so a report of a million records never sits in memory.
+    Must run inside a transaction.
     """
     async for batch in _grouped(conn, delivery_id):
-        for entry in batch:
-            yield entry
+        for text in batch:
+            yield json.loads(text)
 
 
-async def _grouped(conn: asyncpg.Connection, delivery_id: int, size: int = 1000) -> AsyncIterator[list[dict[str, Any]]]:
-    """`entries` a batch at a time (one round trip, and one await, per `size` rows)."""
-    current: dict[str, Any] | None = None
+async def _grouped(conn: asyncpg.Connection, delivery_id: int, size: int = 2000) -> AsyncIterator[list[str]]:
+    """The entries as JSON texts, a batch at a time (one round trip, and one await, per `size`
+    rows). A bibliographic record is handed out once the row after its last holding is seen."""
+    open_bib: list[str] | None = None  # the record's text, then its holdings' texts
+    open_position = 0
     cursor = await conn.cursor(ENTRIES_SQL, delivery_id)
     while rows := await cursor.fetch(size):
-        out: list[dict[str, Any]] = []
-        for r in rows:
-            if r["kind"] == "bib":
-                if current is not None:
-                    out.append(current)
-                current = _entry(r)
-            elif current is not None and r["parent_position"] == current["position"]:
-                current["holdings"].append(_holding(r))
+        out: list[str] = []
+        for bib, position, parent, text in rows:
+            if open_bib is not None:
+                if not bib and parent == open_position:
+                    open_bib.append(text)
+                    continue
+                out.append(_close(open_bib))
+                open_bib = None
+            if bib:
+                open_bib, open_position = [text], position
             else:
-                if current is not None:
-                    out.append(current)
-                    current = None
-                out.append(_orphan(r))
+                out.append(text)
         if out:
             yield out
-    if current is not None:
-        yield [current]
+    if open_bib is not None:
+        yield [_close(open_bib)]
+
+
+def _close(parts: list[str]) -> str:
+    """A bibliographic record's text with its holdings' texts in its "holdings" list."""
+    return parts[0] + ", ".join(parts[1:]) + "]}"
 
 
 async def header(conn: asyncpg.Connection, delivery_id: int, supplier_id: int | None) -> dict[str, Any]:
@@ -177,7 +162,7 @@ async def stream_json(
     first = True
     async with conn.transaction():
         async for batch in _grouped(conn, delivery_id):
-            text = _dumps(batch)[1:-1]  # the entries without the list's brackets
+            text = ",".join(batch)
             await write(((text if first else "," + text)).encode())
             first = False
     await write(b"]}")
