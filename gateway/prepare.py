@@ -124,7 +124,7 @@ def prepare_bib(pos: int, record: Record | None, read_problems: list[Problem], s
             warnings += ids.warnings
             pairs = ids.pairs()
             if own_id and not ids.control_003:
-                pairs.append(("sysno", f"({supplier_code}){own_id}"))
+                pairs.append(("sysno", identifiers.normalize_sysno(f"({supplier_code}){own_id}")))
             if own_id:
                 pairs.append(("supplier", f"{supplier_code}:{own_id}"))
             keys = [f"{k}:{v}" for k, v in pairs]

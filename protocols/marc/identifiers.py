@@ -213,7 +213,8 @@ def extract(record: Record) -> Identifiers:
     ids.control_001 = c001.strip() if c001 and c001.strip() else None
     ids.control_003 = c003.strip() if c003 and c003.strip() else None
     if ids.control_001 and ids.control_003:
-        _add(ids.sysnos, f"({ids.control_003}){ids.control_001}")
+        # normalised as a 035 is, so the same number sent either way is the same key
+        _add(ids.sysnos, normalize_sysno(f"({ids.control_003}){ids.control_001}"))
     return ids
 
 

@@ -409,3 +409,16 @@ async def test_001_with_003_is_one_number_whoever_sends_it(client: TestClient, w
     assert theirs["record_id"] == ours["record_id"]
     suppliers = await fetch(pool, "SELECT supplier_id FROM bib_suppliers WHERE bib_id = $1", int(ours["record_id"]))
     assert len(suppliers) == 2
+
+
+async def test_001_with_inner_whitespace_meets_its_035(client: TestClient, world: World,
+                                                       pool: asyncpg.Pool) -> None:
+    """035 values are whitespace-normalised; the (003)001 built from 001 and 003 must be too, or the
+    same system number sent the two ways never meets."""
+    first = only(await load(client, world.supplier_token, bib(own_id="AB  12", org="SUPX", title="Mellanrum")))
+    second = only(await load(client, world.supplier_token, bib(sysno=("(SUPX)AB  12",), title="Mellanrum igen")))
+    assert second["record_id"] == first["record_id"]
+    # and a bare 001 (qualified with the supplier) likewise
+    third = only(await load(client, world.supplier_token, bib(own_id="CD  34", title="Utan 003")))
+    fourth = only(await load(client, world.supplier_token, bib(sysno=("(BOKR)CD 34",), title="Som 035")))
+    assert fourth["record_id"] == third["record_id"]
