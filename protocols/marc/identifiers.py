@@ -5,8 +5,9 @@ Decisions (see docs/marc-problems.md):
 * ISBNs come from 020 $a and 020 $z. Both count for matching: suppliers routinely put the
   other edition's or an old ISBN in $z and libraries expect those to match too. Every valid
   ISBN-10 or ISBN-13 is stored as ISBN-13 digits; qualifiers such as "(pbk.)", " :" or
-  "inbunden" and hyphens/spaces are stripped. A wrong check digit gives ``ISBN_CHECK_DIGIT``,
-  anything else unusable ``ISBN_INVALID``; neither is used for matching.
+  "inbunden" and hyphens/spaces (also Unicode hyphens, dashes and no-break spaces) are
+  stripped. A wrong check digit gives ``ISBN_CHECK_DIGIT``, anything else unusable
+  ``ISBN_INVALID``; neither is used for matching.
 * ISSNs from 022 $a and $z, as NNNN-NNNN, validated (``ISSN_INVALID`` otherwise).
 * EAN/GTIN from 024 with first indicator 3, validated. A valid EAN-13 with the Bookland prefix
   978 or 979 (not 979-0, which is ISMN) *is* an ISBN-13, so it is also added to the ISBNs.
@@ -27,7 +28,11 @@ from stdnum import issn as std_issn
 from .problems import Problem
 from .record import DataField, Record
 
-_ISBN_CANDIDATE = re.compile(r"[0-9][0-9Xx\- ]*")
+#: Separators between an ISBN's digits: whitespace (also no-break spaces), the ASCII hyphen and
+#: the Unicode hyphens, dashes and minus sign that word processors and web forms put in its place.
+_ISBN_SEPARATORS = r"\s\-" + "\u2010-\u2015\u2212"
+_ISBN_CANDIDATE = re.compile(f"[0-9][0-9Xx{_ISBN_SEPARATORS}]*")
+_ISBN_SEPARATOR = re.compile(f"[{_ISBN_SEPARATORS}]")
 _ISSN_CANDIDATE = re.compile(r"[0-9]{4}\s*-?\s*[0-9]{3}[0-9Xx]")
 _SPACE_OR_DASH = re.compile(r"[\s-]")
 _DIGITS = re.compile(r"[0-9]+")
@@ -101,7 +106,10 @@ def normalize_isbn(raw: str) -> tuple[str | None, str | None]:
     match = _ISBN_CANDIDATE.search(raw)
     if match is None:
         return None, "ISBN_INVALID"
-    compact = match.group().replace("-", "").replace(" ", "").upper()  # [0-9][0-9X]*
+    compact = match.group().replace("-", "").replace(" ", "")
+    if not compact.isalnum():  # rarer separators (tabs, no-break spaces, Unicode dashes)
+        compact = _ISBN_SEPARATOR.sub("", compact)
+    compact = compact.upper()  # [0-9][0-9X]*
     if len(compact) == 9:
         compact = "0" + compact
     body, last = compact[:-1], compact[-1]

@@ -101,6 +101,22 @@ async def test_qualifiers_and_q_are_removed_and_z_matches(client: TestClient, wo
     assert await bib_count(pool) == 1
 
 
+async def test_unicode_hyphens_and_spaces_in_isbns_are_removed(client: TestClient, world: World,
+                                                                pool: asyncpg.Pool) -> None:
+    """Word processors and web forms turn hyphens into U+2010/U+2011/en dashes and spaces into
+    no-break spaces; they separate the digits as an ASCII hyphen does."""
+    forms = ["978\u201091\u2010502\u20102231\u20109", "91\u2013502\u20132231\u20137 (inb.)",
+             "978\u00a091\u00a0502\u00a02231\u00a09", "978\u201191\u2011502\u20112231\u20119",
+             "978\u221291\u2212502\u22122231\u22129"]
+    entries = [only(await load(client, world.supplier_token, bib(own_id=f"U{n}", isbn=[form], title=f"Form {n}")))
+               for n, form in enumerate(forms)]
+    for entry in entries:
+        assert "isbn:9789150222319" in entry["identifiers"], entry
+        assert not any(w["code"].startswith("ISBN") for w in entry["warnings"]), entry
+    assert {e["record_id"] for e in entries} == {entries[0]["record_id"]}
+    assert await bib_count(pool) == 1
+
+
 async def test_bad_check_digit_isbn_is_skipped_and_the_issn_decides(client: TestClient, world: World,
                                                                      pool: asyncpg.Pool) -> None:
     # the bad ISBN differs from the good one only in its check digit: used, it would find that record
