@@ -2,8 +2,10 @@
 
 Pure decisions, no I/O: the loader looks the candidates up in bulk and asks here.
 
-* Identifier types are tried in order — ISBN, ISSN, EAN/GTIN, then system numbers (035 and the
-  supplier's own 001) — and the first type that finds candidates decides.
+* Identifier types are tried in order — ISBN, ISSN, EAN/GTIN, then system numbers (035, and
+  "(003)001", a bare 001 qualified by the supplier's code) — and the first type that finds
+  candidates decides. The "supplier" identifier (supplier code and 001, whatever the 003) is
+  not matched on: it only lets a later holding's 004 find the record (gateway.loader).
 * Only records of the same match class (Leader/06 and carrier, so print and electronic editions
   never meet) are candidates.
 * With several candidates the oldest wins and the match is reported as ambiguous.
@@ -18,7 +20,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 #: Identifier kinds by matching tier, in the order they are tried.
-TIERS: tuple[tuple[str, ...], ...] = (("isbn",), ("issn",), ("ean",), ("sysno", "supplier"))
+TIERS: tuple[tuple[str, ...], ...] = (("isbn",), ("issn",), ("ean",), ("sysno",))
 
 _REPLACEABLE_BY: dict[str, frozenset[str]] = {
     "5": frozenset("5"),

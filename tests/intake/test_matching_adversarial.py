@@ -438,3 +438,21 @@ async def test_001_with_inner_whitespace_meets_its_035(client: TestClient, world
     third = only(await load(client, world.supplier_token, bib(own_id="CD  34", title="Utan 003")))
     fourth = only(await load(client, world.supplier_token, bib(sysno=("(BOKR)CD 34",), title="Som 035")))
     assert fourth["record_id"] == third["record_id"]
+
+
+async def test_same_001_under_another_003_is_another_number(client: TestClient, world: World,
+                                                            pool: asyncpg.Pool) -> None:
+    """With 003 the system number is (003)001: one supplier forwarding records of two organisations
+    whose 001s happen to be equal does not merge them (and one does not replace the other)."""
+    libris = only(await load(client, world.supplier_token, bib(own_id="5", org="SE-LIBR", title="Libris post")))
+    other = only(await load(client, world.supplier_token, bib(own_id="5", org="OTHER", title="Annan post")))
+    assert other["outcome"] == "created" and other["record_id"] != libris["record_id"]
+    xml = (await fetch(pool, "SELECT marcxml FROM bib_records WHERE id = $1", int(libris["record_id"])))[0]["marcxml"]
+    assert "Libris post" in xml
+    # a bare 001 is qualified by the supplier: the same number as 003 = the supplier's code
+    bare = only(await load(client, world.supplier_token, bib(own_id="6", title="Utan 003")))
+    coded = only(await load(client, world.supplier_token, bib(own_id="6", org="BOKR", title="Med 003")))
+    assert coded["record_id"] == bare["record_id"]
+    # and holdings still find each record by the supplier's 001 in a later delivery
+    later = await load(client, world.supplier_token, holding("Sods", parent="6"))
+    assert only(later)["record_id"] == bare["record_id"]
