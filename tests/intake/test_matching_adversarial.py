@@ -149,6 +149,16 @@ async def test_bookland_ean_in_024_meets_the_020_isbn(client: TestClient, world:
     assert "ean:9789150222319" in await identifiers_of(pool, book["record_id"])
 
 
+async def test_issn_in_z_and_lower_case_check_digit_match(client: TestClient, world: World,
+                                                          pool: asyncpg.Pool) -> None:
+    first = only(await load(client, world.supplier_token, bib(own_id="I1", issn=("2434-561X",), title="Årsbok")))
+    extra = ('<datafield tag="022" ind1=" " ind2=" "><subfield code="a">0317-8471</subfield>'
+             '<subfield code="z">2434 561x</subfield></datafield>')
+    second = only(await load(client, world.supplier_token, bib(own_id="I2", title="Årsbok", extra=extra)))
+    assert second["record_id"] == first["record_id"]
+    assert {"issn:2434-561X", "issn:0317-8471"} <= await identifiers_of(pool, first["record_id"])
+
+
 # --- identifier order ------------------------------------------------------------------------
 async def test_isbn_without_candidates_falls_through_to_issn(client: TestClient, world: World,
                                                              pool: asyncpg.Pool) -> None:
@@ -456,3 +466,17 @@ async def test_same_001_under_another_003_is_another_number(client: TestClient, 
     # and holdings still find each record by the supplier's 001 in a later delivery
     later = await load(client, world.supplier_token, holding("Sods", parent="6"))
     assert only(later)["record_id"] == bare["record_id"]
+
+
+async def test_004_finds_the_record_a_bib_of_this_supplier_was_matched_into(client: TestClient, world: World,
+                                                                           pool: asyncpg.Pool) -> None:
+    """A later delivery's holding names the supplier's 001 of a record that was not created from it
+    but matched into another supplier's record: the holding goes to that record."""
+    theirs = only(await load(client, world.other_token, bib(own_id="A-1", isbn=["9789150222319"], level=" ")))
+    ours = only(await load(client, world.supplier_token, bib(own_id="B-1", isbn=["91-502-2231-7"])))
+    assert ours["outcome"] == "matched" and ours["record_id"] == theirs["record_id"]
+    later = only(await load(client, world.supplier_token, holding("Li", parent="B-1")))
+    assert later["record_id"] == theirs["record_id"]
+    assert later["holdings"][0]["outcome"] == "added"
+    rows = await fetch(pool, "SELECT bib_id, sigel FROM holdings")
+    assert [(r["bib_id"], r["sigel"]) for r in rows] == [(int(theirs["record_id"]), "Li")]
