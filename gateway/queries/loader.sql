@@ -87,6 +87,10 @@ UPDATE holdings h
 INSERT INTO review_items (delivery_id, position, bib_id, candidates, identifiers, reason)
 SELECT $1, pos, bib_id, string_to_array(cands, ',')::bigint[], string_to_array(ids, E'\x1f'), reason
   FROM unnest($2::int[], $3::bigint[], $4::text[], $5::text[], $6::text[]) AS t(pos, bib_id, cands, ids, reason)
+ WHERE NOT EXISTS (SELECT FROM review_items o  -- the same open question once (0008)
+                    WHERE o.bib_id = t.bib_id AND o.resolved_at IS NULL
+                      AND o.candidates @> string_to_array(t.cands, ',')::bigint[]
+                      AND o.candidates <@ string_to_array(t.cands, ',')::bigint[])
 ON CONFLICT (delivery_id, position) DO NOTHING;
 
 -- name: finish

@@ -480,3 +480,28 @@ async def test_004_finds_the_record_a_bib_of_this_supplier_was_matched_into(clie
     assert later["holdings"][0]["outcome"] == "added"
     rows = await fetch(pool, "SELECT bib_id, sigel FROM holdings")
     assert [(r["bib_id"], r["sigel"]) for r in rows] == [(int(theirs["record_id"]), "Li")]
+
+
+async def test_the_same_ambiguous_match_is_queued_once_while_open(client: TestClient, world: World,
+                                                                  pool: asyncpg.Pool) -> None:
+    """Redelivered (as another delivery) or sent by another supplier, the same record meeting the
+    same candidates is reported ambiguous each time, but queued for review once while the item is
+    open; after it is resolved, the next delivery queues it again."""
+    await load(client, world.supplier_token, bib(own_id="A1", isbn=["9789127108509"], title="Först"),
+               bib(own_id="A2", isbn=["9789150222319"], title="Sedan"))
+    both = bib(own_id="A3", isbn=["9789127108509", "9789150222319"], title="Båda")
+    admin = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
+    reports = [await load(client, world.supplier_token, both, holding("Sods")),
+               await load(client, world.supplier_token, both.replace("Båda", "Båda igen"), holding("Li")),
+               await load(client, world.other_token, bib(own_id="X9", isbn=["9789150222319", "9789127108509"]))]
+    for r in reports:
+        assert r["summary"]["ambiguous"] == 1, r["summary"]
+        assert len(only(r)["candidates"]) == 2
+    items = (await (await client.get("/admin/review", headers=admin)).json())["items"]
+    assert len(items) == 1 and items[0]["delivery_id"] == reports[0]["id"]
+    resp = await client.post(f"/admin/review/{items[0]['id']}/resolve", headers=admin)
+    assert resp.status == 200, await resp.text()
+    again = await load(client, world.supplier_token, both.replace("Båda", "Båda en tredje gång"))
+    items = (await (await client.get("/admin/review", headers=admin)).json())["items"]
+    assert [i["delivery_id"] for i in items] == [again["id"]]
+    assert len(await fetch(pool, "SELECT id FROM review_items")) == 2
