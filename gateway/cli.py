@@ -18,7 +18,7 @@ from typing import Any
 
 import asyncpg
 
-from gateway import config, db, migrations, registry, report, review
+from gateway import config, db, migrations, protection, registry, report, review
 from gateway.config import Settings
 from gateway.errors import GatewayError
 
@@ -152,6 +152,13 @@ async def review_list(args: argparse.Namespace, conn: asyncpg.Connection, _: Set
 async def review_resolve(args: argparse.Namespace, conn: asyncpg.Connection, _: Settings) -> int:
     await review.resolve(conn, args.id)
     print(f"review item {args.id} resolved")
+    return 0
+
+
+async def record_protect(args: argparse.Namespace, conn: asyncpg.Connection, _: Settings) -> int:
+    state = await protection.set_protected(conn, args.id, args.action == "protect")
+    print(f"record {state['record_id']} is {'protected' if state['protected'] else 'not protected'} "
+          f"(encoding level {state['encoding_level']!r})")
     return 0
 
 
@@ -299,6 +306,14 @@ def build_parser() -> argparse.ArgumentParser:
     a = rp.add_parser("resolve")
     a.add_argument("id", type=int)
     a.set_defaults(func=review_resolve)
+
+    rec = sub.add_parser("record", help="bibliographic records: protect one a cataloguer upgraded")
+    recs = rec.add_subparsers(dest="action", required=True)
+    for action, text in (("protect", "no supplier record replaces it, whatever its encoding level"),
+                         ("unprotect", "the encoding-level rules apply to it again")):
+        a = recs.add_parser(action, help=text)
+        a.add_argument("id", type=int)
+        a.set_defaults(func=record_protect)
 
     from gateway.mail import cli as mail_cli
 

@@ -1,4 +1,5 @@
-"""Admin API under /admin/ (Authorization: Bearer FORVARV_ADMIN_TOKEN): the registry and review queue."""
+"""Admin API under /admin/ (Authorization: Bearer FORVARV_ADMIN_TOKEN): the registry, the review queue
+and protected records."""
 
 from __future__ import annotations
 
@@ -6,7 +7,7 @@ from typing import Any
 
 from aiohttp import web
 
-from gateway import registry, review
+from gateway import protection, registry, review
 from gateway.appkeys import POOL
 from gateway.errors import Invalid
 from gateway.http.auth import require_admin
@@ -167,6 +168,14 @@ async def review_resolve(request: web.Request) -> web.Response:
     return web.json_response({"resolved": item_id})
 
 
+async def record_protect(request: web.Request) -> web.Response:
+    record_id = _id(request.match_info["id"], "id")
+    on = request.match_info["action"] == "protect"
+    async with request.app[POOL].acquire() as conn:
+        state = await protection.set_protected(conn, record_id, on)
+    return web.json_response(state)
+
+
 def setup(app: web.Application) -> None:
     app.middlewares.append(admin_only)
     r = app.router
@@ -187,3 +196,4 @@ def setup(app: web.Application) -> None:
     r.add_route("DELETE", "/admin/customers/{code}/{sigel}", customer)
     r.add_route("GET", "/admin/review", review_list)
     r.add_route("POST", "/admin/review/{id}/resolve", review_resolve)
+    r.add_route("POST", "/admin/records/{id}/{action:protect|unprotect}", record_protect)
