@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 
 from stdnum import ean as std_ean
 
-from protocols.marc.identifiers import normalize_isbn, normalize_issn, normalize_sysno
+from protocols.marc.identifiers import normalize_ean, normalize_isbn, normalize_issn, normalize_sysno
 from protocols.sru import diagnostics as d
 from protocols.sru.query import (
     AllClause,
@@ -181,7 +181,9 @@ def _issn(value: str) -> str:
 
 
 def _ean(value: str) -> str:
-    return re.sub(r"[\s-]", "", value)
+    """The stored form (protocols.marc.identifiers.normalize_ean) of what looks like a GTIN."""
+    digits = re.sub(r"[\s-]", "", value)
+    return normalize_ean(digits) if digits.isdigit() and len(digits) <= 14 else digits
 
 
 def _any_identifier(value: str) -> list[tuple[str, str]]:

@@ -9,8 +9,10 @@ Decisions (see docs/marc-problems.md):
   stripped. A wrong check digit gives ``ISBN_CHECK_DIGIT``, anything else unusable
   ``ISBN_INVALID``; neither is used for matching.
 * ISSNs from 022 $a and $z, as NNNN-NNNN, validated (``ISSN_INVALID`` otherwise).
-* EAN/GTIN from 024 with first indicator 3, validated. A valid EAN-13 with the Bookland prefix
-  978 or 979 (not 979-0, which is ISMN) *is* an ISBN-13, so it is also added to the ISBNs.
+* EAN/GTIN from 024 with first indicator 3, validated, in one form (`normalize_ean`): a GTIN-12
+  (UPC-A), a GTIN-8 or a GTIN-14 with leading zeros is the 13-digit EAN it equals. A valid EAN-13
+  with the Bookland prefix 978 or 979 (not 979-0, which is ISMN) *is* an ISBN-13, so it is also
+  added to the ISBNs.
 * System numbers from 035 $a, whitespace normalised (runs collapsed, none after the "(ORG)"
   prefix), plus "(003)001" when both 001 and 003 are present. The raw 001/003 are exposed so
   the caller can qualify a bare 001 with the supplier.
@@ -141,6 +143,14 @@ def normalize_issn(raw: str) -> str | None:
     return f"{compact[:4]}-{compact[4:]}"
 
 
+def normalize_ean(digits: str) -> str:
+    """The stored form of a valid GTIN's digits: the same number with fewer than 14 significant
+    digits (GTIN-8, GTIN-12 = UPC-A, a zero-led GTIN-14) as 13 digits, zero-padded on the left
+    (which keeps the check digit: its weights count from the right); a full GTIN-14 as it is."""
+    significant = digits.lstrip("0")
+    return digits if len(significant) > 13 else significant.zfill(13)
+
+
 def normalize_sysno(raw: str) -> str:
     # whitespace runs become one space, none at either end (as re.sub(r"\s+", " ", raw).strip():
     # str.split and re's \s agree on what whitespace is)
@@ -199,6 +209,7 @@ def extract(record: Record) -> Identifiers:
                 ids.rejected.append(value)
                 warn.append(Problem("EAN_INVALID", f"024 $a {value!r} is not a valid EAN/GTIN", "024"))
                 continue
+            digits = normalize_ean(digits)
             _add(ids.eans, digits)
             bookland = len(digits) == 13 and digits[:3] in ("978", "979") and digits[:4] != "9790"
             if bookland and std_isbn.is_valid(digits):

@@ -7,6 +7,7 @@ the precedence table's main cells, one ambiguous match and holdings update/delet
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 from xml.sax.saxutils import escape
 
@@ -505,3 +506,35 @@ async def test_the_same_ambiguous_match_is_queued_once_while_open(client: TestCl
     items = (await (await client.get("/admin/review", headers=admin)).json())["items"]
     assert [i["delivery_id"] for i in items] == [again["id"]]
     assert len(await fetch(pool, "SELECT id FROM review_items")) == 2
+
+
+async def test_a_barcode_sent_as_12_13_or_14_digits_is_one_record(client: TestClient, world: World,
+                                                                  pool: asyncpg.Pool) -> None:
+    first = only(await load(client, world.supplier_token,
+                            bib(own_id="U1", ean=("075678164125",), rtype="j", title="Skiva")))
+    assert first["outcome"] == "created" and "ean:0075678164125" in first["identifiers"]
+    for own_id, form in (("U2", "0075678164125"), ("U3", "00075678164125")):
+        again = only(await load(client, world.supplier_token,
+                                bib(own_id=own_id, ean=(form,), rtype="j", title="Skiva")))
+        assert again["record_id"] == first["record_id"], form
+    # another packaging level of the same item (GTIN-14 with indicator digit 1) is another number
+    case = only(await load(client, world.supplier_token,
+                           bib(own_id="U4", ean=("10075678164122",), rtype="j", title="Kartong")))
+    assert case["outcome"] == "created"
+    assert await bib_count(pool) == 2
+
+
+async def test_migration_0009_rewrites_stored_barcodes_into_one_form(client: TestClient, world: World,
+                                                                     pool: asyncpg.Pool) -> None:
+    """Identifiers stored in another form before 0009 are rewritten by it (and merged where a
+    record had the same barcode in two forms); full GTIN-14s stay."""
+    record_id = int(only(await load(client, world.supplier_token,
+                                    bib(own_id="M1", ean=("0075678164125",), rtype="j")))["record_id"])
+    sql = (Path(__file__).parents[2] / "schemas/migrations/0009_ean_one_form.sql").read_text()
+    async with pool.acquire() as conn:
+        await conn.executemany("INSERT INTO bib_identifiers (kind, value, bib_id) VALUES ('ean', $1, $2)",
+                               [("075678164125", record_id), ("96385074", record_id), ("10075678164122", record_id)])
+        await conn.execute(sql)
+        rows = await conn.fetch("SELECT value FROM bib_identifiers WHERE kind = 'ean' AND bib_id = $1 ORDER BY value",
+                                record_id)
+    assert [r["value"] for r in rows] == ["0000096385074", "0075678164125", "10075678164122"]

@@ -6,6 +6,7 @@ from protocols.marc.identifiers import (
     carrier,
     extract,
     match_class,
+    normalize_ean,
     normalize_isbn,
     normalize_issn,
     normalize_sysno,
@@ -187,3 +188,19 @@ def test_fields_are_read_in_record_order_whatever_the_tag_order() -> None:
     assert ids.isbns_z == ["9789150222319"]
     assert ids.sysnos == ["(B)2", "(A)1", "(ORG)7"]
     assert (ids.control_001, ids.control_003) == ("7", "ORG")
+
+
+def test_ean_forms_are_one_number() -> None:
+    """12 (UPC-A), 13 and zero-led 14 digits of one GTIN are one identifier; an EAN-8 is padded the
+    same way; a GTIN-14 with a leading non-zero digit (another packaging level) stays apart."""
+    forms = ["075678164125", "0075678164125", "00075678164125", "0 75678 16412 5"]
+    for form in forms:
+        ids = extract(rec(DataField("024", "3", " ", [("a", form)])))
+        assert ids.eans == ["0075678164125"], form
+        assert "ean:0075678164125" in set(ids.keys())
+    assert extract(rec(DataField("024", "3", " ", [("a", "96385074")]))).eans == ["0000096385074"]
+    assert extract(rec(DataField("024", "3", " ", [("a", "10075678164122")]))).eans == ["10075678164122"]
+    # a Bookland EAN sent as 14 digits is still the ISBN it is
+    zero_led = extract(rec(DataField("024", "3", " ", [("a", "09789150222319")])))
+    assert zero_led.eans == ["9789150222319"] and zero_led.isbns == ["9789150222319"]
+    assert normalize_ean("0000000000000") == "0000000000000"

@@ -81,6 +81,8 @@ async def hits(sru: Endpoint, query: str, **params: str | int) -> list[int]:
         ("bath.issn = 03178471", [1003]),
         ("bath.issn = 0317-8471", [1003]),
         ("bath.standardIdentifier = 7312345678909", [1004]),
+        ("bath.standardIdentifier = 07312345678909", [1004]),  # the same GTIN as 14 digits
+        ("dc.identifier = 07312345678909", [1004]),
         ("dc.identifier = \"(LIBRIS)12345\"", [1004]),
         ("dc.identifier = 0317-8471", [1003]),
         ("dc.identifier = 1005", [1005]),
