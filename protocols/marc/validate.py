@@ -239,8 +239,12 @@ def check(record: Record, *, kind: str | None = None) -> tuple[Record, list[Prob
         if not _LEADER_FREE.issuperset(leader[7:9] + leader[17:20]):
             for pos in (7, 8, 17, 18, 19):
                 if leader[pos] not in _LEADER_FREE:
-                    out.add("LEADER_CHAR_INVALID", f"Leader/{pos:02d} {leader[pos]!r} was blanked")
-                    fixed = fixed[:pos] + " " + fixed[pos + 1 :]
+                    # Leader/17 blank would claim full level (never replaced, and wrong): 'u' is
+                    # the code for an encoding level not known, which is what the record says.
+                    code = "u" if pos == 17 else " "
+                    fixed = fixed[:pos] + code + fixed[pos + 1 :]
+                    done = "set to 'u' (level unknown)" if pos == 17 else "was blanked"
+                    out.add("LEADER_CHAR_INVALID", f"Leader/{pos:02d} {leader[pos]!r} {done}")
         if leader[9] != "a":
             out.add("LEADER_CODING_FIXED", f"Leader/09 {leader[9]!r} set to 'a' (records are stored as UTF-8)")
             fixed = fixed[:9] + "a" + fixed[10:]

@@ -225,7 +225,14 @@ def test_several_leader_repairs_at_once() -> None:
         "LEADER_FIXED_POSITIONS: Leader/10-11 must be '22' and /20-23 '4500'",
         "LEADER_LENGTHS_FIXED: record length and base address were recomputed",
     ]
-    assert new.leader == "00064na  a2200049   4500"
+    assert new.leader == "00064na  a2200049u  4500"  # Leader/17 '#': level unknown, not full
+
+
+def test_a_fill_character_encoding_level_is_unknown_not_full() -> None:
+    new, errors, warnings = check(bib(leader="00000cam a2200000|i 4500"))
+    assert errors == []
+    assert new.leader[17] == "u"
+    assert [str(p) for p in warnings] == ["LEADER_CHAR_INVALID: Leader/17 '|' set to 'u' (level unknown)"]
 
 
 def _fast_path_records() -> list[Record]:
