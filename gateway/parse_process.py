@@ -39,14 +39,17 @@ _OPEN: dict[int, Preparer | MarcXmlScanner] = {}
 WATCH_SECONDS = 1.0
 
 
-def _child_init() -> None:
+def _child_init(parent: int) -> None:
     # as gateway.serve.tune_gc: records allocate many small objects, almost none in cycles
     gc.collect()
     gc.freeze()
     gc.set_threshold(50_000, 50, 100)
     # A process pool's worker outlives a parent killed with SIGKILL (it holds both ends of its own
     # task queue, so it never sees end-of-file); this one follows its parent within a second.
-    parent = os.getppid()
+    # `parent` is the pid that started it, passed along: asking getppid() here would name whoever
+    # adopted it, were the parent killed while this process was still starting.
+    if os.getppid() != parent:
+        os._exit(0)
 
     def watch() -> None:
         while os.getppid() == parent:
@@ -149,7 +152,8 @@ class ParseProcess:
             # spawn, not fork (this process has an event loop, sockets and threads) nor forkserver
             # (its children are the fork server's, so they could not watch this process)
             ctx = multiprocessing.get_context("spawn")
-            executor = ProcessPoolExecutor(max_workers=1, mp_context=ctx, initializer=_child_init)
+            executor = ProcessPoolExecutor(max_workers=1, mp_context=ctx, initializer=_child_init,
+                                           initargs=(os.getpid(),))
             # A process killed while a call was being written to it can leave the queue's feeder
             # thread blocked on a full pipe, and the interpreter would wait for it at exit for
             # ever. Nothing still unsent matters then (calls fail, deliveries resume), so exit

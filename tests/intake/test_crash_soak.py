@@ -309,8 +309,22 @@ class Soak:
                 return False
             assert proc.returncode is None, self.fail(
                 f"worker exited ({proc.returncode}) while waiting for {what}: {_tail(log)}")
-            assert time.monotonic() < deadline, self.fail(f"timed out waiting for {what}")
+            if time.monotonic() > deadline:
+                raise AssertionError(self.fail(f"timed out waiting for {what}: {status}, attempt {attempts}, "
+                                               f"{written} written; {await self.diagnosis()}; "
+                                               f"worker {proc.pid}: {_tail(log)}"))
             await asyncio.sleep(0.01)
+
+    async def diagnosis(self) -> str:
+        async with self.pool.acquire() as conn:
+            locks = await conn.fetch(
+                "SELECT l.pid, l.objid, l.objsubid, l.granted FROM pg_locks l JOIN pg_database d "
+                "ON d.oid = l.database WHERE l.locktype = 'advisory' AND d.datname = current_database()")
+            sessions = await conn.fetch(
+                "SELECT pid, state, wait_event_type, wait_event, left(query, 60) AS query, client_port "
+                "FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()")
+        return (f"advisory locks {[tuple(r) for r in locks]}; sessions {[tuple(r) for r in sessions]}; "
+                f"processes {_tagged(self.tag)}")
 
     async def landed(self, delivery_id: int, total: int) -> None:
         status, attempts, written = await self.state(delivery_id)
@@ -414,16 +428,6 @@ async def _no_leftovers(soak: Soak) -> None:
         f"processes of killed workers still running {10 * WATCH_SECONDS:g} s later: {left}"))
 
 
-#: Known bug, not fixed here: gateway/parse_process.py `_child_init` reads the parent's pid in the
-#: second process (os.getppid()) once it has started; when the worker is killed before that (while
-#: the second process imports, ~0.3 s) it reads the pid it was reparented to, and its parent watch
-#: never fires: the second process (and its multiprocessing resource tracker) run for ever.
-#: Passing the parent's pid in (initargs=(os.getpid(),)) fixes it; then remove both markers.
-ORPHAN_BUG = ("gateway/parse_process.py: the second process of a worker killed while it starts "
-              "takes its new parent for its parent and never exits")
-
-
-@pytest.mark.xfail(raises=OrphanProcesses, strict=False, reason=ORPHAN_BUG)
 async def test_workers_killed_at_random_lose_nothing_and_load_nothing_twice(
         pool: asyncpg.Pool, db_url: str, tmp_path: Path) -> None:
     seed = int(os.environ.get("FORVARV_SOAK_SEED") or secrets.randbelow(10**9))
@@ -520,7 +524,6 @@ async def test_workers_killed_at_random_lose_nothing_and_load_nothing_twice(
     await _no_leftovers(soak)
 
 
-@pytest.mark.xfail(strict=True, reason=ORPHAN_BUG)
 async def test_second_process_follows_a_worker_killed_while_it_starts(
         pool: asyncpg.Pool, db_url: str, tmp_path: Path) -> None:
     """The soak's `second_process_starting` kill, made certain: the worker dies ~0.05 s after its
