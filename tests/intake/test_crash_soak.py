@@ -24,7 +24,7 @@ import secrets
 import signal
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, BinaryIO
@@ -267,12 +267,12 @@ def _second_process(tag: str, worker: int) -> int | None:
 
 
 class Soak:
-    def __init__(self, pool: asyncpg.Pool, db_url: str, seed: int, logs: Path) -> None:
+    def __init__(self, pool: asyncpg.Pool, db_url: str, seed: int, logs: Path, tag: str) -> None:
         self.pool = pool
         self.db_url = db_url
         self.seed = seed
         self.logs = logs
-        self.tag = secrets.token_hex(8)
+        self.tag = tag
         self.spawned = 0
         self.notes: list[str] = []
 
@@ -400,6 +400,16 @@ class Soak:
         return delivery_id
 
 
+@pytest.fixture
+def soak_tag() -> Iterator[str]:
+    """The tag of the test's processes; what a failed test leaves running is killed."""
+    tag = secrets.token_hex(8)
+    yield tag
+    for pid in _tagged(tag):
+        with contextlib.suppress(OSError):
+            os.kill(pid, signal.SIGKILL)
+
+
 class OrphanProcesses(AssertionError):
     """A process of a killed worker (its second process) is still running."""
 
@@ -429,10 +439,10 @@ async def _no_leftovers(soak: Soak) -> None:
 
 
 async def test_workers_killed_at_random_lose_nothing_and_load_nothing_twice(
-        pool: asyncpg.Pool, db_url: str, tmp_path: Path) -> None:
+        pool: asyncpg.Pool, db_url: str, tmp_path: Path, soak_tag: str) -> None:
     seed = int(os.environ.get("FORVARV_SOAK_SEED") or secrets.randbelow(10**9))
     rng = random.Random(seed)
-    soak = Soak(pool, db_url, seed, tmp_path)
+    soak = Soak(pool, db_url, seed, tmp_path, soak_tag)
     async with pool.acquire() as conn:
         await seed_registry(conn)
     model = Model()
@@ -525,13 +535,13 @@ async def test_workers_killed_at_random_lose_nothing_and_load_nothing_twice(
 
 
 async def test_second_process_follows_a_worker_killed_while_it_starts(
-        pool: asyncpg.Pool, db_url: str, tmp_path: Path) -> None:
+        pool: asyncpg.Pool, db_url: str, tmp_path: Path, soak_tag: str) -> None:
     """The soak's `second_process_starting` kill, made certain: the worker dies ~0.05 s after its
     second process appears, long before that process has finished starting (imports, ~0.3 s)."""
     async with pool.acquire() as conn:
         await seed_registry(conn)
     delivery_id = await _receive(pool, "BOKR", synthetic.delivery(300, ["Sods"], seed=5))
-    soak = Soak(pool, db_url, 0, tmp_path)
+    soak = Soak(pool, db_url, 0, tmp_path, soak_tag)
     proc, log = await soak.worker(100)
     try:
         async with asyncio.timeout(TIMEOUT):
