@@ -10,6 +10,14 @@ import asyncpg
 from gateway import embedded
 from gateway.config import Settings
 
+#: Row ids are bigint: a larger number names no row (and PostgreSQL would refuse it as a parameter).
+MAX_ID = 2**63 - 1
+
+
+def is_row_id(value: int) -> bool:
+    """Whether `value` can be the id of a row (ids are positive bigints)."""
+    return 0 < value <= MAX_ID
+
 
 def resolve_url(settings: Settings) -> str:
     """The configured server, else the embedded one (started on demand)."""

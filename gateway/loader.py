@@ -137,7 +137,7 @@ async def _write_batch(conn: asyncpg.Connection, ctx: Context, bibs: list[BibIte
     reviews: list[tuple[int, int, str, str, str]] = []
     # the same open question once (0008): the statement's NOT EXISTS does not see its own rows, so
     # a question met twice in one batch is queued here once, as if a batch boundary fell between
-    asked: set[tuple[int, str]] = set()
+    asked: set[tuple[int, frozenset[int]]] = set()
     by_position: dict[int, BibItem] = {}
     for item in live:
         prepared = item.prepared
@@ -158,8 +158,9 @@ async def _write_batch(conn: asyncpg.Connection, ctx: Context, bibs: list[BibIte
         else:
             target = found[0]
             item.record_id = target.id
-            if len(found) > 1 and (target.id, cands := ",".join(map(str, sorted(item.candidates)))) not in asked:
-                asked.add((target.id, cands))
+            question = (target.id, frozenset(item.candidates))
+            if len(found) > 1 and question not in asked:
+                asked.add(question)
                 reviews.append((item.position, target.id, ",".join(map(str, item.candidates)),
                                 "\x1f".join(prepared.keys),
                                 f"{len(found)} records share an identifier; attached to the oldest"))

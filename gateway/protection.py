@@ -10,12 +10,13 @@ from __future__ import annotations
 
 import asyncpg
 
+from gateway import db
 from gateway.errors import NotFound
 
 
 async def set_protected(conn: asyncpg.Connection, record_id: int, protected: bool) -> dict[str, object]:
     """Mark or unmark the record; its state afterwards. NotFound for no (live) such record."""
-    if not 0 < record_id < 2**63:  # no such id; PostgreSQL would refuse the number
+    if not db.is_row_id(record_id):
         raise NotFound(f"no bibliographic record {record_id}")
     row = await conn.fetchrow(
         """UPDATE bib_records SET protected = $2 WHERE id = $1 AND NOT deleted

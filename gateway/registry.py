@@ -13,6 +13,7 @@ from dataclasses import dataclass
 
 import asyncpg
 
+from gateway import db
 from gateway.errors import Conflict, Invalid, NotFound
 
 TOKEN_PREFIX = "fvg_"  # noqa: S105 - a visible marker, not a secret
@@ -172,7 +173,7 @@ async def list_tokens(conn: asyncpg.Connection, code: str) -> list[dict[str, obj
 async def revoke_token(conn: asyncpg.Connection, code: str, token_id: int | None = None) -> int:
     """Revoke one token (by id) or all of a supplier's tokens; returns how many were revoked."""
     supplier = await get_supplier(conn, code)
-    if token_id is not None and not 0 < token_id < 2**63:  # no such id; PostgreSQL would refuse the number
+    if token_id is not None and not db.is_row_id(token_id):
         raise NotFound(f"supplier {code} has no active token {token_id}")
     status = await conn.execute(
         """UPDATE supplier_tokens SET revoked_at = now()

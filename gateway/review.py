@@ -6,6 +6,7 @@ from typing import Any
 
 import asyncpg
 
+from gateway import db
 from gateway.errors import NotFound
 
 
@@ -40,7 +41,7 @@ async def list_items(conn: asyncpg.Connection, *, include_resolved: bool = False
 
 
 async def resolve(conn: asyncpg.Connection, item_id: int) -> None:
-    if not 0 < item_id < 2**63:  # no such id; PostgreSQL would refuse the number
+    if not db.is_row_id(item_id):
         raise NotFound(f"no open review item {item_id}")
     status = await conn.execute(
         "UPDATE review_items SET resolved_at = now() WHERE id = $1 AND resolved_at IS NULL", item_id

@@ -7,7 +7,7 @@ from typing import Any
 
 from aiohttp import web
 
-from gateway import protection, registry, review
+from gateway import db, protection, registry, review
 from gateway.appkeys import POOL
 from gateway.errors import Invalid
 from gateway.http.auth import require_admin
@@ -38,7 +38,7 @@ def _id(raw: str, key: str) -> int:
         value = int(raw)
     except ValueError:
         value = 0
-    if not 0 < value < 2**63:
+    if not db.is_row_id(value):
         raise Invalid(f"{key} must be a positive integer below 2^63", field=key)
     return value
 

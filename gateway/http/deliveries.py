@@ -10,7 +10,7 @@ from collections.abc import AsyncIterator
 
 from aiohttp import web
 
-from gateway import finished, intake, report
+from gateway import db, finished, intake, report
 from gateway.appkeys import DATABASE_URL, FINISHED, PARSE_PROCESS, POOL, SETTINGS
 from gateway.errors import Invalid, NotFound
 from gateway.http.auth import require_supplier, supplier_or_admin
@@ -18,7 +18,6 @@ from gateway.http.auth import require_supplier, supplier_or_admin
 MAX_WAIT = 600.0
 #: A waiting request is woken by the delivery's finish (gateway.finished) and looks anyway this often.
 RECHECK_SECONDS = 2.0
-MAX_ID = 2**63 - 1  # ids are bigint: larger numbers name nothing (and would overflow the query)
 #: Content codings aiohttp decodes for us (with bounded chunks); any other is passed through
 #: undecoded, so it must be refused rather than parsed as if it were the payload.
 CONTENT_CODINGS = frozenset({"", "identity", "gzip", "deflate"})
@@ -123,7 +122,7 @@ async def get_delivery(request: web.Request) -> web.StreamResponse:
         delivery_id = int(request.match_info["id"])
     except ValueError:
         raise NotFound("no such delivery") from None
-    if not 0 < delivery_id <= MAX_ID:
+    if not db.is_row_id(delivery_id):
         raise NotFound(f"no delivery {delivery_id}")
     return await _report_response(request, delivery_id, supplier.id if supplier else None)
 
@@ -137,8 +136,8 @@ async def list_deliveries(request: web.Request) -> web.Response:
         raise Invalid("limit and before must be integers") from None
     if limit < 1:
         raise Invalid("limit must be at least 1")
-    if before is not None and not 0 <= before <= MAX_ID:
-        raise Invalid(f"before must be between 0 and {MAX_ID}")
+    if before is not None and not 0 <= before <= db.MAX_ID:
+        raise Invalid(f"before must be between 0 and {db.MAX_ID}")
     async with request.app[POOL].acquire() as conn:
         items = await report.listing(conn, supplier.id if supplier else None, limit, before)
     body: dict[str, object] = {"deliveries": items}

@@ -8,13 +8,13 @@ from typing import Any
 
 import asyncpg
 
+from gateway import db
 from gateway.oai import queries
 from protocols.oai.repository import BIB, HOLD, LIBRARY, SUPPLIER, Item, Payload, Scope, SetInfo
 from protocols.oai.tokens import Position
 
 #: Datestamp of the start position of a list without `from`.
 _BEGINNING = datetime(1970, 1, 1, tzinfo=UTC)
-_MAX_ID = 2**63 - 1
 #: Seconds the horizon stays behind the present (see queries.HORIZON).
 HORIZON_MARGIN = 0.05
 #: Rows per list query: a larger page is fetched (and rendered) in batches.
@@ -32,7 +32,7 @@ def _keyset(after: Position) -> tuple[datetime, int, int]:
     holding no bib of it is."""
     if after.kind == 0:
         return after.datestamp, after.id, 0
-    return after.datestamp, _MAX_ID, after.id
+    return after.datestamp, db.MAX_ID, after.id
 
 
 def _item(row: asyncpg.Record) -> Item:
