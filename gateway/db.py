@@ -40,7 +40,7 @@ def _jsonb_encode(value: Any) -> bytes:
 
 
 def _jsonb_decode(data: bytes) -> Any:
-    if data == b"\x01[]":  # most errors/warnings columns: no parser needed
+    if data == _JSONB_EMPTY_LIST:  # most errors/warnings columns: no parser needed
         return []
     if data[:1] != b"\x01":  # the only jsonb binary format version there is
         raise ValueError(f"unsupported jsonb binary format version {data[:1]!r}")

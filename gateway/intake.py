@@ -146,8 +146,9 @@ async def receive(
         if found:
             return found
 
-    use_child = parse_process is not None and parse_process.running and fmt == "marcxml"
-    child = ChildScanner(parse_process) if use_child and parse_process is not None else None
+    child: ChildScanner | None = None
+    if parse_process is not None and parse_process.running and fmt == "marcxml":
+        child = ChildScanner(parse_process)
     scanner: MarcXmlScanner | IsoScanner = MarcXmlScanner() if fmt == "marcxml" else IsoScanner()
     gunzip = _Gunzip(max_body) if gzip else None
     digest = hashlib.sha256()
