@@ -1,4 +1,5 @@
-"""Where a benchmark's database comes from, and a free loopback port for its server.
+"""Where a benchmark's database comes from, what the intake benchmarks register in it, and a free
+loopback port for its server.
 
 With FORVARV_DATABASE_URL a benchmark runs on a scratch database of that server, created for
 the run and dropped afterwards (the named database itself is never touched). Without it, it
@@ -20,7 +21,10 @@ from urllib.parse import urlsplit, urlunsplit
 
 import asyncpg
 
-from gateway import embedded
+from gateway import embedded, registry
+
+#: The libraries the benchmark supplier (BENCH) delivers holdings for.
+SIGELS = ["Sods", "Nyks", "Li", "G"]
 
 
 def free_port() -> int:
@@ -58,3 +62,19 @@ def database(name: str, data_dir: Path | None = None) -> Iterator[str]:
         url = embedded.start(data_dir)
         stack.callback(embedded.stop, data_dir)  # before the temporary folder goes
         yield url
+
+
+async def register_supplier(conn: asyncpg.Connection) -> str:
+    """The supplier BENCH with the libraries of SIGELS as its customers; its API token."""
+    await registry.add_supplier(conn, "BENCH", "Benchmark supplier")
+    _, token = await registry.create_token(conn, "BENCH")
+    for sigel in SIGELS:
+        await registry.add_library(conn, sigel, f"Library {sigel}", [f"{sigel.lower()}@example.org"])
+        await registry.add_customer(conn, "BENCH", sigel)
+    return token
+
+
+async def drop_search_triggers(conn: asyncpg.Connection) -> None:
+    """Load without the SRU index triggers of 0003_search (an experiment: what they cost)."""
+    await conn.execute("DROP TRIGGER IF EXISTS bib_records_search_insert ON bib_records")
+    await conn.execute("DROP TRIGGER IF EXISTS bib_records_search_update ON bib_records")

@@ -38,9 +38,9 @@ sys.path.insert(0, str(ROOT))
 import benchdb  # noqa: E402  (bench/, beside this script)
 import procstat  # noqa: E402  (bench/, beside this script)
 
-from gateway import db, migrations, registry, synthetic  # noqa: E402
+from gateway import db, migrations, synthetic  # noqa: E402
 
-SIGELS = ["Sods", "Nyks", "Li", "G"]
+SIGELS = benchdb.SIGELS
 MARC = "{http://www.loc.gov/MARC21/slim}record"
 
 
@@ -64,15 +64,9 @@ async def seed(url: str, no_search: bool = False) -> str:
     conn = await db.connect(url)
     try:
         await migrations.migrate(conn)
-        if no_search:  # measure without the SRU index triggers of 0003_search (an experiment)
-            await conn.execute("DROP TRIGGER IF EXISTS bib_records_search_insert ON bib_records")
-            await conn.execute("DROP TRIGGER IF EXISTS bib_records_search_update ON bib_records")
-        await registry.add_supplier(conn, "BENCH", "Benchmark supplier")
-        _, token = await registry.create_token(conn, "BENCH")
-        for s in SIGELS:
-            await registry.add_library(conn, s, f"Library {s}", [f"{s.lower()}@example.org"])
-            await registry.add_customer(conn, "BENCH", s)
-        return token
+        if no_search:
+            await benchdb.drop_search_triggers(conn)
+        return await benchdb.register_supplier(conn)
     finally:
         await conn.close()
 

@@ -41,7 +41,7 @@ from protocols.marc import identifiers, summary, validate, writer  # noqa: E402
 from protocols.marc.record import Record  # noqa: E402
 from protocols.marc.xmlreader import MarcXmlParser, MarcXmlScanner  # noqa: E402
 
-SIGELS = ["Sods", "Nyks", "Li", "G"]
+SIGELS = benchdb.SIGELS
 CHUNK = 1024 * 1024
 
 
@@ -98,12 +98,8 @@ async def seed(url: str, no_search: bool, no_fk: bool = False) -> None:
                                       "WHERE contype = 'f'"):
                 await conn.execute(f'ALTER TABLE {r["t"]} DROP CONSTRAINT "{r["conname"]}"')
         if no_search:
-            await conn.execute("DROP TRIGGER IF EXISTS bib_records_search_insert ON bib_records")
-            await conn.execute("DROP TRIGGER IF EXISTS bib_records_search_update ON bib_records")
-        await registry.add_supplier(conn, "BENCH", "Benchmark supplier")
-        for s in SIGELS:
-            await registry.add_library(conn, s, f"Library {s}", [f"{s.lower()}@example.org"])
-            await registry.add_customer(conn, "BENCH", s)
+            await benchdb.drop_search_triggers(conn)
+        await benchdb.register_supplier(conn)
     finally:
         await conn.close()
 
