@@ -21,7 +21,8 @@ from urllib.parse import urlsplit, urlunsplit
 
 import asyncpg
 
-from gateway import embedded, registry
+from gateway import registry
+from gateway.store import embedded
 
 #: The libraries the benchmark supplier (BENCH) delivers holdings for.
 SIGELS = ["Sods", "Nyks", "Li", "G"]

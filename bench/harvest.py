@@ -159,8 +159,8 @@ async def serve(url: str, port: int, page_size: int, batch: int | None) -> None:
     if batch:
         repository.BATCH = batch
 
-    from gateway.appkeys import POOL, SETTINGS
     from gateway.config import Settings
+    from gateway.http.appkeys import POOL, SETTINGS
     from gateway.oai import http as oai_http
 
     settings = Settings(public_url=f"http://127.0.0.1:{port}", secret=SECRET, oai_page_size=page_size)

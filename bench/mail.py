@@ -33,11 +33,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import benchdb
 
-from gateway import db, migrations
-from gateway.mail import outbox
-from gateway.mail.render import MailContext, render
-from tests.mail.helpers import FAST, sender_for, settings_for
-from tests.mail.smtp import SmtpServer
+from gateway.outbox import queue as outbox
+from gateway.outbox.mail.render import MailContext, render
+from gateway.store import db, migrations
+from tests.outbox.helpers import FAST, sender_for, settings_for
+from tests.outbox.smtp import SmtpServer
 
 SEED = """
 WITH s AS (INSERT INTO suppliers (code, name) VALUES ('BENCH', 'Benchmark AB') RETURNING id)

@@ -6,7 +6,7 @@
     python bench/profile_ingest.py --stages-only         # CPU stages only, no database
 
 No HTTP here (bench/ingest.py measures end to end): the delivery is received with
-gateway.intake.receive and loaded with gateway.loader.load_delivery in this process, so the
+gateway.intake.receive.receive and loaded with gateway.intake.loader.load_delivery in this process, so the
 figures split the gateway's own work from the HTTP path. Uses a scratch database on
 FORVARV_DATABASE_URL's server if set, else an embedded PostgreSQL in a temporary folder
 (bench/benchdb.py).
@@ -36,7 +36,7 @@ import procstat  # noqa: E402  (bench/, beside this script)
 from procstat import postgres_cpu  # noqa: E402
 
 from gateway import db, intake, loader, migrations, registry, report, serve, synthetic  # noqa: E402
-from gateway.parse_process import ParseProcess  # noqa: E402
+from gateway.intake.parse_process import ParseProcess  # noqa: E402
 from protocols.marc import identifiers, summary, validate, writer  # noqa: E402
 from protocols.marc.record import Record  # noqa: E402
 from protocols.marc.xmlreader import MarcXmlParser, MarcXmlScanner  # noqa: E402

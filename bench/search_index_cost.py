@@ -2,7 +2,7 @@
 
     python bench/search_index_cost.py [--records 10000] [--batch-size 500]
 
-Loads N synthetic records (gateway.synthetic, parsed and summarised as the loader does) into
+Loads N synthetic records (gateway.demo.synthetic, parsed and summarised as the loader does) into
 bib_records with the index triggers disabled, then times, in batches of the loader's size and
 one transaction each:
   * search_insert(ids): indexing new records (what the INSERT trigger runs),
@@ -29,7 +29,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 import asyncpg
 import benchdb
 
-from gateway import db, migrations, synthetic
+from gateway.demo import synthetic
+from gateway.store import db, migrations
 from protocols.marc.record import Record
 from protocols.marc.summary import describe
 from protocols.marc.writer import to_marcxml

@@ -38,11 +38,11 @@ import psutil  # type: ignore[import-untyped, unused-ignore]  # comes with embed
 from aiohttp import web
 from stdnum import isbn as std_isbn
 
-from gateway import db, migrations
 from gateway import serve as serve_gateway
-from gateway.appkeys import DATABASE_URL, POOL, SETTINGS
 from gateway.config import Settings
+from gateway.http.appkeys import DATABASE_URL, POOL, SETTINGS
 from gateway.search import http as search_http
+from gateway.store import db, migrations
 from protocols.marc.identifiers import extract
 from protocols.marc.record import ControlField, DataField, Record
 from protocols.marc.summary import describe

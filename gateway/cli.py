@@ -18,9 +18,11 @@ from typing import Any
 
 import asyncpg
 
-from gateway import config, db, migrations, protection, registry, report, review
+from gateway import config, registry
 from gateway.config import Settings
 from gateway.errors import GatewayError
+from gateway.intake import protection, report, review
+from gateway.store import db, migrations
 
 Command = Callable[[argparse.Namespace, asyncpg.Connection, Settings], Awaitable[int]]
 
@@ -219,7 +221,7 @@ def build_parser() -> argparse.ArgumentParser:
     m = sub.add_parser("migrate", help="apply schema migrations")
     m.set_defaults(func=migrate)
 
-    from gateway import deliver
+    from gateway.intake import deliver
 
     deliver.register(sub)
 
@@ -315,7 +317,7 @@ def build_parser() -> argparse.ArgumentParser:
         a.add_argument("id", type=int)
         a.set_defaults(func=record_protect)
 
-    from gateway.mail import cli as mail_cli
+    from gateway.outbox import cli as mail_cli
 
     mail_cli.register(sub)
     return p

@@ -13,8 +13,8 @@ from dataclasses import dataclass
 
 import asyncpg
 
-from gateway import db
 from gateway.errors import Conflict, Invalid, NotFound
+from gateway.store import db
 
 TOKEN_PREFIX = "fvg_"  # noqa: S105 - a visible marker, not a secret
 _EMAIL = re.compile(r"^[^@\s<>\"',;\x00-\x1f\x7f]+@[^@\s<>\"',;\x00-\x1f\x7f]+\.[^@\s<>\"',;\x00-\x1f\x7f]+$")

@@ -11,10 +11,10 @@ import secrets
 
 from aiohttp import web
 
-from gateway import db
-from gateway.app import create_app
-from gateway.appkeys import PARSE_PROCESS
 from gateway.config import Settings, ensure_secret
+from gateway.http.app import create_app
+from gateway.http.appkeys import PARSE_PROCESS
+from gateway.store import db
 
 log = logging.getLogger(__name__)
 
@@ -57,7 +57,7 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
     settings = ensure_secret(settings)
     url = db.resolve_url(settings)
     if args.demo:
-        from gateway import demo
+        from gateway.demo import seed as demo
 
         asyncio.run(demo.seed(url, settings))
     app = create_app(settings, database_url=url, run_workers=settings.workers > 0)

@@ -17,7 +17,7 @@ from urllib.parse import urlsplit, urlunsplit
 import asyncpg
 import pytest
 
-from gateway import db, embedded, migrations
+from gateway.store import db, embedded, migrations
 
 TEMPLATE = "forvarv_template"
 _counter = itertools.count(1)

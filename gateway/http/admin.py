@@ -7,10 +7,12 @@ from typing import Any
 
 from aiohttp import web
 
-from gateway import db, protection, registry, review
-from gateway.appkeys import POOL
+from gateway import registry
 from gateway.errors import Invalid
+from gateway.http.appkeys import POOL
 from gateway.http.auth import require_admin
+from gateway.intake import protection, review
+from gateway.store import db
 
 
 async def _json(request: web.Request) -> dict[str, Any]:

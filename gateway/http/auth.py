@@ -7,8 +7,8 @@ import hmac
 from aiohttp import web
 
 from gateway import registry
-from gateway.appkeys import POOL, SETTINGS
 from gateway.errors import Unauthorized
+from gateway.http.appkeys import POOL, SETTINGS
 from gateway.registry import Supplier
 
 

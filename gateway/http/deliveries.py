@@ -10,13 +10,15 @@ from collections.abc import AsyncIterator
 
 from aiohttp import web
 
-from gateway import db, finished, intake, report
-from gateway.appkeys import DATABASE_URL, FINISHED, PARSE_PROCESS, POOL, SETTINGS
 from gateway.errors import Invalid, NotFound
+from gateway.http.appkeys import DATABASE_URL, FINISHED, PARSE_PROCESS, POOL, SETTINGS
 from gateway.http.auth import require_supplier, supplier_or_admin
+from gateway.intake import finished, report
+from gateway.intake import receive as intake
+from gateway.store import db
 
 MAX_WAIT = 600.0
-#: A waiting request is woken by the delivery's finish (gateway.finished) and looks anyway this often.
+#: A waiting request is woken by the delivery's finish (gateway.intake.finished) and looks anyway this often.
 RECHECK_SECONDS = 2.0
 #: Content codings aiohttp decodes for us (with bounded chunks); any other is passed through
 #: undecoded, so it must be refused rather than parsed as if it were the payload.

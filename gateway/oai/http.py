@@ -7,7 +7,7 @@ import logging
 
 from aiohttp import web
 
-from gateway.appkeys import POOL, SETTINGS
+from gateway.http.appkeys import POOL, SETTINGS
 from gateway.oai.repository import SqlRepository
 from protocols.oai.server import Server, ServerConfig
 

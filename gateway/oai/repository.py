@@ -8,8 +8,8 @@ from typing import Any
 
 import asyncpg
 
-from gateway import db
 from gateway.oai import queries
+from gateway.store import db
 from protocols.oai.repository import BIB, HOLD, LIBRARY, SUPPLIER, Item, Payload, Scope, SetInfo
 from protocols.oai.tokens import Position
 

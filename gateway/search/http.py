@@ -7,8 +7,8 @@ from urllib.parse import urlsplit
 
 from aiohttp import web
 
-from gateway.appkeys import DATABASE_URL, POOL, SETTINGS
 from gateway.config import Settings
+from gateway.http.appkeys import DATABASE_URL, POOL, SETTINGS
 from gateway.search.repository import PostgresBackend, create_search_pool
 from protocols.sru.explain import ServiceInfo
 from protocols.sru.service import SRUService

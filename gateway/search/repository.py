@@ -21,8 +21,8 @@ from typing import Any
 import asyncpg
 from stdnum import isbn as std_isbn
 
-from gateway import db
 from gateway.search.translate import SORT_COLUMNS, TERM_KINDS, Params, condition, order_by
+from gateway.store import db
 from protocols.marc.identifiers import normalize_isbn
 from protocols.sru import diagnostics as d
 from protocols.sru.indexes import Index

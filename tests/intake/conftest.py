@@ -6,8 +6,8 @@ import asyncpg
 import pytest
 from aiohttp.test_utils import TestClient, TestServer
 
-from gateway.app import create_app
 from gateway.config import Settings
+from gateway.http.app import create_app
 from tests.intake.helpers import ADMIN_TOKEN, World, seed_registry
 
 

@@ -11,9 +11,10 @@ from __future__ import annotations
 import asyncio
 import sys
 
-from gateway import db, loader, workers
 from gateway.config import Settings
-from gateway.parse_process import ParseProcess
+from gateway.intake import loader, workers
+from gateway.intake.parse_process import ParseProcess
+from gateway.store import db
 
 
 async def _load(url: str, delivery_id: int, batch_size: int) -> None:

@@ -21,10 +21,10 @@ import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
 
-from gateway.app import create_app
-from gateway.appkeys import PARSE_PROCESS
 from gateway.config import Settings
-from gateway.parse_process import ParseProcess
+from gateway.http.app import create_app
+from gateway.http.appkeys import PARSE_PROCESS
+from gateway.intake.parse_process import ParseProcess
 from tests.intake.helpers import World, deliver
 from tests.xmlschemas import testdata
 
@@ -34,7 +34,7 @@ SMALL_LIMIT = 64 * 1024
 
 
 # Every test here runs twice: with the body scanned in the gateway process, and scanned in the
-# second process (as `forvarv serve` does, gateway.parse_process.ChildScanner), one shared by the module.
+# second process (as `forvarv serve` does, gateway.intake.parse_process.ChildScanner), one shared by the module.
 @pytest.fixture(scope="module")
 def scan_process() -> Iterator[ParseProcess]:
     process = ParseProcess()

@@ -1,11 +1,11 @@
-"""The loader's per-batch candidate index (gateway.loader._CandidateIndex)."""
+"""The loader's per-batch candidate index (gateway.intake.loader._CandidateIndex)."""
 
 from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from gateway.loader import _CandidateIndex
-from gateway.matching import Candidate
+from gateway.intake.loader import _CandidateIndex
+from gateway.intake.matching import Candidate
 
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
 

@@ -10,8 +10,11 @@ from collections.abc import AsyncIterator
 
 import asyncpg
 
-from gateway import intake, registry, synthetic, workers
+from gateway import registry
 from gateway.config import Settings
+from gateway.demo import synthetic
+from gateway.intake import receive as intake
+from gateway.intake import workers
 from tests.intake.helpers import seed_registry
 
 PROJECT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))

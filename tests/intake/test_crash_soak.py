@@ -32,8 +32,9 @@ from typing import Any, BinaryIO
 import asyncpg
 import pytest
 
-from gateway import loader, report, synthetic
-from gateway.parse_process import WATCH_SECONDS
+from gateway.demo import synthetic
+from gateway.intake import loader, report
+from gateway.intake.parse_process import WATCH_SECONDS
 from tests.intake.helpers import seed_registry
 from tests.intake.marcxml import bib, collection, holding
 from tests.intake.test_concurrency_and_crash import PROJECT, _receive

@@ -1,4 +1,4 @@
-"""Requests waiting for a delivery are woken by the transaction that finishes it (gateway.finished)."""
+"""Requests waiting for a delivery are woken by the transaction that finishes it (gateway.intake.finished)."""
 
 from __future__ import annotations
 
@@ -13,11 +13,14 @@ import asyncpg
 import pytest
 from aiohttp.test_utils import TestClient, TestServer
 
-from gateway import finished, intake, loader, registry, synthetic
-from gateway.app import create_app
-from gateway.appkeys import FINISHED
+from gateway import registry
 from gateway.config import Settings
+from gateway.demo import synthetic
 from gateway.http import deliveries
+from gateway.http.app import create_app
+from gateway.http.appkeys import FINISHED
+from gateway.intake import finished, loader
+from gateway.intake import receive as intake
 from tests.intake.helpers import ADMIN_TOKEN, seed_registry
 
 

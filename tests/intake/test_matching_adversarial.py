@@ -176,7 +176,7 @@ async def test_isbn_without_candidates_falls_through_to_issn(client: TestClient,
 
 async def test_isbn_that_only_finds_another_carrier_does_not_decide(client: TestClient, world: World,
                                                                     pool: asyncpg.Pool) -> None:
-    """docs/intake.md and gateway/matching.py: only records of the same match class are candidates,
+    """docs/intake.md and gateway/intake/matching.py: only records of the same match class are candidates,
     so an ISBN that finds only the print edition has found no candidates and the ISSN decides."""
     printed = only(await load(client, world.supplier_token, bib(own_id="P", isbn=["9789150222319"], title="Tryck")))
     online = only(await load(client, world.supplier_token,

@@ -1,4 +1,4 @@
-"""Records prepared in the second process (gateway.parse_process.ParseProcess) are the same as inline,
+"""Records prepared in the second process (gateway.intake.parse_process.ParseProcess) are the same as inline,
 faults and a dead process surface as errors, and a delivery loaded that way is stored right."""
 
 from __future__ import annotations
@@ -16,9 +16,12 @@ import asyncpg
 import pytest
 from lxml import etree
 
-from gateway import intake, loader, registry, synthetic
-from gateway.parse_process import ParseProcess, prepared_stream
-from gateway.prepare import DoneBib, Prepared, PreparedBib, PreparedHolding, Spec
+from gateway import registry
+from gateway.demo import synthetic
+from gateway.intake import loader
+from gateway.intake import receive as intake
+from gateway.intake.parse_process import ParseProcess, prepared_stream
+from gateway.intake.prepare import DoneBib, Prepared, PreparedBib, PreparedHolding, Spec
 from protocols.marc import writer
 from protocols.marc.xmlreader import XMLSyntaxFault, read_marcxml
 from tests.intake.helpers import seed_registry
@@ -195,7 +198,7 @@ async def test_a_delivery_loaded_through_the_second_process_is_stored_with_its_i
 
 CHILD_OF_A_DOOMED_PARENT = """
 import sys, time
-from gateway.parse_process import ParseProcess
+from gateway.intake.parse_process import ParseProcess
 p = ParseProcess(min_records=0)
 pids = p.executor().submit(int, 1).result() and list(p.executor()._processes)
 print(pids[0], flush=True)
@@ -228,7 +231,7 @@ def _alive(pid: int) -> bool:
 
 async def test_a_body_scanned_in_the_second_process_is_refused_with_503_if_that_process_dies(
         pool: asyncpg.Pool) -> None:
-    from gateway.intake import ScanUnavailable
+    from gateway.intake.receive import ScanUnavailable
 
     async with pool.acquire() as conn:
         await seed_registry(conn)
@@ -262,8 +265,8 @@ async def test_a_body_scanned_in_the_second_process_is_refused_with_503_if_that_
 
 async def test_a_worker_whose_second_process_dies_mid_delivery_resumes_it_without_loss_or_doubles(
         pool: asyncpg.Pool) -> None:
-    from gateway import workers
     from gateway.config import Settings
+    from gateway.intake import workers
 
     async with pool.acquire() as conn:
         await seed_registry(conn)

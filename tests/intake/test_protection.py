@@ -1,4 +1,4 @@
-"""Protected records (gateway.protection): a record a cataloguer marked is never replaced by a
+"""Protected records (gateway.intake.protection): a record a cataloguer marked is never replaced by a
 supplier's record; its holdings still attach. Through the admin API and the CLI."""
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""The delivery report's entries (built as JSON by PostgreSQL, gateway.report) against the rules,
+"""The delivery report's entries (built as JSON by PostgreSQL, gateway.intake.report) against the rules,
 restated here plainly over the delivery_records rows they come from."""
 
 from __future__ import annotations
@@ -9,7 +9,7 @@ from typing import Any
 import asyncpg
 from aiohttp.test_utils import TestClient
 
-from gateway import report
+from gateway.intake import report
 from tests.intake.helpers import World, deliver
 from tests.intake.marcxml import bib, collection, holding
 

@@ -82,7 +82,7 @@ def test_summary_values_as_jsonb() -> None:
     # the loader stores summaries through this codec; empty lists have a shortcut
     import json
 
-    from gateway.db import _jsonb_decode, _jsonb_encode
+    from gateway.store.db import _jsonb_decode, _jsonb_encode
 
     values: list[object] = [[], (), {}, [""], ["9789150222319"], "", None, {"isbns": []}, ["Göteborg"]]
     for value in values:

@@ -1,6 +1,6 @@
 """A real OAI-PMH endpoint on loopback for each test, with every response schema-checked.
 
-The app holds only the OAI feature (the other features are wired by gateway.app). Every body
+The app holds only the OAI feature (the other features are wired by gateway.http.app). Every body
 the server produces, whoever asked for it (our client, sickle, oaipmh-scythe), is validated
 against OAI-PMH-with-payloads.xsd and checked for second-granularity dates; the test fails at
 teardown if any was not.
@@ -21,8 +21,8 @@ from aiohttp import web
 from aiohttp.test_utils import TestServer
 from lxml import etree
 
-from gateway.appkeys import POOL, SETTINGS
 from gateway.config import Settings
+from gateway.http.appkeys import POOL, SETTINGS
 from gateway.oai import http as oai_http
 from protocols.oai.server import Server
 from tests.xmlschemas import assert_valid, schema

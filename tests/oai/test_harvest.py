@@ -14,8 +14,8 @@ import pytest
 from oaipmh_scythe import Scythe
 from sickle import Sickle
 
-from gateway import db
 from gateway.oai import repository
+from gateway.store import db
 from tests.oai import seed
 from tests.oai.conftest import NS, Endpoint, check_document, error_code, identifiers
 

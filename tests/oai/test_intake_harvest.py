@@ -12,7 +12,9 @@ from collections.abc import AsyncIterator
 import asyncpg
 import pytest
 
-from gateway import intake, loader, registry
+from gateway import registry
+from gateway.intake import loader
+from gateway.intake import receive as intake
 from tests.oai.conftest import NS, Endpoint, error_code, identifiers
 from tests.xmlschemas import testdata
 

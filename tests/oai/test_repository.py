@@ -8,9 +8,9 @@ from datetime import UTC, datetime, timedelta
 import asyncpg
 import pytest
 
-from gateway import db
 from gateway.oai import repository
 from gateway.oai.repository import SqlRepository
+from gateway.store import db
 from protocols.oai.repository import Payload, Scope
 from tests.oai import seed
 

@@ -225,11 +225,11 @@ async def test_compression_follows_accept_encoding(endpoint: Endpoint, pool: asy
 
 
 async def test_wired_by_the_app_factory(pool: asyncpg.Pool, db_url: str) -> None:
-    """gateway.app.create_app routes /oai to this feature (all features, as deployed)."""
+    """gateway.http.app.create_app routes /oai to this feature (all features, as deployed)."""
     from aiohttp.test_utils import TestClient, TestServer
 
-    from gateway.app import create_app
     from gateway.config import Settings
+    from gateway.http.app import create_app
 
     settings = Settings(public_url="http://gateway.example.org", secret="s", repository_id="forvarv.example.org")
     async with TestClient(TestServer(create_app(settings, database_url=db_url, run_workers=False))) as client:

@@ -1,6 +1,6 @@
 """A real SRU endpoint on loopback per test; every response it writes is schema-checked.
 
-The app holds only the search feature (gateway.app wires the rest). Whoever asks (our own
+The app holds only the search feature (gateway.http.app wires the rest). Whoever asks (our own
 aiohttp client, sruthi, yaz-client, zoomsh), each body is validated against the official
 SRU 1.2 or 2.0 bundle (chosen by the root element's namespace), and the test fails at
 teardown if any body was not valid.
@@ -19,8 +19,8 @@ from aiohttp import web
 from aiohttp.test_utils import TestServer
 from lxml import etree
 
-from gateway.appkeys import DATABASE_URL, POOL, SETTINGS
 from gateway.config import Settings
+from gateway.http.appkeys import DATABASE_URL, POOL, SETTINGS
 from gateway.search import http as search_http
 from tests.xmlschemas import assert_valid, schema
 

@@ -1,0 +1,65 @@
+"""`forvarv serve --demo`: a supplier, four libraries and a first delivery, so there is something to see.
+
+Idempotent: the registry entries are created once, the demo delivery is received once (its
+idempotency key is fixed) and loaded by the gateway's own workers after start. Each start
+issues a fresh supplier token (printed) and revokes the previous demo tokens.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import AsyncIterator
+
+from gateway import registry
+from gateway.config import Settings
+from gateway.demo import synthetic
+from gateway.errors import Conflict
+from gateway.intake import receive as intake
+from gateway.store import db, migrations
+
+SUPPLIER = ("DEMO", "Demo Bokhandel AB")
+LIBRARIES = (
+    ("Sods", "Södertörns högskolebibliotek", "forvarv@sh.example.org", "sv"),
+    ("Nyks", "Nyköpings stadsbibliotek", "media@nykoping.example.org", "sv"),
+    ("Li", "Linköpings stadsbibliotek", "acquisitions@linkoping.example.org", "en"),
+    ("G", "Göteborgs universitetsbibliotek", "forvarv@ub.gu.example.org", "sv"),
+)
+RECORDS = 250
+
+
+async def _body() -> AsyncIterator[bytes]:
+    for chunk in synthetic.delivery_chunks(RECORDS, [lib[0] for lib in LIBRARIES], seed=2026):
+        yield chunk
+
+
+async def seed(url: str, settings: Settings) -> None:
+    pool = await db.create_pool(url, min_size=1, max_size=2)
+    try:
+        async with pool.acquire() as conn:
+            await migrations.migrate(conn)
+            with contextlib.suppress(Conflict):
+                await registry.add_supplier(conn, *SUPPLIER)
+            for sigel, name, email, language in LIBRARIES:
+                with contextlib.suppress(Conflict):
+                    await registry.add_library(conn, sigel, name, [email], language=language)
+                with contextlib.suppress(Conflict):
+                    await registry.add_customer(conn, SUPPLIER[0], sigel)
+            await registry.revoke_token(conn, SUPPLIER[0])
+            _, token = await registry.create_token(conn, SUPPLIER[0])
+            supplier = await registry.get_supplier(conn, SUPPLIER[0])
+        received = await intake.receive(pool, supplier, _body(), content_type="application/marcxml+xml",
+                                        idempotency_key="demo-delivery-1", max_body=settings.max_body,
+                                        source="demo")
+    finally:
+        await pool.close()
+    base = settings.public_url
+    print(f"""
+Demo data: supplier {SUPPLIER[0]}, libraries {', '.join(lib[0] for lib in LIBRARIES)}, delivery {received.id}
+({RECORDS} records with holdings; loaded by the workers in a few seconds).
+  supplier token (this run): {token}
+  the delivery's report:     curl -H 'Authorization: Bearer {token}' {base}/deliveries/{received.id}
+  deliver a file:            curl -H 'Authorization: Bearer {token}' -H 'Content-Type: application/marcxml+xml' \\
+                                  --data-binary @records.xml '{base}/deliveries?wait=30'
+  harvest Sods's records:    {base}/oai?verb=ListRecords&metadataPrefix=marc21_withholdings&set=bib:Sods
+  search:                    {base}/sru?query=dc.title%3Dskogen&maximumRecords=5
+""", flush=True)

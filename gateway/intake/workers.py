@@ -1,0 +1,164 @@
+"""Delivery workers: take received deliveries off the PostgreSQL queue and load them.
+
+A worker claims a delivery with `FOR UPDATE SKIP LOCKED` (so concurrent claimers never wait for
+each other) and then holds a session-level advisory lock on it for as long as it loads it. The
+lock, not a status flag, says "somebody is on it": if the process dies, its connection closes,
+the lock is gone, and the next worker that looks resumes the delivery where its results end.
+Workers wake on NOTIFY from the intake and also poll, so a lost notification costs a second.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import socket
+from collections.abc import AsyncIterator
+
+import asyncpg
+from aiohttp import web
+
+from gateway.config import Settings
+from gateway.http.appkeys import PARSE_PROCESS, POOL, SETTINGS
+from gateway.intake import finished, loader
+from gateway.intake.parse_process import ParseProcess
+from gateway.intake.receive import NOTIFY_CHANNEL
+
+log = logging.getLogger(__name__)
+
+LOCK_CLASS = 0x46564456  # advisory lock namespace of deliveries being loaded
+MAX_ATTEMPTS = 5
+POLL_SECONDS = 1.0
+
+CLAIM = """
+SELECT d.id FROM deliveries d
+ WHERE d.status IN ('received', 'processing')
+   AND NOT EXISTS (SELECT 1 FROM pg_locks l
+                    WHERE l.locktype = 'advisory' AND l.classid = $1::oid AND l.objid = d.id::oid
+                      AND l.objsubid = 2)
+ ORDER BY d.id
+ LIMIT 1
+ FOR UPDATE SKIP LOCKED
+"""
+
+
+def worker_name() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}"
+
+
+async def claim(conn: asyncpg.Connection) -> int | None:
+    """Claim the oldest unclaimed delivery; the advisory lock stays with `conn` until released."""
+    async with conn.transaction():
+        delivery_id = await conn.fetchval(CLAIM, LOCK_CLASS)
+        if delivery_id is None:
+            return None
+        got = await conn.fetchval("SELECT pg_try_advisory_lock($1::int, $2::int)", LOCK_CLASS, delivery_id)
+        if not got:
+            return None
+        await conn.execute(
+            """UPDATE deliveries SET status = 'processing', attempts = attempts + 1,
+                      started_at = coalesce(started_at, now())
+                WHERE id = $1""",
+            delivery_id,
+        )
+    return int(delivery_id)
+
+
+async def release(conn: asyncpg.Connection, delivery_id: int) -> None:
+    await conn.execute("SELECT pg_advisory_unlock($1::int, $2::int)", LOCK_CLASS, delivery_id)
+
+
+async def _on_finish(conn: asyncpg.Connection, delivery_id: int) -> None:
+    """Runs inside the transaction that marks a delivery done (the e-mail outbox hooks in here)."""
+    from gateway.outbox import queue as outbox
+
+    await outbox.enqueue_for_delivery(conn, delivery_id)
+
+
+async def process_one(pool: asyncpg.Pool, settings: Settings, lease: asyncpg.Connection,
+                      parse_process: ParseProcess | None = None) -> bool:
+    """Claim and load one delivery; False when there was nothing to do.
+
+    With `parse_process`, a large delivery's records are prepared in that second process.
+    """
+    delivery_id = await claim(lease)
+    if delivery_id is None:
+        return False
+    try:
+        attempts = await lease.fetchval("SELECT attempts FROM deliveries WHERE id = $1", delivery_id)
+        if attempts > MAX_ATTEMPTS:
+            await lease.execute(
+                "UPDATE deliveries SET status = 'failed', finished_at = now(), error = $2 WHERE id = $1",
+                delivery_id, f"gave up after {MAX_ATTEMPTS} attempts; see the gateway log",
+            )
+            await finished.notify(lease, delivery_id)
+            log.error("delivery %s failed after %d attempts", delivery_id, MAX_ATTEMPTS)
+            return True
+        totals = await loader.load_delivery(
+            pool, delivery_id, org_code=settings.org_code, batch_size=settings.batch_size,
+            on_finish=_on_finish, parse_process=parse_process,
+        )
+        log.info("delivery %s done: %s", delivery_id, totals)
+    except (OSError, asyncpg.PostgresConnectionError, asyncpg.InterfaceError):
+        raise
+    except Exception as exc:
+        log.exception("delivery %s: loading failed", delivery_id)
+        with contextlib.suppress(Exception):
+            await lease.execute("UPDATE deliveries SET error = $2 WHERE id = $1", delivery_id,
+                                f"{type(exc).__name__}: {exc}")
+    finally:
+        with contextlib.suppress(Exception):
+            await release(lease, delivery_id)
+    return True
+
+
+async def run(pool: asyncpg.Pool, settings: Settings, stop: asyncio.Event,
+              parse_process: ParseProcess | None = None) -> None:
+    """One worker loop; returns when `stop` is set."""
+    wake = asyncio.Event()
+
+    def notified(*_: object) -> None:
+        wake.set()
+
+    while not stop.is_set():
+        try:
+            lease: asyncpg.Connection = await pool.acquire()
+            try:
+                await lease.add_listener(NOTIFY_CHANNEL, notified)
+                while not stop.is_set():
+                    wake.clear()
+                    if await process_one(pool, settings, lease, parse_process):
+                        continue
+                    with contextlib.suppress(TimeoutError):
+                        await asyncio.wait_for(wake.wait(), POLL_SECONDS)
+            finally:
+                with contextlib.suppress(Exception):
+                    await lease.remove_listener(NOTIFY_CHANNEL, notified)
+                await pool.release(lease)
+        except (OSError, asyncpg.PostgresConnectionError, asyncpg.InterfaceError) as exc:
+            log.warning("worker lost its database connection (%s); retrying", exc)
+            await asyncio.sleep(POLL_SECONDS)
+
+
+def setup(app: web.Application) -> None:
+    async def workers(app: web.Application) -> AsyncIterator[None]:
+        settings = app[SETTINGS]
+        stop = asyncio.Event()
+        # one second process serves all of this process's workers
+        parse_process = ParseProcess() if settings.parse_process else None
+        if parse_process is not None:  # started on first use, or by `forvarv serve` (gateway.serve)
+            app[PARSE_PROCESS] = parse_process
+        tasks = [asyncio.create_task(run(app[POOL], settings, stop, parse_process))
+                 for _ in range(settings.workers)]
+        yield
+        stop.set()
+        for t in tasks:
+            t.cancel()
+        for t in tasks:
+            with contextlib.suppress(asyncio.CancelledError):
+                await t
+        if parse_process is not None:
+            await asyncio.get_running_loop().run_in_executor(None, parse_process.shutdown)
+
+    app.cleanup_ctx.append(workers)
