@@ -274,6 +274,9 @@ def build_parser() -> argparse.ArgumentParser:
     a = lp.add_parser("remove")
     a.add_argument("sigel")
     a.set_defaults(func=library_remove)
+    from gateway.console import cli as console_cli
+
+    console_cli.register_library_commands(lp)
 
     cp = sub.add_parser("customer", help="which supplier serves which library").add_subparsers(
         dest="action", required=True)

@@ -63,7 +63,8 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
     app = create_app(settings, database_url=url, run_workers=settings.workers > 0)
     app.on_startup.append(_start_parse_process)
     tune_gc()
-    print(f"Förvärv Gateway on {settings.public_url}  (OAI-PMH {settings.public_url}/oai, "
+    print(f"Förvärv Gateway on {settings.public_url}  (staff console {settings.public_url}/, "
+          f"OAI-PMH {settings.public_url}/oai, "
           f"SRU {settings.public_url}/sru, deliveries {settings.public_url}/deliveries)", flush=True)
     web.run_app(app, host=settings.host, port=settings.port, print=None, access_log=None)
     return 0

@@ -2,7 +2,8 @@
 
 Idempotent: the registry entries are created once, the demo delivery is received once (its
 idempotency key is fixed) and loaded by the gateway's own workers after start. Each start
-issues a fresh supplier token (printed) and revokes the previous demo tokens.
+issues a fresh supplier token and a library token for Sods (printed with the console's URL and
+the admin token) and revokes the previous demo tokens.
 """
 
 from __future__ import annotations
@@ -10,7 +11,7 @@ from __future__ import annotations
 import contextlib
 from collections.abc import AsyncIterator
 
-from gateway import registry
+from gateway import library_tokens, registry
 from gateway.config import Settings
 from gateway.demo import synthetic
 from gateway.errors import Conflict
@@ -46,6 +47,8 @@ async def seed(url: str, settings: Settings) -> None:
                     await registry.add_customer(conn, SUPPLIER[0], sigel)
             await registry.revoke_token(conn, SUPPLIER[0])
             _, token = await registry.create_token(conn, SUPPLIER[0])
+            await library_tokens.revoke_token(conn, LIBRARIES[0][0])
+            _, library_token = await library_tokens.create_token(conn, LIBRARIES[0][0])
             supplier = await registry.get_supplier(conn, SUPPLIER[0])
         received = await intake.receive(pool, supplier, _body(), content_type="application/marcxml+xml",
                                         idempotency_key="demo-delivery-1", max_body=settings.max_body,
@@ -56,7 +59,12 @@ async def seed(url: str, settings: Settings) -> None:
     print(f"""
 Demo data: supplier {SUPPLIER[0]}, libraries {', '.join(lib[0] for lib in LIBRARIES)}, delivery {received.id}
 ({RECORDS} records with holdings; loaded by the workers in a few seconds).
-  supplier token (this run): {token}
+
+Start here: the staff console at {base}/ — sign in with one of these tokens (this run only):
+  admin (sees everything):   {settings.admin_token or '(none: set FORVARV_ADMIN_TOKEN)'}
+  supplier {SUPPLIER[0]:<17} {token}
+  library {LIBRARIES[0][0]:<18} {library_token}
+
   the delivery's report:     curl -H 'Authorization: Bearer {token}' {base}/deliveries/{received.id}
   deliver a file:            curl -H 'Authorization: Bearer {token}' -H 'Content-Type: application/marcxml+xml' \\
                                   --data-binary @records.xml '{base}/deliveries?wait=30'

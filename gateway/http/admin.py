@@ -7,7 +7,7 @@ from typing import Any
 
 from aiohttp import web
 
-from gateway import registry
+from gateway import library_tokens, registry
 from gateway.errors import Invalid
 from gateway.http.appkeys import POOL
 from gateway.http.auth import require_admin
@@ -139,6 +139,20 @@ async def library(request: web.Request) -> web.Response:
     return web.json_response(_library_json(lib))
 
 
+async def library_token_routes(request: web.Request) -> web.Response:
+    """Console tokens of a library: GET lists, POST issues one (shown once), DELETE revokes."""
+    sigel = request.match_info["sigel"]
+    raw = request.match_info.get("token_id")
+    async with request.app[POOL].acquire() as conn:
+        if request.method == "GET":
+            return web.json_response({"sigel": sigel, "tokens": await library_tokens.list_tokens(conn, sigel)})
+        if request.method == "POST":
+            token_id, token = await library_tokens.create_token(conn, sigel)
+            return web.json_response({"sigel": sigel, "token_id": token_id, "token": token}, status=201)
+        count = await library_tokens.revoke_token(conn, sigel, _id(raw, "token_id") if raw is not None else None)
+    return web.json_response({"sigel": sigel, "revoked": count})
+
+
 async def customers(request: web.Request) -> web.Response:
     async with request.app[POOL].acquire() as conn:
         if request.method == "GET":
@@ -193,6 +207,9 @@ def setup(app: web.Application) -> None:
     r.add_route("GET", "/admin/libraries/{sigel}", library)
     r.add_route("PATCH", "/admin/libraries/{sigel}", library)
     r.add_route("DELETE", "/admin/libraries/{sigel}", library)
+    for method in ("GET", "POST", "DELETE"):
+        r.add_route(method, "/admin/libraries/{sigel}/tokens", library_token_routes)
+    r.add_route("DELETE", "/admin/libraries/{sigel}/tokens/{token_id}", library_token_routes)
     r.add_route("GET", "/admin/customers", customers)
     r.add_route("POST", "/admin/customers", customers)
     r.add_route("DELETE", "/admin/customers/{code}/{sigel}", customer)

@@ -22,6 +22,7 @@ FEATURES = (
     "gateway.oai.http",
     "gateway.search.http",
     "gateway.outbox.service",
+    "gateway.console.site",
 )
 
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import AsyncIterator, Awaitable, Callable
+from datetime import datetime
 from typing import Any
 
 import asyncpg
@@ -169,14 +170,23 @@ async def stream_json(
 
 
 async def listing(
-    conn: asyncpg.Connection, supplier_id: int | None, limit: int, before: int | None
+    conn: asyncpg.Connection, supplier_id: int | None, limit: int, before: int | None, *,
+    status: str | None = None, supplier_code: str | None = None, since: datetime | None = None,
+    until: datetime | None = None, sigel: str | None = None,
 ) -> list[dict[str, Any]]:
+    """Deliveries newest first, `before` an id to page on; the filters narrow it (received
+    since/until, a status, a supplier's code, those with records for a sigel)."""
     rows = await conn.fetch(
         """SELECT d.id, d.status, s.code AS supplier, d.received_at, d.finished_at, d.record_count, d.summary
              FROM deliveries d JOIN suppliers s ON s.id = d.supplier_id
             WHERE ($1::bigint IS NULL OR d.supplier_id = $1) AND ($2::bigint IS NULL OR d.id < $2)
+              AND ($4::text IS NULL OR d.status = $4) AND ($5::text IS NULL OR s.code = $5)
+              AND ($6::timestamptz IS NULL OR d.received_at >= $6)
+              AND ($7::timestamptz IS NULL OR d.received_at < $7)
+              AND ($8::text IS NULL OR EXISTS (SELECT FROM delivery_records r
+                                                WHERE r.delivery_id = d.id AND r.sigel = $8))
             ORDER BY d.id DESC LIMIT $3""",
-        supplier_id, before, limit,
+        supplier_id, before, limit, status, supplier_code, since, until, sigel,
     )
     return [
         {

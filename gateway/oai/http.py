@@ -8,12 +8,14 @@ import logging
 from aiohttp import web
 
 from gateway.http.appkeys import POOL, SETTINGS
+from gateway.oai.harvests import HarvestLog
 from gateway.oai.repository import SqlRepository
 from protocols.oai.server import Server, ServerConfig
 
 log = logging.getLogger(__name__)
 
 SERVER = web.AppKey("oai_server", Server)
+HARVESTS = web.AppKey("oai_harvests", HarvestLog)
 FORM = "application/x-www-form-urlencoded"
 CONTENT_TYPE = "text/xml; charset=utf-8"
 
@@ -51,6 +53,7 @@ async def handle(request: web.Request) -> web.StreamResponse:
         pairs = [(k, v) for k, v in form.items() if isinstance(v, str)]
     else:
         pairs = list(request.query.items())
+    await request.app[HARVESTS].note(pairs)
     async with contextlib.aclosing(request.app[SERVER].respond(pairs)) as chunks:
         first = await anext(chunks)  # every OAI error is known before the first chunk
         response = web.StreamResponse(headers={"Content-Type": CONTENT_TYPE, "Vary": "Accept-Encoding"})
@@ -79,6 +82,7 @@ def setup(app: web.Application) -> None:
             page_size=settings.oai_page_size,
         )
         app[SERVER] = Server(SqlRepository(app[POOL]), config, settings.secret.encode("utf-8"))
+        app[HARVESTS] = HarvestLog(app[POOL])
 
     app.on_startup.append(start)
     app.router.add_get("/oai", handle)

@@ -1,0 +1,1 @@
+"""The staff console: server-rendered HTML at / (see docs/console.md)."""

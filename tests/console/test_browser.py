@@ -1,0 +1,96 @@
+"""The console in a real browser (Playwright + Debian's chromium) against a real gateway on loopback."""
+
+from __future__ import annotations
+
+import asyncio
+
+from aiohttp.test_utils import TestClient, TestServer
+from playwright.async_api import Browser, expect
+
+from gateway.demo import synthetic
+from tests.console.browser import sign_in
+from tests.console.conftest import Tokens
+from tests.intake.helpers import deliver
+from tests.intake.marcxml import bib, collection, holding
+
+RECORDS = 5000
+
+
+def _base(server: TestServer) -> str:
+    return str(server.make_url("")).rstrip("/")
+
+
+async def test_admin_watches_a_large_delivery_load(browser: Browser, server: TestServer, client: TestClient,
+                                                   tokens: Tokens) -> None:
+    base = _base(server)
+    page = await browser.new_page(locale="en-GB")
+    await sign_in(page, base, tokens.admin)
+    await expect(page.get_by_role("heading", level=1)).to_have_text("Overview")
+
+    body = synthetic.delivery(RECORDS, ["Sods", "Nyks", "Li", "G"], seed=7)
+    resp = await client.post("/deliveries", data=body, headers={
+        "Authorization": f"Bearer {tokens.supplier}", "Content-Type": "application/marcxml+xml"})
+    assert resp.status == 202
+    did = (await resp.json())["id"]
+
+    await page.goto(f"{base}/console/deliveries/{did}")
+    seen: list[int] = []
+    for _ in range(600):
+        text = (await page.locator("#progress-done").inner_text()).replace("\u202f", "").replace(",", "")
+        text = text.replace("\xa0", "").replace(" ", "")
+        value = int(text)
+        if not seen or value != seen[-1]:
+            seen.append(value)
+        if await page.locator("#progress-finished").is_visible():
+            break
+        await asyncio.sleep(0.2)
+    assert await page.locator("#progress-finished").is_visible()
+    # the figures moved on the page without a reload: at least two values between 0 and the end
+    assert seen[-1] == 2 * RECORDS, seen
+    assert len([v for v in seen if 0 < v < 2 * RECORDS]) >= 2, seen
+    assert seen == sorted(seen)
+
+    await page.get_by_role("link", name="Refresh").first.click()
+    await expect(page.locator("#delivery-status")).to_have_text("done")
+    await expect(page.get_by_role("heading", name="Record by record")).to_be_visible()
+    await page.get_by_label("Outcome").select_option("created")
+    await page.get_by_role("button", name="Filter").last.click()
+    await expect(page.locator("table.records tbody tr")).to_have_count(100)
+
+
+async def test_supplier_and_library_see_only_theirs(browser: Browser, server: TestServer, client: TestClient,
+                                                    tokens: Tokens) -> None:
+    base = _base(server)
+    title = "<script>document.title='pwned'</script>"
+    status, mine = await deliver(client, tokens.supplier, collection(
+        bib(own_id="X1", isbn=["9789100000103"], title=title), holding("Sods")))
+    assert status == 200
+    status, other = await deliver(client, tokens.supplier, collection(
+        bib(own_id="X2", isbn=["9789100000110"], title="Nyköpings bok"), holding("Nyks")))
+    assert status == 200
+
+    page = await browser.new_page(locale="sv-SE")
+    await sign_in(page, base, tokens.supplier)
+    await expect(page.get_by_role("heading", level=1)).to_have_text("Översikt")
+    await page.get_by_role("link", name="Leveranser").click()
+    await page.get_by_role("link", name=str(mine["id"]), exact=True).click()
+    # the title is shown as text, not run
+    await expect(page.get_by_role("cell", name=title)).to_be_visible()
+    assert await page.title() != "pwned"
+    resp = await page.goto(f"{base}/console/deliveries/999999")
+    assert resp is not None and resp.status == 404
+
+    library = await browser.new_page(locale="en-GB")
+    await sign_in(library, base, tokens.library)
+    await library.goto(f"{base}/console/deliveries")
+    await expect(library.get_by_role("link", name=str(mine["id"]), exact=True)).to_be_visible()
+    await expect(library.get_by_role("link", name=str(other["id"]), exact=True)).to_have_count(0)
+    resp = await library.goto(f"{base}/console/deliveries/{other['id']}")
+    assert resp is not None and resp.status == 404
+    await expect(library.get_by_role("heading", level=1)).to_have_text("Not found")
+
+    # sign out from the keyboard-reachable button; the session is gone
+    await library.get_by_role("button", name="Sign out").click()
+    await library.wait_for_url(f"{base}/console/sign-in")
+    resp = await library.goto(f"{base}/console/deliveries")
+    assert library.url.endswith("/console/sign-in")
