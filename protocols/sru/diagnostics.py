@@ -80,6 +80,16 @@ class QuerySyntaxError(SRUDiagnostic):
     text = "Query syntax error"
 
 
+class UnsupportedParentheses(SRUDiagnostic):
+    code = 13
+    text = "Invalid or unsupported use of parentheses"
+
+
+class UnsupportedQuotes(SRUDiagnostic):
+    code = 14
+    text = "Invalid or unsupported use of quotes"
+
+
 class UnsupportedContextSet(SRUDiagnostic):
     code = 15
     text = "Unsupported context set"
@@ -133,6 +143,11 @@ class InvalidTermFormat(SRUDiagnostic):
 class UnsupportedBoolean(SRUDiagnostic):
     code = 37
     text = "Unsupported boolean operator"
+
+
+class TooManyBooleans(SRUDiagnostic):
+    code = 38
+    text = "Too many boolean operators in query"
 
 
 class UnsupportedBooleanModifier(SRUDiagnostic):
@@ -216,6 +231,8 @@ _BY_CODE: dict[int, type[SRUDiagnostic]] = {
         MandatoryParameterNotSupplied,
         UnsupportedParameter,
         QuerySyntaxError,
+        UnsupportedParentheses,
+        UnsupportedQuotes,
         UnsupportedContextSet,
         UnsupportedIndex,
         UnsupportedRelation,
@@ -227,6 +244,7 @@ _BY_CODE: dict[int, type[SRUDiagnostic]] = {
         AnchoringPosition,
         InvalidTermFormat,
         UnsupportedBoolean,
+        TooManyBooleans,
         UnsupportedBooleanModifier,
         MaskingPosition,
         FirstRecordOutOfRange,

@@ -210,6 +210,37 @@ async def test_scan_titles_isbn_and_positions(sru: Endpoint) -> None:
     assert scan_terms(root)[0][0] == "9789173435017"
 
 
+@pytest.mark.parametrize(
+    ("query", "code", "message"),
+    [
+        ("dc.title = (x", 13, "Invalid or unsupported use of parentheses"),
+        ("(dc.title = x))", 13, "Invalid or unsupported use of parentheses"),
+        ("dc.title = \"x", 14, "Invalid or unsupported use of quotes"),
+        ("a or " * 251 + "a", 38, "Too many boolean operators in query"),
+        ("dc.title = ", 10, "Query syntax error"),
+    ],
+)
+async def test_parser_diagnostics_carry_the_standard_message(
+    sru: Endpoint, query: str, code: int, message: str
+) -> None:
+    for params in ({"version": "1.2", "operation": "searchRetrieve"}, {}):
+        root = await sru.get(query=query, **params)
+        assert codes(root) == [code]
+        texts = [e.text for e in root.iterfind(".//diag:message", NS)]
+        texts += [e.text for e in root.iterfind(".//diag2:message", NS)]
+        assert texts == [message]
+
+
+def test_every_parser_diagnostic_has_its_standard_wording() -> None:
+    """Each code the CQL parser and its checks raise maps to a named SRU diagnostic."""
+    from protocols.cql import errors
+
+    parser_codes = {cls.code for cls in vars(errors).values()
+                    if isinstance(cls, type) and issubclass(cls, errors.CQLError)}
+    for code in parser_codes:
+        assert d.diagnostic(code).message != f"Diagnostic {code}", code
+
+
 @pytest.mark.usefixtures("books")
 @pytest.mark.parametrize(
     ("params", "code"),
