@@ -43,6 +43,8 @@ SET_BY_URI: dict[str, str] = {
     uri: cs.name for cs in CONTEXT_SETS for uri in (cs.identifier, *cs.aliases)
 }
 SET_NAMES = frozenset(cs.name for cs in CONTEXT_SETS)
+#: Where an index name without a prefix is looked up: every set explain lists, in this order.
+UNPREFIXED_ORDER: tuple[str, ...] = tuple(cs.name for cs in CONTEXT_SETS)
 
 WORD_RELATIONS = frozenset({"=", "all", "any", "adj"})
 EXACT = "=="

@@ -8,7 +8,8 @@ SQL; :mod:`gateway.search.translate` turns it into a parameterised statement.
 
 Decisions (see docs/sru.md): ``=`` on a word index means ``all``; ``==``/``exact`` on title,
 creator and subject compares the whole folded value; right truncation (``word*``) is the
-only masking; ``^`` anchors only titles; unprefixed indexes are looked up in cql, then dc.
+only masking; ``^`` anchors only titles; unprefixed indexes are looked up in every context set
+explain lists, in its order (cql, dc, bath, rec, forvarv).
 """
 
 from __future__ import annotations
@@ -23,7 +24,16 @@ from protocols import cql
 from protocols.cql import Mask, analyse_term
 from protocols.cql.parser import NAMED_RELATIONS
 from protocols.sru import diagnostics as d
-from protocols.sru.indexes import EXACT, SET_BY_URI, SET_NAMES, SORT_KEYS, Index, Kind, lookup
+from protocols.sru.indexes import (
+    EXACT,
+    SET_BY_URI,
+    SET_NAMES,
+    SORT_KEYS,
+    UNPREFIXED_ORDER,
+    Index,
+    Kind,
+    lookup,
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -164,7 +174,7 @@ def _index(name: str, scope: Mapping[str | None, str]) -> Index:
                 raise d.UnsupportedContextSet(default)
             candidates = [SET_BY_URI[default]]
         else:
-            candidates = ["cql", "dc"]
+            candidates = list(UNPREFIXED_ORDER)
     else:
         assigned = _scope_uri(scope, prefix)
         if assigned is not None:

@@ -99,7 +99,15 @@ async def hits(sru: Endpoint, query: str, **params: str | int) -> list[int]:
         ("malmö not göteborg", [1001]),
         ("(dc.creator = strindberg or dc.subject = hamnar) and dc.date < 1885", [1002]),
         ("> d = \"info:srw/cql-context-set/1/dc-v1.1\" d.title = hemsöborna", [1005]),
-        ("title = hemsöborna", [1005]),                    # unprefixed: cql, then dc
+        ("title = hemsöborna", [1005]),                    # unprefixed: cql, dc, bath, rec, forvarv
+        ("isbn = 91-7343-501-5", [1001]),
+        ("ISSN = 0317-8471", [1003]),
+        ("standardIdentifier = 7312345678909", [1004]),
+        ("possessingInstitution = S", [1001, 1002]),
+        ("id = 1003", [1003]),
+        ("supplier = btj", [1001, 1004]),
+        ("encodingLevel = 5", [1002]),
+        ("isbn = 91-7343-501-5 sortBy lastModified", [1001]),
         ("deleted", []),                                   # deleted records are not found
     ],
 )
@@ -200,3 +208,12 @@ async def test_default_is_ten_records(sru: Endpoint, pool: asyncpg.Pool) -> None
     assert number_of_records(root) == 12
     assert len(record_ids(root)) == 10
     assert root.findtext("srw:nextRecordPosition", namespaces=NS) == "11"
+
+
+def test_unprefixed_names_are_unambiguous() -> None:
+    """An index name without a prefix is looked up in every context set explain lists: no local
+    name may be in two of them, or the order would decide silently."""
+    from protocols.sru.indexes import INDEXES
+
+    names = [index.name.lower() for index in INDEXES]
+    assert len(names) == len(set(names))
