@@ -94,3 +94,52 @@ async def test_supplier_and_library_see_only_theirs(browser: Browser, server: Te
     await library.wait_for_url(f"{base}/console/sign-in")
     resp = await library.goto(f"{base}/console/deliveries")
     assert library.url.endswith("/console/sign-in")
+
+
+async def test_admin_opens_a_record_manages_the_registry_and_resends_a_mail(
+        browser: Browser, server: TestServer, client: TestClient, tokens: Tokens) -> None:
+    base = _base(server)
+    status, report = await deliver(client, tokens.supplier, collection(
+        bib(own_id="W1", isbn=["9789100000196"], title="Vinterns brev"), holding("Sods")))
+    assert status == 200
+    rid = report["records"][0]["record_id"]
+    page = await browser.new_page(locale="en-GB")
+    await sign_in(page, base, tokens.admin)
+
+    # report -> record
+    await page.get_by_role("link", name="Deliveries").click()
+    await page.get_by_role("link", name=str(report["id"]), exact=True).click()
+    await page.get_by_role("link", name=str(rid), exact=True).first.click()
+    await expect(page.get_by_role("heading", level=1)).to_have_text(f"Record {rid}: Vinterns brev")
+    await expect(page.get_by_role("table", name=f"MARC {rid}")).to_be_visible()
+    await expect(page.get_by_role("heading", name="Sods – Södertörns högskolebibliotek")).to_be_visible()
+    await page.get_by_role("button", name="Protect").click()
+    await expect(page.locator("#protected")).to_have_text("yes")
+    await page.get_by_role("button", name="Unprotect").click()
+    await expect(page.locator("#protected")).to_have_text("no")
+
+    # a new supplier, its token shown once, then revoked
+    await page.get_by_role("link", name="Registry").click()
+    await page.get_by_label("Code").fill("WEBB")
+    await page.locator("#s-name").fill("Webbokhandeln")
+    await page.locator("#s-name").press("Enter")
+    token = (await page.locator("#new-token").inner_text()).strip()
+    assert token.startswith("fvg_")
+    api = {"Authorization": f"Bearer {token}"}
+    assert (await client.get("/deliveries", headers=api)).status == 200
+    await page.get_by_role("button", name="Revoke").click()
+    await expect(page.get_by_role("cell", name="revoked")).to_have_count(1)
+    assert (await client.get("/deliveries", headers=api)).status == 401
+
+    # the library's e-mail: both parts previewed, then resent
+    for _ in range(200):
+        await page.goto(f"{base}/console/outbox?status=sent")
+        if await page.get_by_role("cell", name="Sods").count():
+            break
+        await asyncio.sleep(0.1)
+    await page.get_by_role("row").filter(has_text="Sods").get_by_role("link").first.click()
+    await expect(page.locator("pre.mail")).to_contain_text("Vinterns brev")
+    frame = page.frame_locator("iframe.mail")
+    await expect(frame.locator("body")).to_contain_text("Vinterns brev")
+    await page.get_by_role("button", name="Resend").click()
+    await expect(page.get_by_role("status")).to_have_text("Queued to be sent again.")
