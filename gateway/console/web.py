@@ -16,6 +16,7 @@ from gateway.console import i18n, sessions
 from gateway.console.sessions import Viewer
 from gateway.errors import GatewayError, NotFound
 from gateway.http.appkeys import POOL, SETTINGS
+from gateway.intake.receive import PayloadTooLarge, UnsupportedMediaType
 
 log = logging.getLogger(__name__)
 
@@ -39,6 +40,10 @@ HEADERS = {
     "Cache-Control": "no-store",
 }
 LOCAL_TZ = ZoneInfo("Europe/Stockholm")
+
+#: Console forms are small and urlencoded (a multipart or oversized body is refused before it is read).
+MAX_FORM = 64 * 1024
+FORM_TYPES = frozenset({"application/x-www-form-urlencoded"})
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
@@ -124,6 +129,10 @@ async def guard(request: web.Request, handler: Handler) -> web.StreamResponse:
     response: web.StreamResponse
     try:
         if request.method == "POST":
+            if (request.content_length or 0) > MAX_FORM:
+                raise PayloadTooLarge(f"a console form is at most {MAX_FORM} bytes")
+            if request.content_type not in FORM_TYPES:
+                raise UnsupportedMediaType("console forms are sent as application/x-www-form-urlencoded")
             form = await request.post()
             if new_pre is not None or not sessions.csrf_ok(settings.secret, base, form.get("csrf")):
                 raise Forbidden

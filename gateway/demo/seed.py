@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import AsyncIterator
+from dataclasses import dataclass
 
 from gateway import library_tokens, registry
 from gateway.config import Settings
@@ -33,7 +34,16 @@ async def _body() -> AsyncIterator[bytes]:
         yield chunk
 
 
-async def seed(url: str, settings: Settings) -> None:
+@dataclass(frozen=True, slots=True)
+class Seeded:
+    """What a newcomer signs in with (this run's tokens) and the demo delivery."""
+
+    supplier_token: str
+    library_token: str
+    delivery_id: int
+
+
+async def seed(url: str, settings: Settings) -> Seeded:
     pool = await db.create_pool(url, min_size=1, max_size=2)
     try:
         async with pool.acquire() as conn:
@@ -71,3 +81,4 @@ Start here: the staff console at {base}/ — sign in with one of these tokens (t
   harvest Sods's records:    {base}/oai?verb=ListRecords&metadataPrefix=marc21_withholdings&set=bib:Sods
   search:                    {base}/sru?query=dc.title%3Dskogen&maximumRecords=5
 """, flush=True)
+    return Seeded(token, library_token, received.id)

@@ -143,3 +143,36 @@ async def test_admin_opens_a_record_manages_the_registry_and_resends_a_mail(
     await expect(frame.locator("body")).to_contain_text("Vinterns brev")
     await page.get_by_role("button", name="Resend").click()
     await expect(page.get_by_role("status")).to_have_text("Queued to be sent again.")
+
+
+UNNAMED_CONTROLS = """() => [...document.querySelectorAll('input:not([type=hidden]), select, textarea, button')]
+  .filter(el => !(el.labels && el.labels.length) && !el.getAttribute('aria-label')
+                && !el.getAttribute('aria-labelledby') && !(el.tagName === 'BUTTON' && el.textContent.trim()))
+  .map(el => el.outerHTML)"""
+
+
+async def test_every_page_is_keyboard_and_screen_reader_usable(
+        browser: Browser, server: TestServer, client: TestClient, tokens: Tokens) -> None:
+    base = _base(server)
+    status, report = await deliver(client, tokens.supplier, collection(
+        bib(own_id="K1", isbn=["9789100000202"], title="Tangentbordet"), holding("Sods")))
+    assert status == 200
+    page = await browser.new_page(locale="sv-SE")
+    problems: list[str] = []
+    page.on("console", lambda msg: problems.append(msg.text) if msg.type == "error" else None)
+    await sign_in(page, base, tokens.admin)
+    paths = ["/", "/console/deliveries", f"/console/deliveries/{report['id']}",
+             f"/console/records/{report['records'][0]['record_id']}", "/console/search?q=tangentbordet",
+             "/console/review", "/console/registry", "/console/registry/libraries/Sods",
+             "/console/registry/suppliers/BOKR", "/console/outbox"]
+    for path in paths:
+        await page.goto(base + path)
+        assert await page.locator("html").get_attribute("lang") == "sv", path
+        assert await page.locator("h1").count() == 1, path
+        assert await page.evaluate(UNNAMED_CONTROLS) == [], path
+        # the first Tab reaches the skip link, which moves focus to the content
+        await page.keyboard.press("Tab")
+        assert await page.evaluate("document.activeElement.className") == "skip", path
+        await page.keyboard.press("Enter")
+        assert await page.evaluate("document.activeElement.id") == "main", path
+    assert problems == []  # no script error, no resource the Content-Security-Policy refused

@@ -270,3 +270,14 @@ async def test_library_token_cli(db_url: str, tmp_path, pool: asyncpg.Pool, toke
         assert await library_tokens.authenticate(conn, token) is None
     code, _, err = await forvarv(db_url, tmp_path, "library", "token", "Nope")
     assert code == 1 and "no library Nope" in err
+
+
+async def test_console_forms_are_small_and_urlencoded(client: TestClient, tokens: Tokens) -> None:
+    await sign_in(client, tokens.admin)
+    csrf = await page_csrf(client)
+    resp = await client.post("/console/sign-out", data={"csrf": csrf, "pad": "x" * 70_000})
+    assert resp.status == 413
+    resp = await client.post("/console/sign-out", data=f"csrf={csrf}".encode(),
+                             headers={"Content-Type": "text/plain"})
+    assert resp.status == 415
+    assert (await client.get("/", allow_redirects=False)).status == 200  # neither signed out
