@@ -127,7 +127,7 @@ async def run(url: str, out: Path) -> None:
                 await shot("04-deliveries")
                 last = await pool.fetchval("SELECT max(id) FROM deliveries WHERE id <> $1", loading)
                 await page.goto(f"{base}/console/deliveries/{last}")
-                await page.locator("#h-records").scroll_into_view_if_needed()
+                await page.evaluate("document.getElementById('h-summary').scrollIntoView()")
                 await shot("05-delivery-report")
                 rid = await pool.fetchval("SELECT min(id) FROM bib_records")
                 await page.goto(f"{base}/console/records/{rid}")
