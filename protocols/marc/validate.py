@@ -24,6 +24,13 @@ _ALNUM = frozenset("0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWX
 _SUBFIELD_CODES = frozenset("0123456789abcdefghijklmnopqrstuvwxyz")
 _INDICATORS = frozenset("0123456789abcdefghijklmnopqrstuvwxyz ")
 _LEADER_FREE = _ALNUM | {" "}
+#: Leader/00-04 and /12-16 are recomputed whatever they hold; digits, blanks and the placeholder
+#: X (Libris's documented supplier template: `XXXXXax  a22XXXXX1n 4500`) are what they may hold
+#: without a warning.
+_LENGTH_PLACEHOLDERS = frozenset("0123456789Xx ")
+#: Leader/05 of a holdings record that is read as 'n' (new) without a warning: Libris's holdings
+#: template has 'a' there.
+_HOLDINGS_STATUS_AS_NEW = frozenset("a")
 #: Tags the fast path accepts as they are (`_tag` would neither fix nor refuse them).
 _CONTROL_TAGS = frozenset(f"00{d}" for d in "123456789")
 _DATA_TAGS = frozenset(f"{n:03d}" for n in range(10, 1000))
@@ -80,7 +87,12 @@ def _leader_prelim(raw: str, out: _Collector) -> str | None:
 
 
 def _indicator(ind: str, out: _Collector, tag: str) -> str:
-    """The repaired value of an indicator that is not one of `_INDICATORS` (reported to `out`)."""
+    """The repaired value of an indicator that is not one of `_INDICATORS` (reported to `out`).
+
+    An empty indicator (`ind1=""`, as in Libris's holdings template) is the blank it stands for,
+    without a warning: there is nothing for the supplier to fix."""
+    if not ind:
+        return " "
     if len(ind) == 1 and ind.lower() in _INDICATORS:
         out.add("INDICATOR_FIXED", f"upper-case indicator in {tag} was lower-cased", tag)
         return ind.lower()
@@ -233,7 +245,9 @@ def check(record: Record, *, kind: str | None = None) -> tuple[Record, list[Prob
             if kind is not None and kind != actual:
                 out.add("KIND_MISMATCH", f"a {actual} record where a {kind} record was expected")
             statuses = HOLDINGS_STATUS if actual == HOLDINGS else BIB_STATUS
-            if leader[5] not in statuses:
+            if actual == HOLDINGS and leader[5] in _HOLDINGS_STATUS_AS_NEW:
+                fixed = fixed[:5] + "n" + fixed[6:]
+            elif leader[5] not in statuses:
                 out.add("LEADER_STATUS_INVALID", f"Leader/05 {leader[5]!r} is not valid; set to 'n'")
                 fixed = fixed[:5] + "n" + fixed[6:]
         if not _LEADER_FREE.issuperset(leader[7:9] + leader[17:20]):
@@ -251,7 +265,7 @@ def check(record: Record, *, kind: str | None = None) -> tuple[Record, list[Prob
         if leader[10:12] != "22" or leader[20:24] != "4500":
             out.add("LEADER_FIXED_POSITIONS", "Leader/10-11 must be '22' and /20-23 '4500'")
             fixed = fixed[:10] + "22" + fixed[12:20] + "4500"
-        if not (leader[0:5].isdigit() and leader[12:17].isdigit()):
+        if not _LENGTH_PLACEHOLDERS.issuperset(leader[0:5] + leader[12:17]):
             out.add("LEADER_LENGTHS_FIXED", "record length and base address were recomputed")
         if size is not None and size <= 9999:  # no field can be longer than all of them together
             base = 24 + 12 * (len(controlfields) + len(datafields)) + 1

@@ -99,3 +99,29 @@ async def test_issn_and_ean_fixtures(client: TestClient, world: World) -> None:
     # no ISBN or EAN candidates, so the shared 001/003 system number decides: batch5's record
     assert entry["record_id"] == issn["records"][0]["record_id"]
     assert entry["holdings"][0]["outcome"] == "updated"
+
+
+async def test_libris_holdings_template_draws_no_warnings(client: TestClient, world: World) -> None:
+    """The holdings template Libris documents for suppliers (placeholder lengths `XXXXX`, Leader/05
+    'a', empty indicators in 852) is the supplier format: accepted without a warning, while a
+    supplier's own mistakes in the same places still draw one."""
+    seen = 0
+    for name in ("batch0.xml", "batch1.xml", "batch5.xml", "batch11.xml", "batch15.xml"):
+        status, report = await deliver(client, world.supplier_token, fixture(name))
+        assert status == 200, report
+        for entry in report["records"]:
+            for h in entry["holdings"]:
+                seen += 1
+                assert h["warnings"] == [], (name, h)
+                assert h["outcome"] in ("added", "updated"), (name, h)
+    assert seen >= 5
+    template = fixture("batch0.xml").decode()
+    assert "XXXXXax  a22XXXXX1n 4500" in template and 'ind1=""' in template  # what is being accepted
+    # what a supplier should fix still warns: a garbled length, an unknown status, a bad indicator
+    broken = (template.replace("XXXXXax  a22XXXXX1n", "12#45qx  a22XXXXX1n")
+              .replace('ind1="" ind2=""', 'ind1="#" ind2=""'))
+    status, report = await deliver(client, world.supplier_token, broken.encode())
+    assert status == 200, report
+    (holding,) = report["records"][0]["holdings"]
+    assert {w["code"] for w in holding["warnings"]} == {"LEADER_LENGTHS_FIXED", "LEADER_STATUS_INVALID",
+                                                       "INDICATOR_FIXED"}

@@ -34,10 +34,11 @@ def test_all_fixtures_are_accepted() -> None:
 
 
 def test_libris_holdings_placeholders_are_repaired() -> None:
+    """Libris's documented holdings template: repaired quietly (nothing for the supplier to fix)."""
     holding = libris("batch0.xml")[1]
     new, errors, warnings = check(holding, kind=HOLDINGS)
     assert errors == []
-    assert set(codes(warnings)) == {"LEADER_LENGTHS_FIXED", "LEADER_STATUS_INVALID", "INDICATOR_FIXED"}
+    assert warnings == []
     assert new.leader[5:12] == "nx  a22"
     assert new.leader[17:] == "1n 4500"
     assert new.leader[:5].isdigit()
@@ -82,7 +83,7 @@ def test_leader_errors(leader: str, code: str) -> None:
     ("leader", "fixed", "warning"),
     [
         ("\n  00000cam a2200000 i 4500 \n", "cam a22", "LEADER_TRIMMED"),
-        ("XXXXXcam a22XXXXX i 4500", "cam a22", "LEADER_LENGTHS_FIXED"),
+        ("XX?XXcam a22XXXXX i 4500", "cam a22", "LEADER_LENGTHS_FIXED"),
         ("00000cam  2200000 i 4500", "cam a22", "LEADER_CODING_FIXED"),
         ("00000cam a0000000 i 0000", "cam a22", "LEADER_FIXED_POSITIONS"),
         ("00000zam a2200000 i 4500", "nam a22", "LEADER_STATUS_INVALID"),
@@ -208,7 +209,7 @@ def test_too_long_for_iso2709_is_a_warning() -> None:
 
 
 def test_duplicate_problems_are_collapsed() -> None:
-    record = bib(*[DataField("245", "", "", [("a", "T")]) for _ in range(5)])
+    record = bib(*[DataField("245", "#", "", [("a", "T")]) for _ in range(5)])
     _, _, warnings = check(record)
     assert codes(warnings) == ["INDICATOR_FIXED"]
     assert str(warnings[0]).startswith("INDICATOR_FIXED [245]: ")
@@ -216,7 +217,7 @@ def test_duplicate_problems_are_collapsed() -> None:
 
 def test_several_leader_repairs_at_once() -> None:
     # each repair reads the leader as sent; one problem per code (the first position found)
-    new, errors, warnings = check(bib(leader="XXXXXza#%b00XXXXX#@!0000"))
+    new, errors, warnings = check(bib(leader="XX?XXza#%b00XXXXX#@!0000"))
     assert errors == []
     assert [str(p) for p in warnings] == [
         "LEADER_STATUS_INVALID: Leader/05 'z' is not valid; set to 'n'",
@@ -281,3 +282,19 @@ def test_checked_record_can_be_changed_without_changing_the_input() -> None:
         new.add_datafield(DataField("035", " ", " ", [("a", "(X)1")]))
         new.datafields.append(DataField("999", " ", " ", [("a", "x")]))
         assert repr(record) == before
+
+
+def test_quiet_repairs_are_only_the_template_s() -> None:
+    """Blank-standing empty indicators, X placeholders and a holdings Leader/05 'a' are quiet;
+    a bibliographic Leader/05 'a' is valid as it is, and other values still warn."""
+    quiet = bib(DataField("245", "", "", [("a", "T")]), leader="XXXXXcam a22      i 4500")
+    new, errors, warnings = check(quiet)
+    assert (errors, warnings) == ([], [])
+    assert (new.datafields[-1].ind1, new.datafields[-1].ind2) == (" ", " ")
+    holding = Record("XXXXXax  a22XXXXX1n 4500", [], [DataField("852", "", "", [("b", "Sods")])])
+    new, errors, warnings = check(holding, kind=HOLDINGS)
+    assert (errors, warnings, new.leader[5]) == ([], [], "n")
+    holding.leader = "XXXXXbx  a22XXXXX1n 4500"
+    assert codes(check(holding, kind=HOLDINGS)[2]) == ["LEADER_STATUS_INVALID"]
+    new, _, warnings = check(bib(leader="00000aam a2200000 i 4500"))
+    assert (warnings, new.leader[5]) == ([], "a")
