@@ -76,7 +76,7 @@ async def test_a_large_delivery_lists_the_cap_and_counts_every_title(
     assert await sender.drain() == 2
     assert await status_counts(pool) == {"sent": 2}
     by_rcpt = {r.rcpt_tos[0]: r for r in smtp_server.received}
-    oai_set = "https://forvarv.example.org/oai?verb=ListRecords&amp;metadataPrefix=marc21&amp;set=bib:{}&amp;from="
+    oai_set = "https://forvarv.example.org/oai?verb=ListRecords&amp;metadataPrefix=marc21_withholdings&amp;set=bib:{}&amp;from="
     sru = "https://forvarv.example.org/sru?query=bath.possessingInstitution%3D%22{}%22"
 
     sv = by_rcpt["forvarv@sh.example"]

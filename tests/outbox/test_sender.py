@@ -102,7 +102,7 @@ async def test_each_library_gets_one_message_in_its_language(
     )
     assert oai in text
     assert f"https://forvarv.example.org/sru?query=rec.id%3D{pippi}" in text
-    assert "https://forvarv.example.org/oai?verb=ListRecords&metadataPrefix=marc21&set=bib:Sods" in text
+    assert "https://forvarv.example.org/oai?verb=ListRecords&metadataPrefix=marc21_withholdings&set=bib:Sods" in text
     assert "https://forvarv.example.org/sru?query=bath.possessingInstitution%3D%22Sods%22" in text
     assert "Tider anges i svensk tid." in text
     assert '<html lang="sv">' in html

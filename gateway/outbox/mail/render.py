@@ -119,8 +119,10 @@ def sru_library_url(ctx: MailContext, sigel: str) -> str:
 
 
 def oai_set_url(ctx: MailContext, sigel: str) -> str:
+    """The library's records with their holdings (plain `marc21` carries none)."""
     return (
-        f"{ctx.public_url}/oai?verb=ListRecords&metadataPrefix=marc21&set={quote('bib:' + sigel, safe=':')}"
+        f"{ctx.public_url}/oai?verb=ListRecords&metadataPrefix=marc21_withholdings"
+        f"&set={quote('bib:' + sigel, safe=':')}"
     )
 
 
