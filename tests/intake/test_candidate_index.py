@@ -1,11 +1,11 @@
-"""The loader's per-batch candidate index (gateway.intake.loader._CandidateIndex)."""
+"""The loader's per-batch candidate index (gateway.intake.write_bibs._CandidateIndex)."""
 
 from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from gateway.intake.loader import _CandidateIndex
 from gateway.intake.matching import Candidate
+from gateway.intake.write_bibs import _CandidateIndex
 
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
 

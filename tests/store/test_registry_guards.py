@@ -201,9 +201,11 @@ async def test_truncating_deliveries_empties_delivery_records(client: TestClient
 async def test_a_library_removed_while_its_delivery_loads_gets_no_orphan_holdings(
         pool: asyncpg.Pool, world: World) -> None:
     """The loader reads the registry once; a batch written after the library went rejects its holdings."""
-    from gateway.intake import batches, loader
+    from gateway.intake import batches
     from gateway.intake import receive as intake
+    from gateway.intake.context import Context
     from gateway.intake.prepare import prepare_bib, prepare_holding
+    from gateway.intake.write_batch import write_batch
     from protocols.marc.xmlreader import read_marcxml
 
     body = collection(bib(own_id="R-1", isbn=["9789150222319"]), holding("Sods"), holding("Nyks"))
@@ -215,7 +217,7 @@ async def test_a_library_removed_while_its_delivery_loads_gets_no_orphan_holding
 
     received = await intake.receive(pool, supplier, one(), content_type="application/xml", max_body=10**6)
     records = list(read_marcxml([body]))
-    ctx = loader.Context(received.id, supplier.id, "BOKR", "FORVARV",
+    ctx = Context(received.id, supplier.id, "BOKR", "FORVARV",
                          {"Sods": (True, True), "Nyks": (True, True)})  # as read when loading started
     async with pool.acquire() as conn:
         await registry.remove_library(conn, "Nyks")  # no holdings yet: allowed
@@ -227,7 +229,7 @@ async def test_a_library_removed_while_its_delivery_loads_gets_no_orphan_holding
         assert r.record is not None
         p = prepare_holding(r.position, r.record, r.problems, "FORVARV")
         holdings.append(batches.HoldingItem(p, errors=p.errors, warnings=p.warnings, parent_position=1))
-    await loader.write_batch(pool, ctx, bibs, holdings)
+    await write_batch(pool, ctx, bibs, holdings)
     assert [(h.sigel, h.outcome) for h in holdings] == [("Sods", "added"), ("Nyks", "rejected")]
     assert [e["code"] for e in holdings[1].errors] == ["HOLDING_UNKNOWN_LIBRARY"]
     async with pool.acquire() as conn:
