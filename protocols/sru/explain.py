@@ -37,6 +37,10 @@ QUERY_EXAMPLES = (
 )
 
 
+#: Every relation some index supports, in the order explain lists them.
+RELATION_ORDER = ("=", "==", "all", "any", "adj", "<", ">", "<=", ">=", "<>", "within")
+
+
 def explain_record(info: ServiceInfo, version: str) -> str:
     """The ``explain`` element (ZeeRex) for an SRU ``version`` (1.1, 1.2 or 2.0)."""
     w = Writer()
@@ -87,8 +91,9 @@ def explain_record(info: ServiceInfo, version: str) -> str:
     w.leaf("setting", info.max_terms, {"type": "maximumTerms"})
     w.leaf("default", "cql", {"type": "contextSet"})
     w.leaf("default", "cql.serverChoice", {"type": "index"})
-    w.leaf("default", "all", {"type": "relation"})
-    for relation in ("=", "==", "all", "any", "adj", "<", ">", "<=", ">=", "<>", "within"):
+    # A bare term is cql.serverChoice =, and = on a word index is a phrase (adj).
+    w.leaf("default", "adj", {"type": "relation"})
+    for relation in RELATION_ORDER:
         w.leaf("supports", relation, {"type": "relation"})
     w.leaf("supports", "*", {"type": "maskingCharacter"})
     w.leaf("supports", "^", {"type": "anchoring"})
@@ -114,4 +119,9 @@ def _index(w: Writer, index: Index) -> None:
     w.open("map", {"primary": "true"})
     w.leaf("name", index.name, {"set": index.set})
     w.close("map")
+    w.open("configInfo")
+    for relation in RELATION_ORDER:
+        if relation in index.relations:
+            w.leaf("supports", relation, {"type": "relation"})
+    w.close("configInfo")
     w.close("index")

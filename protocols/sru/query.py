@@ -6,7 +6,7 @@
 the service does not support (never a silent zero-hit answer). The result knows nothing of
 SQL; :mod:`gateway.search.translate` turns it into a parameterised statement.
 
-Decisions (see docs/sru.md): ``=`` on a word index means ``all``; ``==``/``exact`` on title,
+Decisions (see docs/sru.md): ``=`` on a word index means ``adj`` (a phrase); ``==``/``exact`` on title,
 creator and subject compares the whole folded value; right truncation (``word*``) is the
 only masking; ``^`` anchors only titles; unprefixed indexes are looked up in every context set
 explain lists, in its order (cql, dc, bath, rec, forvarv).
@@ -310,7 +310,9 @@ def _words(clause: cql.SearchClause, index: Index, relation: str) -> WordsClause
         raise d.AnchoringNotSupported(f"no anchoring in {index.qualified}")
     if anchored_end and words[-1].prefix:
         raise d.MaskingPosition("'*' before an end anchor")
-    op = {"=": "all", EXACT: "exact"}.get(relation, relation)
+    # CQL 1.2: for a string term the server should normally treat = as adj (a phrase), as
+    # Zebra and the Library of Congress do.
+    op = {"=": "adj", EXACT: "exact"}.get(relation, relation)
     return WordsClause(index, op, tuple(words), anchored_start, anchored_end)
 
 

@@ -10,12 +10,14 @@ import pytest
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
+from protocols.marc.record import DataField
 from tests.sru.conftest import Endpoint, codes, record_ids
 from tests.sru.seed import Book, add_books
 
 BOOKS = [
     Book(2001, "Havets röst", creators=["Ström, Åsa", "Ström, Åsa", "Berg, Nils"],
-         subjects=["Hav", "Hav", "Fiske"], year="2017", publisher="Norstedts"),
+         subjects=["Hav", "Hav", "Fiske"], year="2017", publisher="Norstedts",
+         extra=[DataField("300", " ", " ", [("a", "120 sidor")])]),
     Book(2002, "Norstedts historia", creators=["Lind, Eva"], subjects=["Förlag"], year="2001",
          publisher="Bonnier"),
 ]
@@ -89,6 +91,11 @@ async def test_deleted_and_removed_records_leave_the_index(pool: asyncpg.Pool) -
         ("dc.subject == hav", [2001]),
         ("dc.subject == \"fis*\"", [2001]),
         ("2017", [2001]),
+        ("text", []),                           # the resource type is not the record's content
+        ("cql.keywords = text", []),
+        ("swe", []),                            # nor the language code (dc.language has it)
+        ("dc.language = swe", [2001, 2002]),
+        ("sidor", [2001]),                      # the extent is
     ],
 )
 async def test_field_weights(sru: Endpoint, query: str, expected: list[int]) -> None:
@@ -146,3 +153,18 @@ async def test_migration_0007_refolds_records_indexed_the_old_way(pool: asyncpg.
         await conn.execute(refold)
         assert await conn.fetchval("SELECT title_key FROM bib_search WHERE bib_id = 2201") == "tale \uac00"
         assert await conn.fetchval("SELECT xmin::text FROM bib_search WHERE bib_id = 2202") == untouched
+
+
+async def test_migration_0011_reindexes_every_record(pool: asyncpg.Pool) -> None:
+    """Rows indexed the 0003 way (resource type and language among the keywords) are rewritten
+    by its last statement."""
+    await add_books(pool, [Book(2301, "Tale of old"), Book(2302, "Malmö hamn")])
+    sql = (Path(__file__).parents[2] / "schemas/migrations/0011_search_content_phrases.sql").read_text()
+    reindex = sql[sql.rindex("SELECT search_refresh"):]
+    async with pool.acquire() as conn:
+        await conn.execute("UPDATE bib_search SET words = words || 'text:9 swe:10'::tsvector")
+        found = "SELECT count(*) FROM bib_search WHERE words @@ 'text | swe'::tsquery"
+        assert await conn.fetchval(found) == 2
+        await conn.execute(reindex)
+        assert await conn.fetchval(found) == 0
+        assert await conn.fetchval("SELECT count(*) FROM bib_search WHERE words @@ 'hamn'::tsquery") == 1

@@ -64,6 +64,15 @@ async def test_explain_1x(sru: Endpoint, version: str) -> None:
     assert defaults["retrieveSchema"] == "marcxml"
     settings = {e.get("type"): e.text for e in explain.iterfind("zr:configInfo/zr:setting", NS)}
     assert settings["maximumRecords"] == "100"
+    assert defaults["relation"] == "adj"  # a bare term, and = on a word index, is a phrase
+    relations = {
+        f"{i.find('zr:map/zr:name', NS).get('set')}.{i.findtext('zr:map/zr:name', namespaces=NS)}":
+        [e.text for e in i.iterfind("zr:configInfo/zr:supports[@type='relation']", NS)]
+        for i in explain.iterfind("zr:indexInfo/zr:index", NS)
+    }
+    assert relations["dc.title"] == ["=", "==", "all", "any", "adj"]
+    assert relations["bath.isbn"] == ["=", "==", "any"]
+    assert "within" in relations["dc.date"]
 
 
 async def test_explain_as_string(sru: Endpoint) -> None:

@@ -53,6 +53,24 @@ async def hits(sru: Endpoint, query: str, **params: str | int) -> list[int]:
         ("dc.title = goteborg", [1004]),                  # NFD-stored record, plain query
         ("dc.title adj \"röda rummet\"", [1002]),
         ("dc.title adj \"rummet röda\"", []),
+        ("dc.title = \"röda rummet\"", [1002]),            # = is a phrase (adj), CQL 1.2
+        ("dc.title = \"rummet röda\"", []),
+        ("dc.title all \"rummet röda\"", [1002]),          # all: every word, any order
+        ("dc.title any \"rummet hemsöborna\"", [1002, 1005]),
+        ("dc.title = \"en stad\"", [1001]),
+        ("dc.title = \"malmö förändring\"", []),
+        ("dc.title = \"stad i förä*\"", [1001]),           # truncation in a phrase
+        ("dc.creator = \"nils berg\"", []),
+        ("dc.creator = \"berg nils\"", [1001]),
+        ("\"stad malmö\"", []),                          # a bare term is serverChoice =
+        ("stad and malmö", [1001]),
+        ("cql.serverChoice all \"stad malmö\"", [1001]),
+        # A phrase never spans two values: two creators, two subjects, title and creator.
+        ("dc.creator adj \"åsa berg\"", []),
+        ("dc.subject adj \"städer stadsplanering\"", []),
+        ("cql.serverChoice adj \"förändring ström\"", []),
+        ("cql.serverChoice adj \"gleerups 2019\"", []),
+        ("cql.serverChoice adj \"strindberg august\"", [1002, 1005]),
         ("dc.title = malm*", [1001, 1003, 1004]),         # right truncation
         ("dc.title = \"^malmö\"", [1001]),                # anchored at the start
         ("dc.title = \"malmö^\"", [1004]),                # anchored at the end
