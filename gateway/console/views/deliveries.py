@@ -105,7 +105,11 @@ async def detail(request: web.Request) -> web.Response:
     async with request.app[POOL].acquire() as conn:
         head = await report.header(conn, did, None)
         progress = await conn.fetchrow(SQL["delivery_progress"], did)
-        rows = [dict(r) for r in await conn.fetch(SQL["delivery_rows"], did, after, outcome, v.sigel, PAGE_SIZE)]
+        if outcome is None and v.sigel is None:
+            found = await conn.fetch(SQL["delivery_rows"], did, after, PAGE_SIZE)
+        else:
+            found = await conn.fetch(SQL["delivery_rows_filtered"], did, after, outcome, v.sigel, PAGE_SIZE)
+        rows = [dict(r) for r in found]
     for r in rows:
         r["errors"], r["warnings"] = plain(r["errors"]), plain(r["warnings"])
     return page(request, "delivery.html", d=head, progress=progress, rows=rows, outcome=outcome, outcomes=OUTCOMES,

@@ -75,11 +75,26 @@ SELECT true FROM deliveries d
    AND ($3::text IS NULL OR EXISTS (SELECT FROM delivery_records r WHERE r.delivery_id = d.id AND r.sigel = $3));
 
 -- name: delivery_progress
+-- Records done: the furthest position reported (batches are written in file order, so this is one
+-- probe at the end of the primary key instead of a count of every row a loading page polls for).
 SELECT d.status, d.record_count, d.error,
-       (SELECT count(*) FROM delivery_records r WHERE r.delivery_id = d.id) AS done
+       CASE WHEN d.status = 'done' THEN d.record_count
+            ELSE coalesce((SELECT r.position FROM delivery_records r WHERE r.delivery_id = d.id
+                            ORDER BY r.position DESC LIMIT 1), 0) END AS done
   FROM deliveries d WHERE d.id = $1;
 
 -- name: delivery_rows
+-- A page of a delivery's records in file order, unfiltered: walks the primary key and stops.
+SELECT r.position, r.kind, r.parent_position, r.supplier_id, r.identifiers, r.outcome, r.record_id,
+       r.holding_id, r.sigel, r.candidates, r.title, r.errors, r.warnings
+  FROM delivery_records r
+ WHERE r.delivery_id = $1 AND r.position > $2
+ ORDER BY r.position
+ LIMIT $3;
+
+-- name: delivery_rows_filtered
+-- The same, only one outcome ($3: also 'ambiguous', or 'problems' = with errors or warnings) and/or
+-- only what concerns a sigel ($4: its holdings and the records they belong to).
 SELECT r.position, r.kind, r.parent_position, r.supplier_id, r.identifiers, r.outcome, r.record_id,
        r.holding_id, r.sigel, r.candidates, r.title, r.errors, r.warnings
   FROM delivery_records r
