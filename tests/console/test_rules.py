@@ -4,6 +4,7 @@ language, and what the pages show (through a real gateway with its workers on lo
 from __future__ import annotations
 
 import json
+import re
 
 import asyncpg
 import pytest
@@ -281,3 +282,17 @@ async def test_console_forms_are_small_and_urlencoded(client: TestClient, tokens
                              headers={"Content-Type": "text/plain"})
     assert resp.status == 415
     assert (await client.get("/", allow_redirects=False)).status == 200  # neither signed out
+
+
+async def test_a_library_sees_its_part_of_a_delivery(client: TestClient, tokens: Tokens) -> None:
+    status, report = await deliver(client, tokens.supplier, collection(
+        bib(own_id="L1", isbn=["9789100000219"], title="Södertörns bok"), holding("Sods"),
+        bib(own_id="L2", isbn=["9789100000226"], title="Nyköpings bok"), holding("Nyks"),
+        bib(own_id="L3", isbn=["9789100000233"], title="Båda"), holding("Nyks"), holding("Sods")))
+    assert status == 200
+    await sign_in(client, tokens.library)
+    html = await (await client.get(f"/console/deliveries/{report['id']}", headers={"Accept-Language": "en"})).text()
+    assert "Södertörns bok" in html and "Båda" in html and "Nyköpings bok" not in html
+    added = re.search(r"<dt>Holdings Sods: added</dt><dd>(\d+)</dd>", html)
+    assert added and added.group(1) == "2"
+    assert "<dt>Created</dt>" not in html  # the whole delivery's counts are not the library's

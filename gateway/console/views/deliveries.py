@@ -8,6 +8,7 @@ from typing import Any
 
 from aiohttp import web
 
+from gateway import registry
 from gateway.console.sessions import SQL, Viewer
 from gateway.console.web import LOCAL_TZ, page, viewer
 from gateway.errors import Invalid, NotFound
@@ -79,6 +80,7 @@ async def listing(request: web.Request) -> web.Response:
     if before is not None and not 0 <= before <= db.MAX_ID:
         raise Invalid("before must be a delivery id", field="before")
     async with request.app[POOL].acquire() as conn:
+        suppliers = [s["code"] for s in await registry.list_suppliers(conn)] if v.is_admin else []
         items = await report.listing(
             conn, v.supplier_id, PAGE_SIZE, before, status=status, supplier_code=supplier,
             since=_start(since) if since else None, until=_start(until + timedelta(days=1)) if until else None,
@@ -86,8 +88,8 @@ async def listing(request: web.Request) -> web.Response:
         )
     more = dict(q)
     more["before"] = items[-1]["id"] if items else ""
-    return page(request, "deliveries.html", items=items, statuses=STATUSES, status=status, supplier=supplier,
-                since=q.get("from", ""), until=q.get("to", ""), next_query=more if len(items) == PAGE_SIZE else None)
+    return page(request, "deliveries.html", items=items, suppliers=suppliers, statuses=STATUSES, status=status,
+                supplier=supplier, since=q.get("from", ""), until=q.get("to", ""), next_query=more if len(items) == PAGE_SIZE else None)
 
 
 async def detail(request: web.Request) -> web.Response:
@@ -104,6 +106,9 @@ async def detail(request: web.Request) -> web.Response:
     after = max(0, min(after, 2**31 - 1))
     async with request.app[POOL].acquire() as conn:
         head = await report.header(conn, did, None)
+        if v.sigel is not None:  # a library sees what the delivery did for it, not for the others
+            head["summary"] = {k: int(n) for k, n in (await conn.fetchrow(SQL["delivery_sigel_summary"], did,
+                                                                             v.sigel)).items()}
         progress = await conn.fetchrow(SQL["delivery_progress"], did)
         if outcome is None and v.sigel is None:
             found = await conn.fetch(SQL["delivery_rows"], did, after, PAGE_SIZE)

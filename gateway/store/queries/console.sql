@@ -108,6 +108,14 @@ SELECT r.position, r.kind, r.parent_position, r.supplier_id, r.identifiers, r.ou
  ORDER BY r.position
  LIMIT $5;
 
+-- name: delivery_sigel_summary
+-- What a delivery did for one library: its holdings by outcome.
+SELECT count(*) FILTER (WHERE outcome = 'added')    AS holdings_added,
+       count(*) FILTER (WHERE outcome = 'updated')  AS holdings_updated,
+       count(*) FILTER (WHERE outcome = 'deleted')  AS holdings_deleted,
+       count(*) FILTER (WHERE outcome = 'rejected') AS holdings_rejected
+  FROM delivery_records WHERE delivery_id = $1 AND sigel = $2 AND kind = 'holding';
+
 -- name: delivery_payload
 SELECT data FROM delivery_chunks WHERE delivery_id = $1 ORDER BY seq;
 
