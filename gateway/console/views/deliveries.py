@@ -89,7 +89,8 @@ async def listing(request: web.Request) -> web.Response:
     more = dict(q)
     more["before"] = items[-1]["id"] if items else ""
     return page(request, "deliveries.html", items=items, suppliers=suppliers, statuses=STATUSES, status=status,
-                supplier=supplier, since=q.get("from", ""), until=q.get("to", ""), next_query=more if len(items) == PAGE_SIZE else None)
+                supplier=supplier, since=q.get("from", ""), until=q.get("to", ""),
+                next_query=more if len(items) == PAGE_SIZE else None)
 
 
 async def detail(request: web.Request) -> web.Response:
