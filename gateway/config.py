@@ -5,15 +5,21 @@ Nothing below the CLI and the app factory reads the environment.
 
 from __future__ import annotations
 
+import ipaddress
 import os
+import re
 import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import platformdirs
 
 DEFAULT_MAX_BODY = 200 * 1024 * 1024
+SENDER_LOCAL_PART = "forvarv-gateway"
+_LABEL = r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
+_HOST_NAME = re.compile(rf"^{_LABEL}(?:\.{_LABEL})*$")
 
 
 def default_data_dir() -> Path:
@@ -28,7 +34,7 @@ class SmtpSettings:
     ssl: bool = False
     username: str | None = None
     password: str | None = None
-    sender: str = "forvarv-gateway@localhost"
+    sender: str = f"{SENDER_LOCAL_PART}@localhost"   # from_env: see default_sender
     timeout: float = 30.0
     ca_file: str | None = None               # PEM CA certificate(s) trusted besides the system's
 
@@ -62,6 +68,31 @@ def _bool(value: str) -> bool:
     return value.strip().lower() in {"1", "true", "yes", "on"}
 
 
+def default_sender(public_url: str | None) -> str:
+    """forvarv-gateway@ the host of the public URL (a name, not an IP address), else @localhost.
+
+    Mail from @localhost is refused or filed as spam by most receiving systems; the host the
+    gateway is reached at is the best guess of its domain until FORVARV_SMTP_FROM says otherwise.
+    """
+    try:
+        host = (urlsplit(public_url or "").hostname or "").rstrip(".")
+    except ValueError:
+        host = ""
+    try:
+        ipaddress.ip_address(host)
+        host = ""
+    except ValueError:
+        pass
+    if host:
+        try:
+            host = host.encode("idna").decode("ascii")
+        except UnicodeError:
+            host = ""
+    if not _HOST_NAME.match(host) or len(host) > 253:
+        host = "localhost"
+    return f"{SENDER_LOCAL_PART}@{host}"
+
+
 def from_env(env: Mapping[str, str] | None = None) -> Settings:
     """Settings from FORVARV_* variables; unset ones keep their defaults."""
     e = os.environ if env is None else env
@@ -74,7 +105,7 @@ def from_env(env: Mapping[str, str] | None = None) -> Settings:
         ssl=_bool(get("FORVARV_SMTP_SSL", "")),
         username=get("FORVARV_SMTP_USER") or None,
         password=get("FORVARV_SMTP_PASSWORD") or None,
-        sender=get("FORVARV_SMTP_FROM", s.smtp.sender),
+        sender=get("FORVARV_SMTP_FROM") or default_sender(get("FORVARV_PUBLIC_URL")),
         ca_file=get("FORVARV_SMTP_CA_FILE") or None,
     )
     port = int(get("FORVARV_PORT", str(s.port)))

@@ -22,8 +22,9 @@ import asyncpg
 from gateway.outbox.mail import content as c
 from gateway.outbox.mail.render import Library, Outgoing
 
-#: Statuses a row can have (see schemas/migrations/0004_outbox.sql).
-STATUSES = ("held", "digested", "skipped", "pending", "sending", "sent", "failed")
+#: Statuses a row can have (schemas/migrations/0004_outbox.sql; `spooled`: 0011, written to the
+#: spool folder because no SMTP host is configured).
+STATUSES = ("held", "digested", "skipped", "pending", "sending", "sent", "spooled", "failed")
 #: The day boundary of daily digests.
 DIGEST_TIME_ZONE = "Europe/Stockholm"
 _DIGEST_LOCK = 0x466F726D  # "Form": one digest builder at a time across processes
@@ -246,7 +247,7 @@ UPDATE notifications SET
     lease_until = NULL,
     updated_at = now(),
     attempts = CASE WHEN status = 'pending' THEN attempts ELSE 0 END,
-    resends = resends + CASE WHEN status IN ('sent', 'failed') AND attempts > 0 THEN 1 ELSE 0 END,
+    resends = resends + CASE WHEN status IN ('sent', 'spooled', 'failed') AND attempts > 0 THEN 1 ELSE 0 END,
     last_error = CASE WHEN status = 'pending' THEN last_error END
 WHERE id = $1 AND status <> 'sending'
 RETURNING id

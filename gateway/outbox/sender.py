@@ -6,7 +6,8 @@ talking to the mail server. Other senders, in this process or another, skip it. 
 exchange is bounded by `send_timeout`, which is shorter than the lease, so a lease never runs
 out while its sender is still sending: two senders never send the same message at once.
 
-Outcome. Accepted → 'sent'. Temporary failure (no connection, timeout, 4xx, and a TLS or login
+Outcome. Accepted → 'sent' ('spooled' when the transport only wrote it to the spool folder).
+Temporary failure (no connection, timeout, 4xx, and a TLS or login
 problem, which is the configuration's and not the message's) → 'pending' again after an
 exponential backoff, or 'failed' after `max_attempts`. Permanent failure (5xx) → 'failed'.
 Each update names the claim token, so a sender that lost its lease changes nothing.
@@ -92,7 +93,7 @@ RETURNING n.id, n.kind, n.created_at, n.resends, n.attempts, n.content::text AS 
 
 _SENT = """
 UPDATE notifications
-SET status = 'sent', sent_at = now(), updated_at = now(), lease_until = NULL,
+SET status = $6, sent_at = now(), updated_at = now(), lease_until = NULL,
     message_id = $3, recipients = $4, last_error = $5
 WHERE id = $1 AND claim = $2 AND status = 'sending'
 RETURNING status
@@ -212,9 +213,10 @@ class Sender:
         else:
             # Accepted: record it first, before anything else can go wrong.
             notes = "; ".join(x for x in (note, bad) if x) or None
-            await self._finish(_SENT, nid, claim, started, message_id, rendered.recipients, notes)
+            status = self.transport.accepted_status
+            await self._finish(_SENT, nid, claim, started, message_id, rendered.recipients, notes, status)
             to = ", ".join(rendered.recipients)
-            log.info("%s: notification %d sent to %s (%s)", self.name, nid, to, message_id)
+            log.info("%s: notification %d %s to %s (%s)", self.name, nid, status, to, message_id)
             return True
         text = str(failure)[:1000]
         if isinstance(failure, PermanentFailure):

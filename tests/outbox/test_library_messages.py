@@ -4,6 +4,8 @@ real SMTP server, checked in Swedish (Sods) and English (Li)."""
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from email import message_from_bytes
+from email.policy import default
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -13,11 +15,12 @@ from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
 from lxml import etree
 
-from gateway import registry
+from gateway import config, registry
 from gateway.http.app import create_app
 from gateway.outbox.service import SENDER_POLICY
-from tests.outbox.helpers import FAST, settings_for, wait_until
+from tests.outbox.helpers import ADMIN_TOKEN, FAST, settings_for, status_counts, wait_until
 from tests.outbox.smtp import SmtpServer
+from tests.outbox.test_cli import forvarv
 from tests.outbox.test_end_to_end import bib, collection, holding
 
 Client = TestClient[web.Request, web.Application]
@@ -92,3 +95,86 @@ async def test_the_all_records_link_harvests_the_library_s_holdings(
         sigels = {sf.text for df in record.iter(f"{MARC}datafield") if df.get("tag") in ("841", "852")
                   for sf in df.iter(f"{MARC}subfield") if sf.get("code") in ("5", "b")}
         assert sigel in sigels, etree.tostring(record)
+
+
+async def test_spooled_mail_is_listed_as_spooled_not_sent(
+    db_url: str, pool: asyncpg.Pool, tmp_path: Path
+) -> None:
+    """No SMTP host: the messages are files in the spool folder, and the admin API and the CLI
+    say `spooled`; the files say what the libraries would read, in both languages."""
+    async with pool.acquire() as conn:
+        await registry.add_supplier(conn, "BOKR", "Bokrondellen")
+        _, token = await registry.create_token(conn, "BOKR")
+        await registry.add_library(conn, "Sods", "Södertörns högskolebibliotek", ["forvarv@sh.example"])
+        await registry.add_library(conn, "Li", "Linköping City Library", ["acq@li.example"], language="en")
+        for sigel in ("Sods", "Li"):
+            await registry.add_customer(conn, "BOKR", sigel)
+    app = create_app(settings_for(tmp_path, None), database_url=db_url)
+    app[SENDER_POLICY] = FAST
+    async with TestClient(TestServer(app)) as client:
+        await post(client, token, collection(bib("A1", "9789150222319", "Pippi Långstrump", "Lindgren, Astrid"),
+                                             holding("Sods"), holding("Li")))
+
+        async def written() -> bool:
+            return (await status_counts(pool)).get("spooled", 0) == 2
+
+        await wait_until(written)
+        assert await status_counts(pool) == {"spooled": 2}
+        auth = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
+        resp = await client.get("/admin/notifications?status=spooled", headers=auth)
+        assert resp.status == 200
+        assert sorted(n["sigel"] for n in (await resp.json())["notifications"]) == ["Li", "Sods"]
+        resp = await client.get("/admin/notifications?status=sent", headers=auth)
+        assert (await resp.json())["notifications"] == []
+    bodies = {}
+    for path in (tmp_path / "outbox").iterdir():
+        msg = message_from_bytes(path.read_bytes(), policy=default)
+        body = msg.get_body(("plain",))
+        assert body is not None
+        bodies[str(msg["To"])] = body.get_content()
+    assert "Resultat: ny post skapad" in bodies["forvarv@sh.example"]
+    assert "Outcome:   new record created" in bodies["acq@li.example"]
+    code, out, err = await forvarv(db_url, tmp_path, "notifications", "list", "--status", "spooled")
+    assert code == 0, err
+    assert [line.split()[4] for line in out.splitlines()[1:]] == ["spooled", "spooled"]
+    code, out, _ = await forvarv(db_url, tmp_path, "notifications", "list", "--help")
+    assert "spooled" in out
+
+
+async def test_the_default_sender_is_at_the_public_host(
+    db_url: str, pool: asyncpg.Pool, smtp_server: SmtpServer, tmp_path: Path
+) -> None:
+    """Without FORVARV_SMTP_FROM the From and envelope sender are forvarv-gateway@ the host of
+    FORVARV_PUBLIC_URL, not @localhost."""
+    settings = config.from_env({
+        "FORVARV_PUBLIC_URL": "https://forvarv.kb.example/",
+        "FORVARV_SMTP_HOST": "127.0.0.1",
+        "FORVARV_SMTP_PORT": str(smtp_server.port),
+        "FORVARV_DATA_DIR": str(tmp_path),
+        "FORVARV_ADMIN_TOKEN": ADMIN_TOKEN,
+        "FORVARV_SECRET": "test",
+    })
+    assert settings.smtp.sender == "forvarv-gateway@forvarv.kb.example"
+    assert config.from_env({"FORVARV_PUBLIC_URL": "http://10.0.0.7:8080"}).smtp.sender == (
+        "forvarv-gateway@localhost")
+    assert config.from_env({"FORVARV_PUBLIC_URL": "https://forvarv.kb.example",
+                            "FORVARV_SMTP_FROM": "Acq <acq@kb.example>"}).smtp.sender == "Acq <acq@kb.example>"
+    async with pool.acquire() as conn:
+        await registry.add_supplier(conn, "BOKR", "Bokrondellen")
+        _, token = await registry.create_token(conn, "BOKR")
+        await registry.add_library(conn, "Sods", "Södertörns högskolebibliotek", ["forvarv@sh.example"])
+        await registry.add_library(conn, "Li", "Linköping City Library", ["acq@li.example"], language="en")
+        for sigel in ("Sods", "Li"):
+            await registry.add_customer(conn, "BOKR", sigel)
+    app = create_app(settings, database_url=db_url)
+    app[SENDER_POLICY] = FAST
+    async with TestClient(TestServer(app)) as client:
+        await post(client, token, collection(bib("A1", "9789150222319", "Pippi Långstrump", "Lindgren, Astrid"),
+                                             holding("Sods"), holding("Li")))
+        by = await mails(pool, smtp_server, 2)
+    assert "Resultat: ny post skapad" in by["forvarv@sh.example"]
+    assert "Outcome:   new record created" in by["acq@li.example"]
+    for r in smtp_server.received:
+        assert r.mail_from == "forvarv-gateway@forvarv.kb.example"
+        assert r.message["From"].addresses[0].addr_spec == "forvarv-gateway@forvarv.kb.example"
+        assert "https://forvarv.kb.example/oai?" in r.message.get_body(("plain",)).get_content()

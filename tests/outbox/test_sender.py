@@ -400,7 +400,7 @@ async def test_without_an_smtp_host_messages_go_to_the_spool_folder(
     msg = message_from_bytes((tmp_path / "outbox" / files[1]).read_bytes(), policy=default)
     assert msg["To"] == "forvarv@sh.example"
     assert "Pippi Långstrump" in msg.get_body(("plain",)).get_content()  # type: ignore[union-attr]
-    assert await status_counts(pool) == {"sent": 2}
+    assert await status_counts(pool) == {"spooled": 2}
 
 
 async def test_run_stops_when_asked(pool: asyncpg.Pool, tmp_path: Path) -> None:

@@ -56,6 +56,9 @@ class PermanentFailure(DeliveryError):
 
 class Transport(Protocol):
     description: str
+    #: The outbox status of a message this transport took: 'sent' (a mail server accepted it) or
+    #: 'spooled' (written to the spool folder; it has not left this machine).
+    accepted_status: str
 
     async def send(self, message: EmailMessage, sender: str, recipients: list[str]) -> str | None:
         """Hand the message over; return a note (e.g. recipients refused), or raise DeliveryError."""
@@ -150,6 +153,7 @@ class SmtpTransport:
 
     #: Reuse an idle connection without a NOOP probe for this long (seconds).
     FRESH = 2.0
+    accepted_status = "sent"
 
     def __init__(
         self,
@@ -278,6 +282,8 @@ class SpoolTransport:
     The name comes from the Message-ID, so a retry of the same message replaces the file
     instead of adding a second one. Files are written whole (temporary name, fsync, rename).
     """
+
+    accepted_status = "spooled"
 
     def __init__(self, folder: Path) -> None:
         self.folder = folder
