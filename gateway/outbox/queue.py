@@ -22,7 +22,7 @@ import asyncpg
 from gateway.outbox.mail import content as c
 from gateway.outbox.mail.render import Library, Outgoing
 
-#: Statuses a row can have (schemas/migrations/0004_outbox.sql; `spooled`: 0011, written to the
+#: Statuses a row can have (schemas/migrations/0004_outbox.sql; `spooled`: 0012, written to the
 #: spool folder because no SMTP host is configured).
 STATUSES = ("held", "digested", "skipped", "pending", "sending", "sent", "spooled", "failed")
 #: The day boundary of daily digests.
