@@ -1,4 +1,5 @@
-"""SRU over HTTP: ``GET /sru`` and ``POST /sru`` (form-encoded), all versions, all operations."""
+"""SRU over HTTP: ``GET /sru`` and ``POST /sru`` (form-encoded), all versions, all operations; and
+SRU 1.1/1.2 over SOAP (``POST /sru`` with a ``text/xml`` envelope, :mod:`protocols.sru.soap`)."""
 
 from __future__ import annotations
 
@@ -10,6 +11,8 @@ from aiohttp import web
 from gateway.config import Settings
 from gateway.http.appkeys import DATABASE_URL, POOL, SETTINGS
 from gateway.search.repository import PostgresBackend, create_search_pool
+from protocols.sru import diagnostics as d
+from protocols.sru import soap
 from protocols.sru.explain import ServiceInfo
 from protocols.sru.service import SRUService
 
@@ -53,17 +56,51 @@ async def _service(app: web.Application) -> AsyncIterator[None]:
         await pool.close()
 
 
+#: POST bodies read as form parameters (as a GET's query string).
+FORM_TYPES = frozenset({"application/x-www-form-urlencoded", "multipart/form-data"})
+
+
 async def handle(request: web.Request) -> web.Response:
+    service = request.app[SRU_SERVICE]
     params: dict[str, list[str]] = {}
     for name, value in request.query.items():
         params.setdefault(name, []).append(value)
-    if request.method == "POST":
+    if request.method == "POST" and request.body_exists:
+        if request.content_type in soap.CONTENT_TYPES:
+            return await _soap(request, service)
+        if request.content_type not in FORM_TYPES:
+            refused = service.refuse(params, d.UnsupportedParameterValue(
+                f"a POST body of type {request.content_type}: send form parameters"
+                " (application/x-www-form-urlencoded) or a SOAP envelope (text/xml)"))
+            return _xml(refused, status=415)
         form = await request.post()
         for name, field in form.items():
             if isinstance(field, str):
                 params.setdefault(name, []).append(field)
-    body = await request.app[SRU_SERVICE].handle(params)
-    return web.Response(body=body.encode("utf-8"), content_type="application/xml", charset="utf-8")
+    return _xml(await service.handle(params))
+
+
+async def _soap(request: web.Request, service: SRUService) -> web.Response:
+    """SRU 1.1/1.2 over SOAP (SRW): the envelope read up to its bound, the answer in an envelope."""
+    too_large = soap.SoapFault("Client", f"the envelope is larger than {soap.MAX_ENVELOPE} bytes")
+    if (request.content_length or 0) > soap.MAX_ENVELOPE:
+        return _xml(soap.fault(too_large), status=413, content_type="text/xml")
+    body = bytearray()
+    async for chunk in request.content.iter_chunked(16384):
+        body += chunk
+        if len(body) > soap.MAX_ENVELOPE:
+            return _xml(soap.fault(too_large), status=413, content_type="text/xml")
+    try:
+        call = soap.parse_envelope(bytes(body))
+    except soap.SoapFault as e:
+        return _xml(soap.fault(e), status=500, content_type="text/xml")
+    document = await service.handle(call.params, soap=True)
+    return _xml(soap.envelope(document), content_type="text/xml")
+
+
+def _xml(document: str, *, status: int = 200, content_type: str = "application/xml") -> web.Response:
+    return web.Response(status=status, body=document.encode("utf-8"), content_type=content_type,
+                        charset="utf-8")
 
 
 def setup(app: web.Application) -> None:

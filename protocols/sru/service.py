@@ -67,6 +67,8 @@ class SearchBackend(Protocol):
 
 
 _SCHEMAS_BY_NAME = {schema.name: schema for schema in SCHEMAS}
+#: The versions SRU's SOAP binding (SRW) has.
+SOAP_VERSIONS = ("1.1", "1.2")
 
 
 def _parse_cql(text: str) -> cql.Query:
@@ -83,17 +85,26 @@ class SRUService:
         self.info = info
         self._explain: dict[tuple[str, str], str] = {}
 
-    async def handle(self, params: Mapping[str, Sequence[str]]) -> str:
-        """The response document (XML text) for a request's parameters."""
+    async def handle(self, params: Mapping[str, Sequence[str]], *, soap: bool = False) -> str:
+        """The response document (XML text) for a request's parameters.
+
+        ``soap``: the request came in a SOAP envelope (:mod:`protocols.sru.soap`), a binding of
+        SRU 1.1 and 1.2 only; the caller wraps the document."""
         values = p.first_values(params)
         stylesheet = values.get("stylesheet") or None
         if stylesheet and "?>" in stylesheet:
             stylesheet = None
+        named = values.get("operation")
+        operation = named if named in p.OPERATIONS else "searchRetrieve"
+        requested = values.get("version")
+        if soap and requested not in SOAP_VERSIONS:
+            failure = d.UnsupportedVersion(f"{requested}; the SOAP binding is SRU {' and '.join(SOAP_VERSIONS)}")
+            return self._failure(operation, SOAP_VERSIONS[-1], failure, stylesheet)
         try:
             request = p.parse_request(values)
         except d.SRUDiagnostic as e:
-            version = p.response_version(values.get("version"))
-            return responses.search_retrieve(version, total=None, diagnostics=[e], stylesheet=stylesheet)
+            # Answered as the operation asked for, when it is one; else as a searchRetrieve.
+            return self._failure(operation, p.response_version(requested), e, stylesheet)
         try:
             if request.operation == "explain":
                 return self.explain(request, stylesheet)
@@ -102,11 +113,25 @@ class SRUService:
             return await self.search_retrieve(request, stylesheet)
         except Exception as e:  # a bug or an unreachable database: a diagnostic, never a hang
             log.exception("SRU %s failed", request.operation)
-            failure = d.GeneralSystemError(type(e).__name__)
-            if request.operation == "scan":
-                return responses.scan(request.version, diagnostics=[failure], stylesheet=stylesheet)
-            return responses.search_retrieve(request.version, total=None, diagnostics=[failure],
-                                             stylesheet=stylesheet)
+            return self._failure(request.operation, request.version, d.GeneralSystemError(type(e).__name__),
+                                 stylesheet)
+
+    def refuse(self, params: Mapping[str, Sequence[str]], failure: d.SRUDiagnostic) -> str:
+        """The response to a request refused before its parameters are read (e.g. a POST body of
+        a type the binding does not know): the diagnostic, in the operation's response."""
+        values = p.first_values(params)
+        named = values.get("operation")
+        return self._failure(named if named in p.OPERATIONS else "searchRetrieve",
+                             p.response_version(values.get("version")), failure, None)
+
+    def _failure(self, operation: str, version: str, failure: d.SRUDiagnostic, stylesheet: str | None) -> str:
+        """The response of ``operation`` carrying a fatal diagnostic."""
+        if operation == "scan":
+            return responses.scan(version, diagnostics=[failure], stylesheet=stylesheet)
+        if operation == "explain":
+            return responses.explain(version, self._record(version), diagnostics=[failure],
+                                     stylesheet=stylesheet)
+        return responses.search_retrieve(version, total=None, diagnostics=[failure], stylesheet=stylesheet)
 
     # --- explain ------------------------------------------------------------------------------
     def explain(self, request: p.Request, stylesheet: str | None) -> str:

@@ -41,8 +41,19 @@ NS = {
 _PARSER = etree.XMLParser(resolve_entities=False, no_network=True)
 
 
+SOAP_NS = "http://schemas.xmlsoap.org/soap/envelope/"
+
+
 def validate(body: bytes) -> etree._Element:
+    """The response root, validated; of a SOAP envelope, the SRU response in its Body (a fault
+    has no schema of ours: its shape is checked by the SOAP tests)."""
     root = etree.fromstring(body, _PARSER)
+    if root.tag == f"{{{SOAP_NS}}}Envelope":
+        entries = [e for e in root.iterfind(f"{{{SOAP_NS}}}Body/*")]
+        assert len(entries) == 1, body
+        if entries[0].tag == f"{{{SOAP_NS}}}Fault":
+            return entries[0]
+        root = etree.fromstring(etree.tostring(entries[0]), _PARSER)  # the response as a document
     namespace = etree.QName(root).namespace
     xsd = XSD_1 if namespace == NS["srw"] else XSD_2
     return assert_valid(xsd, root)
