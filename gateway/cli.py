@@ -248,6 +248,11 @@ def build_parser() -> argparse.ArgumentParser:
     a.add_argument("--token-id", type=int)
     a.set_defaults(func=supplier_revoke)
 
+    from gateway.sftp import cli as sftp_cli
+
+    sftp_cli.register_keys(sp)
+    sftp_cli.register_watch(sub)
+
     lp = sub.add_parser("library", help="libraries (sigel, contacts, language)").add_subparsers(
         dest="action", required=True)
     a = lp.add_parser("add")

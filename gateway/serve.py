@@ -54,6 +54,10 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
     if args.demo and not settings.admin_token:
         settings = settings.with_(admin_token=secrets.token_urlsafe(24))
         print(f"demo admin token (this run only): {settings.admin_token}")
+    if args.demo and settings.sftp_port is None:
+        from gateway.sftp.demo import DEMO_PORT
+
+        settings = settings.with_(sftp_port=DEMO_PORT)  # the demo shows SFTP delivery too
     settings = ensure_secret(settings)
     url = db.resolve_url(settings)
     if args.demo:

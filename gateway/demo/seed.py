@@ -60,6 +60,13 @@ async def seed(url: str, settings: Settings) -> Seeded:
             await library_tokens.revoke_token(conn, LIBRARIES[0][0])
             _, library_token = await library_tokens.create_token(conn, LIBRARIES[0][0])
             supplier = await registry.get_supplier(conn, SUPPLIER[0])
+            sftp = ""
+            if settings.sftp_port is not None:
+                from gateway.sftp import demo as sftp_demo
+
+                key = await sftp_demo.demo_key(conn, settings.data_dir, SUPPLIER[0])
+                sftp = sftp_demo.instructions(key, settings.sftp_host or settings.host, settings.sftp_port,
+                                              SUPPLIER[0])
         received = await intake.receive(pool, supplier, _body(), content_type="application/marcxml+xml",
                                         idempotency_key="demo-delivery-1", max_body=settings.max_body,
                                         source="demo")
@@ -80,5 +87,5 @@ Start here: the staff console at {base}/ — sign in with one of these tokens (t
                                   --data-binary @records.xml '{base}/deliveries?wait=30'
   harvest Sods's records:    {base}/oai?verb=ListRecords&metadataPrefix=marc21_withholdings&set=bib:Sods
   search:                    {base}/sru?query=dc.title%3Dskogen&maximumRecords=5
-""", flush=True)
+{sftp}""", flush=True)
     return Seeded(token, library_token, received.id)

@@ -23,6 +23,7 @@ FEATURES = (
     "gateway.search.http",
     "gateway.outbox.service",
     "gateway.console.site",
+    "gateway.sftp.service",
 )
 
 

@@ -11,6 +11,7 @@ holds it the transaction is rolled back and the existing delivery is returned in
 from __future__ import annotations
 
 import hashlib
+import json
 import zlib
 from collections.abc import AsyncIterator
 from concurrent.futures.process import BrokenProcessPool
@@ -127,12 +128,14 @@ async def receive(
     idempotency_key: str | None = None,
     max_body: int,
     source: str = "http",
+    file: dict[str, str] | None = None,
     parse_process: ParseProcess | None = None,
 ) -> Received:
     """Store a delivery's body and answer for it; see the module docstring.
 
     With `parse_process` running (`forvarv serve` starts it), a MARCXML body is scanned there
-    while this process reads, hashes and stores it.
+    while this process reads, hashes and stores it. `file` describes the file a delivery came from
+    (SFTP, `forvarv watch`: its name and the parts of a Libris-style name), kept with the delivery.
     """
     fmt, declared = payload_format(content_type, charset)
     if idempotency_key is not None:
@@ -157,9 +160,9 @@ async def receive(
         await tx.start()
         try:
             delivery_id = await conn.fetchval(
-                """INSERT INTO deliveries (supplier_id, format, charset, sha256, size, record_count, source)
-                   VALUES ($1, $2, $3, '', 0, 0, $4) RETURNING id""",
-                supplier.id, fmt, declared, source,
+                """INSERT INTO deliveries (supplier_id, format, charset, sha256, size, record_count, source, file)
+                   VALUES ($1, $2, $3, '', 0, 0, $4, $5::text::jsonb) RETURNING id""",
+                supplier.id, fmt, declared, source, json.dumps(file, ensure_ascii=False) if file else None,
             )
             size = 0
             seq = 0

@@ -43,7 +43,8 @@ def _iso(value: Any) -> str | None:
 async def delivery_header(conn: asyncpg.Connection, delivery_id: int, supplier_id: int | None) -> dict[str, Any]:
     row = await conn.fetchrow(
         """SELECT d.id, d.status, s.code AS supplier, d.received_at, d.started_at, d.finished_at,
-                  d.record_count, d.size, d.format, d.summary, d.error, d.source
+                  d.record_count, d.size, d.format, d.summary, d.error, d.source,
+                  d.file::text AS file
              FROM deliveries d JOIN suppliers s ON s.id = d.supplier_id
             WHERE d.id = $1 AND ($2::bigint IS NULL OR d.supplier_id = $2)""",
         delivery_id, supplier_id,
@@ -61,6 +62,7 @@ async def delivery_header(conn: asyncpg.Connection, delivery_id: int, supplier_i
         "size": row["size"],
         "record_count": row["record_count"],
         "source": row["source"],
+        "file": json.loads(row["file"]) if row["file"] else None,
         "error": row["error"],
         "summary": row["summary"],
     }
