@@ -60,7 +60,8 @@ async def _body(request: web.Request) -> AsyncIterator[bytes]:
 
 
 async def _report_response(request: web.Request, delivery_id: int, supplier_id: int | None,
-                           headers: dict[str, str] | None = None) -> web.StreamResponse:
+                           headers: dict[str, str] | None = None,
+                           extra: dict[str, object] | None = None) -> web.StreamResponse:
     """The report, streamed: headers go out only once the delivery is known to exist here."""
     async with request.app[POOL].acquire() as conn:
         await report.delivery_header(conn, delivery_id, supplier_id)  # 404 before anything is sent
@@ -68,7 +69,7 @@ async def _report_response(request: web.Request, delivery_id: int, supplier_id: 
         response.content_type = "application/json"
         response.charset = "utf-8"
         await response.prepare(request)
-        await report.stream_json(conn, delivery_id, supplier_id, response.write)
+        await report.stream_json(conn, delivery_id, supplier_id, response.write, extra)
     await response.write_eof()
     return response
 
@@ -94,6 +95,10 @@ async def post_delivery(request: web.Request) -> web.StreamResponse:
         parse_process=request.app.get(PARSE_PROCESS),
     )
     location = f"/deliveries/{received.id}"
+    # The idempotency key (given, or the body's SHA-256) named an earlier delivery: this answer is
+    # that delivery's, whatever changed since (e.g. the registry); a new key makes a new delivery.
+    replayed = not received.created
+    headers = {"Location": location, **({"Idempotency-Replayed": "true"} if replayed else {})}
     if wait > 0:
         deadline = time.monotonic() + wait
         with request.app[FINISHED].watching(received.id) as notified:
@@ -104,7 +109,8 @@ async def post_delivery(request: web.Request) -> web.StreamResponse:
                 async with request.app[POOL].acquire() as conn:
                     status = await conn.fetchval("SELECT status FROM deliveries WHERE id = $1", received.id)
                 if status in ("done", "failed"):
-                    return await _report_response(request, received.id, supplier.id, {"Location": location})
+                    return await _report_response(request, received.id, supplier.id, headers,
+                                                  {"replayed": replayed})
                 remaining = deadline - time.monotonic()
                 if remaining <= 0:
                     break
@@ -112,9 +118,9 @@ async def post_delivery(request: web.Request) -> web.StreamResponse:
                     await asyncio.wait_for(notified.wait(), min(RECHECK_SECONDS, remaining))
         received = intake.Received(received.id, status, received.created)
     return web.json_response(
-        {"id": str(received.id), "status": received.status, "href": location},
+        {"id": str(received.id), "status": received.status, "href": location, "replayed": replayed},
         status=202 if received.created else 200,
-        headers={"Location": location},
+        headers=headers,
     )
 
 

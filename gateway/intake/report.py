@@ -156,10 +156,13 @@ async def build(conn: asyncpg.Connection, delivery_id: int, supplier_id: int | N
 
 
 async def stream_json(
-    conn: asyncpg.Connection, delivery_id: int, supplier_id: int | None, write: Callable[[bytes], Awaitable[None]]
+    conn: asyncpg.Connection, delivery_id: int, supplier_id: int | None, write: Callable[[bytes], Awaitable[None]],
+    extra: dict[str, Any] | None = None,
 ) -> None:
-    """Write the full report as one JSON object, record by record (memory does not grow)."""
+    """Write the full report as one JSON object, record by record (memory does not grow);
+    `extra` members (e.g. `replayed`) go with the header."""
     report = await header(conn, delivery_id, supplier_id)
+    report.update(extra or {})
     head = json.dumps(report, ensure_ascii=False)
     await write(head[:-1].encode() + b', "records": [')
     first = True

@@ -12,6 +12,7 @@ from typing import Any
 
 import asyncpg
 
+from gateway.intake import holding_problems as hp
 from gateway.intake.batches import BibItem, HoldingItem, ParentInfo, problem
 from gateway.intake.context import Context
 from gateway.intake.prepare import fill
@@ -31,13 +32,11 @@ def _check_library(item: HoldingItem, ctx: Context) -> None:
         return
     lib = ctx.libraries.get(item.sigel)
     if lib is None:
-        item.errors.append(problem("HOLDING_UNKNOWN_LIBRARY", f"{item.sigel} is not a library known here"))
+        item.errors.append(problem("HOLDING_UNKNOWN_LIBRARY", hp.unknown_library(item.sigel)))
     elif not lib[0]:
-        item.errors.append(problem("HOLDING_LIBRARY_UNREGISTERED",
-                                   f"{item.sigel} is not a registered library and cannot receive holdings"))
+        item.errors.append(problem("HOLDING_LIBRARY_UNREGISTERED", hp.library_unregistered(item.sigel)))
     elif not lib[1]:
-        item.errors.append(problem("HOLDING_NOT_CUSTOMER",
-                                   f"{item.sigel} is not a customer of supplier {ctx.supplier_code}"))
+        item.errors.append(problem("HOLDING_NOT_CUSTOMER", hp.not_customer(item.sigel, ctx.supplier_code)))
 
 
 def _resolve_parent(item: HoldingItem, batch_bibs: dict[int, BibItem], parents: dict[int, ParentInfo]) -> None:
@@ -87,9 +86,8 @@ async def write_holdings(conn: asyncpg.Connection, ctx: Context, holdings: list[
         for item, _ in usable:
             if item.sigel not in present:
                 item.outcome = "rejected"
-                item.errors.append(problem(
-                    "HOLDING_UNKNOWN_LIBRARY",
-                    f"{item.sigel} is not a library known here (removed or renamed while loading)"))
+                item.errors.append(problem("HOLDING_UNKNOWN_LIBRARY",
+                                           hp.unknown_library(str(item.sigel), while_loading=True)))
         usable = [(i, b) for i, b in usable if i.sigel in present]
         if not usable:
             return

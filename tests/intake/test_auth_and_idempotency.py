@@ -261,7 +261,8 @@ async def test_without_wait_the_answer_is_202_with_location(client: TestClient, 
                                                             pool: asyncpg.Pool) -> None:
     status, answer, headers = await post(client, auth(world.supplier_token))
     assert status == 202, answer
-    assert answer == {"id": answer["id"], "status": "received", "href": f"/deliveries/{answer['id']}"}
+    assert answer == {"id": answer["id"], "status": "received", "href": f"/deliveries/{answer['id']}",
+                      "replayed": False}
     assert headers["Location"] == f"/deliveries/{answer['id']}"
     assert await wait_done(pool, int(answer["id"])) == "done"
     resp = await client.get(headers["Location"], headers=auth(world.supplier_token))
@@ -306,7 +307,9 @@ async def test_the_same_body_twice_is_received_once(client: TestClient, world: W
 
     status, again, headers = await post(client, auth(world.supplier_token))
     assert status == 200, again
-    assert again == {"id": first["id"], "status": "done", "href": f"/deliveries/{first['id']}"}
+    assert again == {"id": first["id"], "status": "done", "href": f"/deliveries/{first['id']}",
+                     "replayed": True}
+    assert headers["Idempotency-Replayed"] == "true"
     assert headers["Location"] == f"/deliveries/{first['id']}"
     status, waited, _ = await post(client, auth(world.supplier_token), query="?wait=5")
     assert status == 200

@@ -124,7 +124,7 @@ async def test_a_delivery_through_the_gateway_reaches_every_library(
     li1 = by[("acq@li.example", d1)].get_body(("plain",)).get_content()  # type: ignore[union-attr]
     assert "Outcome:   new record created" in li1
     other = by[("other@example.org", d1)].get_body(("plain",)).get_content()  # type: ignore[union-attr]
-    assert "Resultat: avvisad – Other is not a customer of supplier BOKR (HOLDING_NOT_CUSTOMER)" in other
+    assert "Resultat: avvisad – 852 $b Other is not a customer of supplier BOKR" in other
     sods2 = by[("forvarv@sh.example", d2)].get_body(("plain",)).get_content()  # type: ignore[union-attr]
     assert "Resultat: bestånd uppdaterat" in sods2
     li2 = by[("acq@li.example", d2)].get_body(("plain",)).get_content()  # type: ignore[union-attr]

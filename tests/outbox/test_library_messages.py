@@ -178,3 +178,45 @@ async def test_the_default_sender_is_at_the_public_host(
         assert r.mail_from == "forvarv-gateway@forvarv.kb.example"
         assert r.message["From"].addresses[0].addr_spec == "forvarv-gateway@forvarv.kb.example"
         assert "https://forvarv.kb.example/oai?" in r.message.get_body(("plain",)).get_content()
+
+
+async def test_a_replayed_delivery_says_so_and_a_registry_refusal_says_what_to_do(
+    gateway: tuple[Client, str], pool: asyncpg.Pool
+) -> None:
+    client, token = gateway
+    body = collection(bib("A1", "9789150222319", "Pippi Långstrump", "Lindgren, Astrid"), holding("Newlib"))
+    headers = {"Authorization": f"Bearer {token}", "Content-Type": "application/marcxml+xml"}
+    resp = await client.post("/deliveries?wait=30", data=body, headers=headers)
+    assert resp.status == 200
+    assert "Idempotency-Replayed" not in resp.headers
+    first = await resp.json()
+    assert first["replayed"] is False
+    (refused,) = first["records"][0]["holdings"]
+    assert refused["outcome"] == "rejected"
+    (error,) = refused["errors"]
+    assert error["code"] == "HOLDING_UNKNOWN_LIBRARY"
+    assert "Newlib" in error["message"]
+    assert "ask the gateway's administrator to register it" in error["message"]
+    assert "new Idempotency-Key" in error["message"]
+
+    async with pool.acquire() as conn:  # the administrator registers the library
+        await registry.add_library(conn, "Newlib", "Nya biblioteket", ["ny@example.org"])
+        await registry.add_customer(conn, "BOKR", "Newlib")
+    # the same file again: the old report, and now it says it is one
+    for wait in ("?wait=30", ""):
+        resp = await client.post(f"/deliveries{wait}", data=body, headers=headers)
+        assert resp.status == 200
+        assert resp.headers["Idempotency-Replayed"] == "true"
+        again = await resp.json()
+        assert (again["id"], again["replayed"]) == (first["id"], True)
+    assert again["href"] == f"/deliveries/{first['id']}"
+    # with a new Idempotency-Key it is a new delivery, and the holding is added
+    resp = await client.post("/deliveries?wait=30", data=body, headers={**headers, "Idempotency-Key": "retry-1"})
+    assert resp.status == 200
+    assert "Idempotency-Replayed" not in resp.headers
+    fresh = await resp.json()
+    assert fresh["id"] != first["id"] and fresh["replayed"] is False
+    assert fresh["records"][0]["holdings"][0]["outcome"] == "added"
+    resp = await client.post("/deliveries", data=body, headers={**headers, "Idempotency-Key": "retry-1"})
+    assert resp.headers["Idempotency-Replayed"] == "true"
+    assert (await resp.json())["replayed"] is True
