@@ -21,7 +21,7 @@ import asyncpg
 from gateway import config, registry
 from gateway.config import Settings
 from gateway.errors import GatewayError
-from gateway.intake import protection, report, review
+from gateway.intake import report
 from gateway.store import db, migrations
 
 Command = Callable[[argparse.Namespace, asyncpg.Connection, Settings], Awaitable[int]]
@@ -138,32 +138,6 @@ async def customer_remove(args: argparse.Namespace, conn: asyncpg.Connection, _:
 
 
 # --- deliveries -------------------------------------------------------------------------------
-async def review_list(args: argparse.Namespace, conn: asyncpg.Connection, _: Settings) -> int:
-    items = await review.list_items(conn, include_resolved=args.all)
-    if args.json:
-        _print_json(items)
-        return 0
-    for it in items:
-        print(f"#{it['id']} delivery {it['delivery_id']} pos {it['position']}: record {it['record_id']} "
-              f"(candidates {', '.join(it['candidates'])}) {it['title'] or ''} — {it['reason']}")
-    if not items:
-        print("the review queue is empty")
-    return 0
-
-
-async def review_resolve(args: argparse.Namespace, conn: asyncpg.Connection, _: Settings) -> int:
-    await review.resolve(conn, args.id)
-    print(f"review item {args.id} resolved")
-    return 0
-
-
-async def record_protect(args: argparse.Namespace, conn: asyncpg.Connection, _: Settings) -> int:
-    state = await protection.set_protected(conn, args.id, args.action == "protect")
-    print(f"record {state['record_id']} is {'protected' if state['protected'] else 'not protected'} "
-          f"(encoding level {state['encoding_level']!r})")
-    return 0
-
-
 async def deliveries_list(args: argparse.Namespace, conn: asyncpg.Connection, _: Settings) -> int:
     supplier_id = (await registry.get_supplier(conn, args.supplier)).id if args.supplier else None
     for d in await report.listing(conn, supplier_id, args.limit, None):
@@ -307,24 +281,9 @@ def build_parser() -> argparse.ArgumentParser:
     a.add_argument("id", type=int)
     a.set_defaults(func=deliveries_show)
 
-    rp = sub.add_parser("review", help="the queue of ambiguous matches").add_subparsers(dest="action",
-                                                                                       required=True)
-    a = rp.add_parser("list")
-    a.add_argument("--all", action="store_true", help="include resolved items")
-    a.add_argument("--json", action="store_true")
-    a.set_defaults(func=review_list)
-    a = rp.add_parser("resolve")
-    a.add_argument("id", type=int)
-    a.set_defaults(func=review_resolve)
+    from gateway.intake import review_cli
 
-    rec = sub.add_parser("record", help="bibliographic records: protect one a cataloguer upgraded")
-    recs = rec.add_subparsers(dest="action", required=True)
-    for action, text in (("protect", "no supplier record replaces it, whatever its encoding level"),
-                         ("unprotect", "the encoding-level rules apply to it again")):
-        a = recs.add_parser(action, help=text)
-        a.add_argument("id", type=int)
-        a.set_defaults(func=record_protect)
-
+    review_cli.register(sub)
     from gateway.outbox import cli as mail_cli
 
     mail_cli.register(sub)

@@ -1,5 +1,5 @@
 """Admin API under /admin/ (Authorization: Bearer FORVARV_ADMIN_TOKEN): the registry, the review queue
-and protected records."""
+and its actions, records (detail and provenance) and protected records."""
 
 from __future__ import annotations
 
@@ -9,9 +9,9 @@ from aiohttp import web
 
 from gateway import library_tokens, registry
 from gateway.errors import Invalid
-from gateway.http.appkeys import POOL
+from gateway.http.appkeys import POOL, SETTINGS
 from gateway.http.auth import require_admin
-from gateway.intake import protection, review
+from gateway.intake import protection, provenance, review
 from gateway.store import db
 
 
@@ -177,11 +177,54 @@ async def review_list(request: web.Request) -> web.Response:
     return web.json_response({"items": items})
 
 
-async def review_resolve(request: web.Request) -> web.Response:
+async def review_item(request: web.Request) -> web.Response:
     item_id = _id(request.match_info["id"], "id")
     async with request.app[POOL].acquire() as conn:
-        await review.resolve(conn, item_id)
-    return web.json_response({"resolved": item_id})
+        item = await review.get_item(conn, item_id, org_code=request.app[SETTINGS].org_code)
+    return web.json_response(item)
+
+
+async def _resolve_body(request: web.Request) -> dict[str, Any]:
+    """The action to take; no body at all is {"action": "dismiss"} (the earlier plain resolve)."""
+    if not await request.read():
+        return {"action": "dismiss"}
+    body = await _json(request)
+    unknown = sorted(set(body) - {"action", "record_id", "records", "override_protected", "by"})
+    if unknown:
+        raise Invalid(f"unknown field(s): {', '.join(unknown)}", field=unknown[0])
+    action = body.get("action")
+    if not isinstance(action, str):
+        raise Invalid(f"action is required: one of {', '.join(review.ACTIONS)}", field="action")
+    override = body.get("override_protected", False)
+    if not isinstance(override, bool):
+        raise Invalid("override_protected must be true or false", field="override_protected")
+    records = body.get("records")
+    if records is not None and not isinstance(records, list):
+        raise Invalid("records must be a list of record numbers", field="records")
+    record_id = body.get("record_id")
+    if record_id is not None and not isinstance(record_id, (str, int)):
+        raise Invalid("record_id must be a record number", field="record_id")
+    by = body.get("by")
+    if by is not None and (not isinstance(by, str) or not by.strip() or len(by) > 100 or "\x00" in by):
+        raise Invalid("by must be a name of at most 100 characters", field="by")
+    return {"action": action, "record_id": record_id, "records": records, "override_protected": override,
+            "actor": f"admin ({by.strip()})" if by else "admin"}
+
+
+async def review_resolve(request: web.Request) -> web.Response:
+    item_id = _id(request.match_info["id"], "id")
+    args = await _resolve_body(request)
+    async with request.app[POOL].acquire() as conn:
+        done = await review.resolve(conn, item_id, args.pop("action"), org_code=request.app[SETTINGS].org_code,
+                                    **args)
+    return web.json_response({"resolved": item_id, **done})
+
+
+async def record(request: web.Request) -> web.Response:
+    record_id = _id(request.match_info["id"], "id")
+    async with request.app[POOL].acquire() as conn:
+        detail = await provenance.record_detail(conn, record_id)
+    return web.json_response(detail)
 
 
 async def record_protect(request: web.Request) -> web.Response:
@@ -214,5 +257,7 @@ def setup(app: web.Application) -> None:
     r.add_route("POST", "/admin/customers", customers)
     r.add_route("DELETE", "/admin/customers/{code}/{sigel}", customer)
     r.add_route("GET", "/admin/review", review_list)
+    r.add_route("GET", "/admin/review/{id}", review_item)
     r.add_route("POST", "/admin/review/{id}/resolve", review_resolve)
+    r.add_route("GET", "/admin/records/{id}", record)
     r.add_route("POST", "/admin/records/{id}/{action:protect|unprotect}", record_protect)

@@ -122,4 +122,4 @@ async def test_cli_review_resolve_out_of_range_id_is_a_plain_error(db_url: str) 
     for item in ("99999999999999999999", "0"):
         rc, out, err = await forvarv(db_url, "review", "resolve", item)
         assert rc == 1, (out, err)
-        assert f"no open review item {item}" in err and "Traceback" not in err
+        assert f"no review item {item}" in err and "Traceback" not in err
