@@ -8,10 +8,12 @@ import gc
 import logging
 import os
 import secrets
+import signal
 
 from aiohttp import web
 
 from gateway.config import Settings, ensure_secret
+from gateway.http import server
 from gateway.http.app import create_app
 from gateway.http.appkeys import PARSE_PROCESS
 from gateway.store import db
@@ -67,11 +69,24 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
     app = create_app(settings, database_url=url, run_workers=settings.workers > 0)
     app.on_startup.append(_start_parse_process)
     tune_gc()
+    asyncio.run(_serve(app, settings))
+    return 0
+
+
+async def _serve(app: web.Application, settings: Settings) -> None:
+    """Listen until SIGINT or SIGTERM, then shut down gracefully."""
+    runner = await server.start(app, settings.host, settings.port)
     print(f"Förvärv Gateway on {settings.public_url}  (staff console {settings.public_url}/, "
           f"OAI-PMH {settings.public_url}/oai, "
           f"SRU {settings.public_url}/sru, deliveries {settings.public_url}/deliveries)", flush=True)
-    web.run_app(app, host=settings.host, port=settings.port, print=None, access_log=None)
-    return 0
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(signum, stop.set)
+    try:
+        await stop.wait()
+    finally:
+        await runner.cleanup()
 
 
 def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]

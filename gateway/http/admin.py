@@ -64,7 +64,7 @@ async def admin_only(request: web.Request, handler: Any) -> web.StreamResponse:
 
 async def suppliers(request: web.Request) -> web.Response:
     async with request.app[POOL].acquire() as conn:
-        if request.method == "GET":
+        if request.method in ("GET", "HEAD"):
             return web.json_response({"suppliers": await registry.list_suppliers(conn)})
         body = await _json(request)
         code, name = _str(body, "code"), _str(body, "name")
@@ -109,7 +109,7 @@ def _library_json(lib: dict[str, Any]) -> dict[str, Any]:
 
 async def libraries(request: web.Request) -> web.Response:
     async with request.app[POOL].acquire() as conn:
-        if request.method == "GET":
+        if request.method in ("GET", "HEAD"):
             return web.json_response({"libraries": [_library_json(x) for x in await registry.list_libraries(conn)]})
         body = await _json(request)
         sigel, name = _str(body, "sigel"), _str(body, "name")
@@ -155,7 +155,7 @@ async def library_token_routes(request: web.Request) -> web.Response:
 
 async def customers(request: web.Request) -> web.Response:
     async with request.app[POOL].acquire() as conn:
-        if request.method == "GET":
+        if request.method in ("GET", "HEAD"):
             return web.json_response({"customers": await registry.list_customers(conn,
                                                                                  request.query.get("supplier"))})
         body = await _json(request)

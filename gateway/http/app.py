@@ -11,6 +11,7 @@ from aiohttp import web
 from gateway.config import Settings
 from gateway.http.appkeys import DATABASE_URL, POOL, SETTINGS
 from gateway.http.errors import gateway_errors
+from gateway.http.head import allow_head
 from gateway.store import db, migrations
 
 log = logging.getLogger(__name__)
@@ -51,4 +52,5 @@ def create_app(settings: Settings, *, database_url: str, run_workers: bool = Tru
         from gateway.intake import workers
 
         workers.setup(app)
+    allow_head(app)
     return app

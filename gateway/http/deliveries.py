@@ -13,6 +13,7 @@ from aiohttp import web
 from gateway.errors import Invalid, NotFound
 from gateway.http.appkeys import DATABASE_URL, FINISHED, PARSE_PROCESS, POOL, SETTINGS
 from gateway.http.auth import require_supplier, supplier_or_admin
+from gateway.http.head import is_head
 from gateway.intake import finished, report
 from gateway.intake import receive as intake
 from gateway.store import db
@@ -69,6 +70,8 @@ async def _report_response(request: web.Request, delivery_id: int, supplier_id: 
         response.content_type = "application/json"
         response.charset = "utf-8"
         await response.prepare(request)
+        if is_head(request):
+            return response
         await report.stream_json(conn, delivery_id, supplier_id, response.write, extra)
     await response.write_eof()
     return response

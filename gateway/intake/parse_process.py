@@ -18,6 +18,7 @@ import gc
 import itertools
 import multiprocessing
 import os
+import signal
 import threading
 import time
 from collections.abc import AsyncGenerator, AsyncIterator, Iterable
@@ -50,6 +51,8 @@ def _child_init(parent: int) -> None:
     # adopted it, were the parent killed while this process was still starting.
     if os.getppid() != parent:
         os._exit(0)
+    # Ctrl-C in a terminal reaches the whole process group: the parent shuts this process down.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
 
     def watch() -> None:
         while os.getppid() == parent:

@@ -8,6 +8,8 @@ import logging
 from aiohttp import web
 
 from gateway.http.appkeys import POOL, SETTINGS
+from gateway.http.forms import FORM, read_form
+from gateway.http.head import is_head
 from gateway.oai.harvests import HarvestLog
 from gateway.oai.repository import SqlRepository
 from protocols.oai.server import Server, ServerConfig
@@ -16,7 +18,6 @@ log = logging.getLogger(__name__)
 
 SERVER = web.AppKey("oai_server", Server)
 HARVESTS = web.AppKey("oai_harvests", HarvestLog)
-FORM = "application/x-www-form-urlencoded"
 CONTENT_TYPE = "text/xml; charset=utf-8"
 
 
@@ -49,8 +50,7 @@ async def handle(request: web.Request) -> web.StreamResponse:
     if request.method == "POST":
         if request.content_type != FORM:
             raise web.HTTPUnsupportedMediaType(text=f"OAI-PMH requests are POSTed as {FORM}")
-        form = await request.post()
-        pairs = [(k, v) for k, v in form.items() if isinstance(v, str)]
+        pairs = await read_form(request)
     else:
         pairs = list(request.query.items())
     await request.app[HARVESTS].note(pairs)
@@ -58,9 +58,13 @@ async def handle(request: web.Request) -> web.StreamResponse:
         first = await anext(chunks)  # every OAI error is known before the first chunk
         response = web.StreamResponse(headers={"Content-Type": CONTENT_TYPE, "Vary": "Accept-Encoding"})
         coding = choose_coding(request.headers.get("Accept-Encoding", ""))
-        if coding is not None:
+        if coding is not None and is_head(request):
+            response.headers["Content-Encoding"] = coding.value  # a compressor would write its frame
+        elif coding is not None:
             response.enable_compression(coding)
         await response.prepare(request)
+        if is_head(request):  # the status and headers of the GET, which are known by now
+            return response
         await response.write(first.encode("utf-8"))
         async for chunk in chunks:
             await response.write(chunk.encode("utf-8"))

@@ -10,6 +10,7 @@ from aiohttp import web
 
 from gateway.config import Settings
 from gateway.http.appkeys import DATABASE_URL, POOL, SETTINGS
+from gateway.http.forms import read_form
 from gateway.search.repository import PostgresBackend, create_search_pool
 from protocols.sru import diagnostics as d
 from protocols.sru import soap
@@ -73,10 +74,8 @@ async def handle(request: web.Request) -> web.Response:
                 f"a POST body of type {request.content_type}: send form parameters"
                 " (application/x-www-form-urlencoded) or a SOAP envelope (text/xml)"))
             return _xml(refused, status=415)
-        form = await request.post()
-        for name, field in form.items():
-            if isinstance(field, str):
-                params.setdefault(name, []).append(field)
+        for name, value in await read_form(request):
+            params.setdefault(name, []).append(value)
     return _xml(await service.handle(params))
 
 
