@@ -1,4 +1,5 @@
-"""Turn GatewayError into a JSON answer with its status (and WWW-Authenticate on 401)."""
+"""Turn GatewayError into a JSON answer with its status (and WWW-Authenticate on 401); a client
+that went away in the middle of an answer is one INFO line, not an error."""
 
 from __future__ import annotations
 
@@ -21,6 +22,11 @@ def error_response(exc: GatewayError) -> web.Response:
     return web.json_response(body, status=exc.status, headers=headers)
 
 
+def _gone(request: web.Request) -> bool:
+    transport = request.transport
+    return transport is None or transport.is_closing()
+
+
 @web.middleware
 async def gateway_errors(request: web.Request, handler: Handler) -> web.StreamResponse:
     try:
@@ -29,7 +35,13 @@ async def gateway_errors(request: web.Request, handler: Handler) -> web.StreamRe
         return error_response(exc)
     except web.HTTPException:
         raise
-    except Exception:
+    except Exception as exc:
+        if isinstance(exc, ConnectionResetError | BrokenPipeError) and _gone(request):
+            # The client went away while the answer was being written (a harvester stopped, a
+            # connection timed out): normal, and nothing more can be sent on that connection.
+            log.info("client went away during %s %s (%s)", request.method, request.path_qs[:200],
+                     type(exc).__name__)
+            return web.Response(status=499)  # never sent: aiohttp drops it on the closed connection
         log.exception("unexpected error in %s %s", request.method, request.path)
         return web.json_response({"error": "internal", "message": "an unexpected error; it has been logged"},
                                  status=500)

@@ -1,0 +1,59 @@
+"""A harvester that goes away in the middle of a page is normal: one short line, no ERROR, no traceback."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import socket
+import struct
+
+import asyncpg
+import pytest
+
+from tests.http_edges.conftest import Gateway
+from tests.oai.seed import add_bib
+
+NOTE = '<datafield tag="500" ind1=" " ind2=" "><subfield code="a">{}</subfield></datafield>'
+
+
+async def seed_large_page(pool: asyncpg.Pool, records: int = 500) -> None:
+    """A first ListRecords page of several megabytes: far more than the socket buffers hold."""
+    async with pool.acquire() as conn, conn.transaction():
+        for i in range(records):
+            await add_bib(conn, f"Bok {i}", extra=NOTE.format("lång anmärkning " * 400))
+
+
+def _disconnect_mid_page(host: str, port: int, path: str) -> bytes:
+    sock = socket.socket()
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)  # the server soon waits for us
+    sock.connect((host, port))
+    try:
+        sock.sendall(f"GET {path} HTTP/1.1\r\nHost: x\r\n\r\n".encode())
+        first = sock.recv(1024)
+        assert first.startswith(b"HTTP/1.1 200"), first
+        sock.settimeout(0.5)
+        try:  # take a little more, then stop reading: the server's writes block
+            sock.recv(4096)
+        except TimeoutError:
+            pass
+        return first
+    finally:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))  # reset, not FIN
+        sock.close()
+
+
+@pytest.mark.parametrize("path", ["/oai?verb=ListRecords&metadataPrefix=marc21"])
+async def test_a_client_that_leaves_mid_page_is_one_line(
+        gateway: Gateway, pool: asyncpg.Pool, caplog: pytest.LogCaptureFixture, path: str) -> None:
+    await seed_large_page(pool)
+    caplog.set_level(logging.DEBUG)
+    await asyncio.to_thread(_disconnect_mid_page, gateway.host, gateway.port, path)
+    async with asyncio.timeout(30):  # the server notices at its next write
+        while not any("went away" in r.getMessage() or r.levelno >= logging.ERROR for r in caplog.records):
+            await asyncio.sleep(0.1)
+    await asyncio.sleep(0.5)  # anything else it would log about this request
+    loud = [r for r in caplog.records if r.levelno >= logging.WARNING or r.exc_info]
+    assert not loud, [(r.levelname, r.getMessage()) for r in loud]
+    lines = [r for r in caplog.records if "went away" in r.getMessage()]
+    assert len(lines) == 1 and lines[0].levelno <= logging.INFO
+    assert "/oai" in lines[0].getMessage() and "\n" not in lines[0].getMessage()
