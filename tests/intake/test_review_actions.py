@@ -4,6 +4,7 @@ provenance; protected records and bad input."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 from typing import Any
 
@@ -11,6 +12,7 @@ import asyncpg
 import pytest
 from aiohttp.test_utils import TestClient
 
+from gateway.intake import review
 from tests.intake.helpers import World
 from tests.intake.marcxml import bib, holding
 from tests.intake.review_world import (
@@ -259,3 +261,22 @@ async def test_keeping_the_attached_record_or_dismissing_changes_nothing(client:
     assert (await record(client, s.a))["provenance"][-1]["action"] == "keep"
     listed = (await (await client.get("/admin/review?all=1", headers=ADMIN)).json())["items"]
     assert listed[0]["resolution"]["action"] == "keep" and listed[0]["resolved_by"] == "admin (Kim)"
+
+
+async def test_a_delivery_loading_during_a_merge_waits_and_meets_the_survivor(
+        client: TestClient, world: World, pool: asyncpg.Pool) -> None:
+    """The action takes the loader's advisory locks: a batch carrying the merged-away record's ISBN
+    waits for the merge to commit, then matches the survivor (never the deleted record)."""
+    s = await scene(client, world)
+    async with pool.acquire() as conn:
+        tx = conn.transaction()
+        await tx.start()
+        try:
+            await review.resolve(conn, s.item, "merge", record_id=s.b, actor="test")
+            loading = asyncio.create_task(load(client, world.other_token, bib(own_id="W1", isbn=[ISBN_A])))
+            await asyncio.sleep(1.0)
+            assert not loading.done()  # waiting for the merge's locks
+        finally:
+            await tx.commit()
+    entry = (await loading)["records"][0]
+    assert entry["record_id"] == s.b and entry["candidates"] == [s.b]
