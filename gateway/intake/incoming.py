@@ -14,9 +14,29 @@ import asyncpg
 
 from gateway.intake.prepare import PreparedBib, new_parser, prepare_bib
 from gateway.store.queries import load
-from protocols.marc.xmlreader import MarcXmlParser, XMLFault
+from protocols.marc.isoreader import IsoFault, IsoParser
+from protocols.marc.xmlreader import MarcXmlParser, ReadResult, XMLFault, element_to_record
 
 Q = load("review")
+
+
+def _find(parser: MarcXmlParser | IsoParser, data: bytes | None,
+          position: int) -> tuple[ReadResult | None, int]:
+    """The record at `position` if this chunk (None: the end) completes it; the last position read.
+    MARCXML records before it are passed over without being converted, and lazily, so a syntax
+    error later in the same chunk does not hide the record."""
+    last = 0
+    if isinstance(parser, MarcXmlParser):
+        for pos, elem in parser.iter_elements(data):
+            if pos == position:
+                return element_to_record(elem, pos), pos
+            last = pos
+        return None, last
+    for result in parser.close() if data is None else parser.feed(data):
+        if result.position == position:
+            return result, result.position
+        last = result.position
+    return None, last
 
 
 async def incoming_record(conn: asyncpg.Connection, delivery_id: int, position: int,
@@ -27,22 +47,19 @@ async def incoming_record(conn: asyncpg.Connection, delivery_id: int, position: 
     if meta is None:
         return None
     parser = new_parser(meta["format"], meta["charset"])
-    # MARCXML lazily: a syntax error later in the same chunk does not hide the record before it
-    feed = parser.iter_feed if isinstance(parser, MarcXmlParser) else parser.feed
     seq = 0
     try:
         while True:
             data = await conn.fetchval(Q["chunk"], delivery_id, seq)
-            last = 0
-            for pos, record, problems in (parser.close() if data is None else feed(data)):
-                if pos == position:
-                    if record is not None and record.is_holdings:
-                        return None
-                    return prepare_bib(pos, record, problems, meta["supplier_code"], org_code)
-                last = pos
+            # in a thread: parsing a long payload must not hold up the event loop's other requests
+            found, last = await asyncio.to_thread(_find, parser, data, position)
+            if found is not None:
+                pos, record, problems = found
+                if record is not None and record.is_holdings:
+                    return None
+                return prepare_bib(pos, record, problems, meta["supplier_code"], org_code)
             if data is None or last > position:
                 return None
             seq += 1
-            await asyncio.sleep(0)  # a long payload: let other requests in between chunks
-    except XMLFault:
+    except (XMLFault, IsoFault):  # a payload that fails before the position: nothing to give
         return None

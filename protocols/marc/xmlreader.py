@@ -339,6 +339,14 @@ class MarcXmlParser:
     def feed(self, data: bytes) -> list[ReadResult]:
         return list(self.iter_feed(data))
 
+    def iter_elements(self, data: bytes | None) -> Iterator[tuple[int, etree._Element]]:
+        """Like iter_feed (None: close), with the record elements unconverted and numbered as
+        iter_feed numbers them, for a reader after one record of many: convert the one wanted with
+        `element_to_record` before taking the next (each is cleared once passed)."""
+        for elem in self._stream.close() if data is None else self._stream.feed(data):
+            self.count += 1
+            yield self.count, elem
+
     def close(self) -> list[ReadResult]:
         return list(self.iter_close())
 

@@ -13,8 +13,10 @@ import pytest
 from aiohttp.test_utils import TestClient
 
 from gateway.intake import review
-from tests.intake.helpers import World
-from tests.intake.marcxml import bib, holding
+from protocols.marc.writer import to_iso2709
+from protocols.marc.xmlreader import read_marcxml
+from tests.intake.helpers import World, deliver
+from tests.intake.marcxml import bib, collection, holding
 from tests.intake.review_world import (
     ADMIN,
     ISBN_A,
@@ -280,3 +282,24 @@ async def test_a_delivery_loading_during_a_merge_waits_and_meets_the_survivor(
             await tx.commit()
     entry = (await loading)["records"][0]
     assert entry["record_id"] == s.b and entry["candidates"] == [s.b]
+
+
+async def test_separate_reads_an_iso2709_delivery_back(client: TestClient, world: World) -> None:
+    """The incoming record is found again in an ISO 2709 payload too, after a bad record before it."""
+    first = await load(client, world.supplier_token, bib(own_id="I1", isbn=[ISBN_A], level=" "))
+    second = await load(client, world.supplier_token, bib(own_id="I2", isbn=[ISBN_B], level=" "))
+    records = [r.record for r in read_marcxml([collection(
+        bib(own_id="I0", isbn=["9789100000002"], title="Före"),
+        bib(own_id="I3", isbn=[ISBN_A, ISBN_B], title="Från ISO 2709", level="5"), holding("Sods"))])]
+    body = b"00012nam  2200000 i 4500\x1e\x1d" + b"".join(to_iso2709(r) for r in records if r is not None)
+    status, report = await deliver(client, world.supplier_token, body, content_type="application/marc")
+    assert status == 200, report
+    entry = next(r for r in report["records"] if r["title"] == "Från ISO 2709")
+    assert len(entry["candidates"]) == 2
+    (item,) = (await (await client.get("/admin/review", headers=ADMIN)).json())["items"]
+    resp = await client.post(f"/admin/review/{item['id']}/resolve", headers=ADMIN, json={"action": "separate"})
+    assert resp.status == 200, await resp.text()
+    new = (await resp.json())["record_id"]
+    assert new not in (first["records"][0]["record_id"], second["records"][0]["record_id"])
+    detail = await record(client, new)
+    assert detail["summary"]["title"] == "Från ISO 2709" and live_sigels(detail) == ["Sods"]
