@@ -138,17 +138,19 @@ def count_items(scope: Scope) -> str:
 EARLIEST = """
 SELECT least((SELECT min(modified_at) FROM bib_records), (SELECT min(modified_at) FROM holdings))"""
 
-# The harvest horizon: no transaction still running can give an item a datestamp before it.
-# Items get now() - their writing transaction's start - as datestamp, and become visible only at
-# commit, so the horizon is the start of the oldest transaction in progress in this database
-# (any client backend, written yet or not: one that has only read so far may still write with
-# its earlier now()), and at most the present minus $1 seconds, which covers the moment between
-# a transaction taking its start time and publishing it in pg_stat_activity.
+# The harvest horizon (docs/oai-pmh.md, "Datestamps and the horizon"): an instant before which
+# every datestamp any transaction will ever commit is already committed. Writers take datestamps
+# from oai_datestamp() (migration 0011), which registers its transaction with a shared advisory
+# lock keyed by a lower bound of the datestamp (whole seconds) before it reads the clock; so the
+# horizon is the least of this statement's start and every registered key. A writer registered
+# after the lock table was read takes a datestamp later than this statement's start. The caller
+# reads its data in later statements (later snapshots), which see every writer that had let go
+# of its lock: it has committed (or rolled back) by then.
 HORIZON = """
-SELECT least(clock_timestamp() - make_interval(secs => $1), min(a.xact_start))
-FROM pg_stat_activity a
-WHERE a.datname = current_database() AND a.backend_type = 'client backend'
-  AND a.pid <> pg_backend_pid() AND a.xact_start IS NOT NULL"""
+SELECT least(statement_timestamp(), min(to_timestamp(l.objid::bigint)))
+FROM pg_locks l
+WHERE l.locktype = 'advisory' AND l.classid = 1330005321 AND l.objsubid = 2
+  AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database())"""
 
 # ListSets pages: keyset on the primary key / unique index ($1 the last code sent, $2 the limit).
 LIBRARIES = "SELECT sigel, name FROM libraries ORDER BY sigel LIMIT $1"

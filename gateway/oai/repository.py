@@ -15,8 +15,6 @@ from protocols.oai.tokens import Position
 
 #: Datestamp of the start position of a list without `from`.
 _BEGINNING = datetime(1970, 1, 1, tzinfo=UTC)
-#: Seconds the horizon stays behind the present (see queries.HORIZON).
-HORIZON_MARGIN = 0.05
 #: Rows per list query: a larger page is fetched (and rendered) in batches.
 BATCH = 500
 
@@ -47,16 +45,16 @@ def _item(row: asyncpg.Record) -> Item:
 
 
 class SqlRepository:
-    def __init__(self, pool: asyncpg.Pool, horizon_margin: float = HORIZON_MARGIN) -> None:
+    def __init__(self, pool: asyncpg.Pool) -> None:
         self.pool = pool
-        self.horizon_margin = horizon_margin
 
     async def earliest_datestamp(self) -> datetime | None:
         value: datetime | None = await self.pool.fetchval(queries.EARLIEST)
         return value
 
     async def horizon(self) -> datetime:
-        value: datetime = await self.pool.fetchval(queries.HORIZON, self.horizon_margin)
+        """One statement of its own: every later query of the request reads a later snapshot."""
+        value: datetime = await self.pool.fetchval(queries.HORIZON)
         return value
 
     async def list_sets(self, after: tuple[str, str] | None, limit: int, *, inclusive: bool = False) -> list[SetInfo]:

@@ -80,7 +80,8 @@ class Repository(Protocol):
         """The earliest datestamp of any item (None when there are none)."""
 
     async def horizon(self) -> datetime:
-        """An instant before which no transaction still running can give an item a datestamp."""
+        """An instant such that every item with an earlier datestamp that will ever be stored is
+        already visible to every read that starts after this call returns."""
 
     async def list_sets(self, after: tuple[str, str] | None, limit: int, *, inclusive: bool = False) -> list[SetInfo]:
         """At most `limit` libraries and suppliers in set order, after (kind, code), or from it on

@@ -9,9 +9,9 @@ complete answer.
 from __future__ import annotations
 
 import functools
-from collections.abc import AsyncGenerator, Callable, Sequence
+from collections.abc import AsyncGenerator, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 
 from protocols.oai import identifiers
 from protocols.oai.arguments import SET_SPEC, Request, parse
@@ -68,6 +68,16 @@ class _Page:
     total: int
 
 
+@dataclass(slots=True)
+class _Moment:
+    """The instant a request is answered at: the repository's horizon when it came in (see
+    Repository.horizon), and the responseDate, which is never later than the horizon and, on a
+    resumed page, never later than the list's upper bound (docs/oai-pmh.md)."""
+
+    horizon: datetime
+    date: datetime
+
+
 @functools.lru_cache(maxsize=8192)
 def _valid_spec(spec: str) -> bool:
     return SET_SPEC.match(spec) is not None
@@ -116,28 +126,31 @@ class Server:
         repository: Repository,
         config: ServerConfig,
         secret: bytes,
-        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
     ) -> None:
         self.repo = repository
         self.config = config
         self.tokens = TokenCodec(secret)
-        self._clock = clock
         self._id_prefix = f"oai:{config.repository_id}:"
 
     # --- entry point ------------------------------------------------------------------------
     async def respond(self, pairs: Sequence[tuple[str, str]]) -> AsyncGenerator[str, None]:
-        date = format_datestamp(self._clock())
+        """The response to one request. Its responseDate is the horizon read first, in whole
+        seconds (format_datestamp truncates): every item with an earlier datestamp is in the
+        data this request reads afterwards, so `from=responseDate` next time misses nothing."""
+        horizon = await self.repo.horizon()
+        moment = _Moment(horizon, horizon)
         request: Request | None = None
         try:
             request = parse(pairs)
-            body = await self._dispatch(request)
+            body = await self._dispatch(request, moment)
         except OAIError as err:
             echo = request if err.echo_request else None
             yield (
-                f"{HEAD}<responseDate>{date}</responseDate>{self._request_element(echo)}"
+                f"{HEAD}<responseDate>{format_datestamp(moment.date)}</responseDate>{self._request_element(echo)}"
                 f'<error code="{err.code}">{escape(err.message)}</error>{TAIL}'
             )
             return
+        date = format_datestamp(moment.date)
         yield f"{HEAD}<responseDate>{date}</responseDate>{self._request_element(request)}"
         if isinstance(body, str):
             yield body
@@ -156,17 +169,17 @@ class Server:
         attrs = "".join(f' {k}="{attr(v)}"' for k, v in request.args.items())
         return f'<request verb="{request.verb}"{attrs}>{url}</request>'
 
-    async def _dispatch(self, request: Request) -> str | AsyncGenerator[str, None]:
+    async def _dispatch(self, request: Request, moment: _Moment) -> str | AsyncGenerator[str, None]:
         verb = request.verb
         if verb == "Identify":
-            return await self._identify()
+            return await self._identify(moment)
         if verb == "ListMetadataFormats":
             return await self._list_metadata_formats(request)
         if verb == "ListSets":
             return await self._list_sets(request)
         if verb == "GetRecord":
             return await self._get_record(request)
-        return await self._list(request)
+        return await self._list(request, moment)
 
     # --- items ------------------------------------------------------------------------------
     def _header(self, item: Item, set_spec: str | None) -> str:
@@ -195,9 +208,9 @@ class Server:
         return f"<record>{header}<metadata>{fmt.render(item)}</metadata></record>"
 
     # --- verbs ------------------------------------------------------------------------------
-    async def _identify(self) -> str:
+    async def _identify(self, moment: _Moment) -> str:
         c = self.config
-        earliest = await self.repo.earliest_datestamp() or self._clock()
+        earliest = await self.repo.earliest_datestamp() or moment.date
         sample = identifiers.make(c.repository_id, BIB, 100001)
         return (
             "<Identify>"
@@ -305,7 +318,7 @@ class Server:
             raise CannotDisseminateFormat(f"{kind} items are not disseminated in {fmt.prefix}")
         return f"<GetRecord>{self._record(item, fmt, None)}</GetRecord>"
 
-    async def _list(self, request: Request) -> AsyncGenerator[str, None]:
+    async def _list(self, request: Request, moment: _Moment) -> AsyncGenerator[str, None]:
         token = request.get("resumptionToken")
         if token is not None:
             state = self.tokens.decode(token)
@@ -324,11 +337,15 @@ class Server:
             scope = scope_of(set_spec, fmt)
             if scope is None:
                 raise NoRecordsMatch(f"the set holds no items that can be disseminated in {prefix}")
-            horizon = await self.repo.horizon()
+            horizon = moment.horizon
             upper = horizon if until_end is None else min(until_end, horizon)
             if lower is not None and lower >= upper:
                 raise NoRecordsMatch("no items have datestamps in this range")
             after, cursor, total = None, 0, 0
+        # Every page of a list is bounded by its first request's horizon (and `until`), and so
+        # is the responseDate of each: whichever response of a harvest a harvester takes its
+        # next `from` from, nothing between the list's bound and that date is skipped.
+        moment.date = min(moment.date, upper)
         records = request.verb == "ListRecords"
         payload = fmt.payload if records else Payload.NONE
         size = self.config.page_size

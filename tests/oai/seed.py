@@ -1,8 +1,8 @@
 """Test data written straight into the real database, the way the intake's writers do.
 
 Until the intake loader lands, tests seed bib_records/holdings/libraries/suppliers here with
-parameterised INSERTs: modified_at = now() (the writing transaction's start) unless a test
-pins a time, and holdings.set_datestamp = greatest(bib modified, holding modified).
+parameterised INSERTs: modified_at = oai_datestamp() (as the writers take it, migration 0011)
+unless a test pins a time, and holdings.set_datestamp = greatest(bib modified, holding modified).
 """
 
 from __future__ import annotations
@@ -86,7 +86,7 @@ async def add_bib(
     await conn.execute(
         """INSERT INTO bib_records (id, match_class, encoding_level, marcxml, summary, supplier_id,
                                     created_at, modified_at)
-           VALUES ($1, 'am', '5', $2, $3::jsonb, $4, coalesce($5, now()), coalesce($5, now()))""",
+           VALUES ($1, 'am', '5', $2, $3::jsonb, $4, coalesce($5, oai_datestamp()), coalesce($5, oai_datestamp()))""",
         id,
         marcxml if marcxml is not None else bib_xml(id, title, isbn, extra),
         summary(title, isbn),
@@ -104,8 +104,8 @@ async def add_holding(
     id: int = await conn.fetchval("SELECT nextval('holding_id_seq')")
     await conn.execute(
         """INSERT INTO holdings (id, bib_id, sigel, marcxml, created_at, modified_at, set_datestamp)
-           SELECT $1, $2, $3, $4, coalesce($5, now()), coalesce($5, now()),
-                  greatest(b.modified_at, coalesce($5, now()))
+           SELECT $1, $2, $3, $4, coalesce($5, oai_datestamp()), coalesce($5, oai_datestamp()),
+                  greatest(b.modified_at, coalesce($5, oai_datestamp()))
            FROM bib_records b WHERE b.id = $2""",
         id,
         bib_id,
@@ -121,16 +121,16 @@ async def touch_bib(conn: asyncpg.Connection, bib_id: int, *, title: str | None 
     async with conn.transaction():
         if title is not None:
             await conn.execute(
-                "UPDATE bib_records SET marcxml = $2, modified_at = now() WHERE id = $1",
+                "UPDATE bib_records SET marcxml = $2, modified_at = oai_datestamp() WHERE id = $1",
                 bib_id,
                 bib_xml(bib_id, title),
             )
         await conn.execute(
-            "UPDATE bib_records SET modified_at = now(), deleted = deleted OR $2 WHERE id = $1",
+            "UPDATE bib_records SET modified_at = oai_datestamp(), deleted = deleted OR $2 WHERE id = $1",
             bib_id,
             delete,
         )
-        await conn.execute("UPDATE holdings SET set_datestamp = now() WHERE bib_id = $1", bib_id)
+        await conn.execute("UPDATE holdings SET set_datestamp = oai_datestamp() WHERE bib_id = $1", bib_id)
 
 
 async def touch_holding(
@@ -145,7 +145,8 @@ async def touch_holding(
                 holding_xml(holding_id, row["bib_id"], row["sigel"], shelf),
             )
         await conn.execute(
-            """UPDATE holdings SET modified_at = now(), set_datestamp = now(), deleted = deleted OR $2
+            """UPDATE holdings SET modified_at = oai_datestamp(), set_datestamp = oai_datestamp(),
+                                   deleted = deleted OR $2
                WHERE id = $1""",
             holding_id,
             delete,

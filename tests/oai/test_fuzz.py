@@ -53,7 +53,7 @@ async def test_random_requests_always_get_valid_documents(pool: asyncpg.Pool) ->
             bib = await seed.add_bib(conn, f"Bok <{i}> & co", supplier_id=sup, at=t0)
             await seed.add_holding(conn, bib, "S", at=t0)
     config = ServerConfig("http://127.0.0.1/oai", "forvarv.example.org", "a@example.org", page_size=2)
-    server = Server(SqlRepository(pool, horizon_margin=0), config, b"secret")
+    server = Server(SqlRepository(pool), config, b"secret")
     rng = random.Random(20240301)
     tokens: list[str] = []
     codes: set[str] = set()

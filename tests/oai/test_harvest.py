@@ -225,27 +225,30 @@ async def test_changes_during_a_harvest_are_neither_skipped_nor_repeated(
 
 
 async def test_running_writer_holds_the_horizon(endpoint: Endpoint, pool: asyncpg.Pool, db_url: str) -> None:
-    """A transaction that started earlier but commits later must not be skipped by a harvest."""
+    """A transaction that took its datestamp earlier but commits later must not be skipped by a
+    harvest, nor by the next one that starts at the responseDate of the first."""
     await populate(pool)
     slow = await db.connect(db_url)
     try:
         tx = slow.transaction()
         await tx.start()
-        await slow.fetchval("SELECT now()")  # the transaction has begun: its now() is fixed
-        await asyncio.sleep(0.05)
+        late = await seed.add_bib(slow, "Långsam")  # its datestamp is taken: registered
+        await asyncio.sleep(1.1)  # the next whole second
         async with pool.acquire() as conn:
             quick = await seed.add_bib(conn, "Snabb")  # later datestamp, commits first
-        await asyncio.sleep(0.1)
+        root = await endpoint.get(verb="ListIdentifiers", metadataPrefix="marc21", set="bib")
+        response_date = root.findtext("o:responseDate", namespaces=NS) or ""
         got = await harvest(endpoint, "sickle", "bib")
         assert f"{REPO}bib/{quick}" not in got  # held back until the older writer is done
-        late = await seed.add_bib(slow, "Långsam")
+        stamp: datetime = await slow.fetchval("SELECT modified_at FROM bib_records WHERE id = $1", late)
+        assert response_date <= stamp.strftime("%Y-%m-%dT%H:%M:%SZ")
         await tx.commit()
     finally:
         await slow.close()
-    await asyncio.sleep(0.1)
-    got = await harvest(endpoint, "scythe", "bib")
+    got = await harvest(endpoint, "scythe", "bib", from_=response_date)
     assert {f"{REPO}bib/{quick}", f"{REPO}bib/{late}"} <= set(got)
-    assert len(got) == 47
+    assert len(await harvest(endpoint, "scythe", "bib")) == 47
+
 
 
 async def test_tokens_survive_restart_and_a_second_process(endpoint: Endpoint, pool: asyncpg.Pool) -> None:

@@ -56,18 +56,26 @@ async def test_closing_early_leaves_no_query_behind(pool: asyncpg.Pool, monkeypa
     assert pool.get_idle_size() == pool.get_size()
 
 
-async def test_horizon_is_the_oldest_running_transaction(pool: asyncpg.Pool, db_url: str) -> None:
-    repo = SqlRepository(pool, horizon_margin=0.5)
+async def test_horizon_is_held_by_registered_writers_only(pool: asyncpg.Pool, db_url: str) -> None:
+    """The horizon is the present unless a writer has taken a datestamp and not yet ended; then
+    it is at or before that datestamp, whatever the writer did before (reading holds nothing)."""
+    repo = SqlRepository(pool)
     async with pool.acquire() as conn:
-        now: datetime = await conn.fetchval("SELECT clock_timestamp()")
+        before: datetime = await conn.fetchval("SELECT clock_timestamp()")
     horizon = await repo.horizon()
-    assert now - timedelta(seconds=0.6) < horizon < now
+    assert before < horizon < before + timedelta(seconds=1)
     other = await db.connect(db_url)
     try:
         async with other.transaction():
-            started: datetime = await other.fetchval("SELECT now()")  # read-only so far
-            await asyncio.sleep(0.7)
-            assert await repo.horizon() == started
+            started: datetime = await other.fetchval("SELECT now(), count(*) FROM bib_records")  # a read
+            await asyncio.sleep(0.05)
+            assert await repo.horizon() > started + timedelta(seconds=0.05)  # a reader holds nothing
+            await asyncio.sleep(1.1)
+            stamp: datetime = await other.fetchval("SELECT oai_datestamp()")
+            assert await other.fetchval("SELECT oai_datestamp()") == stamp  # one per transaction
+            await asyncio.sleep(1.1)
+            held = await repo.horizon()
+            assert stamp - timedelta(seconds=1) < held <= stamp  # its key: the whole second before
     finally:
         await other.close()
-    assert await repo.horizon() > started
+    assert await repo.horizon() > stamp + timedelta(seconds=1)

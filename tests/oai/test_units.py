@@ -175,6 +175,9 @@ def test_embedding_keeps_the_bib_text_and_appends_holdings() -> None:
 class _Empty:
     """A repository without items (all GetRecord needs)."""
 
+    async def horizon(self) -> datetime:
+        return datetime.now(UTC)
+
     async def get_item(self, kind: str, id: int, payload: Payload) -> Item | None:
         return None
 

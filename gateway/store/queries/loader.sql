@@ -2,6 +2,8 @@
 -- batch of a few hundred records costs a handful of round trips, not several per record. Rows
 -- that cannot exist yet (new records, identifiers of new records, new holdings, per-record
 -- results) are not here: the loader writes them with binary COPY (gateway/intake/loader.py).
+-- OAI datestamps (modified_at, set_datestamp) come from oai_datestamp(), in the column defaults
+-- COPY uses too (migration 0011): never now(), which a harvest could skip (docs/oai-pmh.md).
 
 -- name: delivery_meta
 SELECT d.id, d.supplier_id, s.code AS supplier_code, d.format, d.charset, d.status, d.record_count
@@ -46,12 +48,12 @@ SELECT b.id FROM bib_identifiers i JOIN bib_records b ON b.id = i.bib_id
 -- name: replace_bibs
 UPDATE bib_records b
    SET match_class = t.mc, encoding_level = t.el, marcxml = t.x, summary = t.s::jsonb, xml_unsafe = t.u,
-       modified_at = now()
+       modified_at = oai_datestamp()
   FROM unnest($1::bigint[], $2::text[], $3::text[], $4::text[], $5::text[], $6::boolean[]) AS t(id, mc, el, x, s, u)
  WHERE b.id = t.id;
 
 -- name: touch_holdings_of
-UPDATE holdings SET set_datestamp = now() WHERE bib_id = ANY($1::bigint[]);
+UPDATE holdings SET set_datestamp = oai_datestamp() WHERE bib_id = ANY($1::bigint[]);
 
 -- name: insert_identifiers
 INSERT INTO bib_identifiers (kind, value, bib_id)
@@ -78,8 +80,8 @@ SELECT h.id, h.bib_id, h.sigel, h.deleted
 
 -- name: update_holdings
 UPDATE holdings h
-   SET marcxml = t.x, deleted = t.del, xml_unsafe = t.u, supplier_id = $5, modified_at = now(),
-       set_datestamp = now()
+   SET marcxml = t.x, deleted = t.del, xml_unsafe = t.u, supplier_id = $5, modified_at = oai_datestamp(),
+       set_datestamp = oai_datestamp()
   FROM unnest($1::bigint[], $2::text[], $3::boolean[], $4::boolean[]) AS t(id, x, del, u)
  WHERE h.id = t.id;
 
