@@ -140,7 +140,7 @@ SELECT least((SELECT min(modified_at) FROM bib_records), (SELECT min(modified_at
 
 # The harvest horizon (docs/oai-pmh.md, "Datestamps and the horizon"): an instant before which
 # every datestamp any transaction will ever commit is already committed. Writers take datestamps
-# from oai_datestamp() (migration 0012), which registers its transaction with a shared advisory
+# from oai_datestamp() (migration 0015), which registers its transaction with a shared advisory
 # lock keyed by a lower bound of the datestamp (whole seconds) before it reads the clock; so the
 # horizon is the least of this statement's start and every registered key. A writer registered
 # after the lock table was read takes a datestamp later than this statement's start. The caller

@@ -3,7 +3,7 @@
 -- that cannot exist yet (new records, identifiers of new records, new holdings, per-record
 -- results) are not here: the loader writes them with binary COPY (gateway/intake/loader.py).
 -- OAI datestamps (modified_at, set_datestamp) come from oai_datestamp(), in the column defaults
--- COPY uses too (migration 0012): never now(), which a harvest could skip (docs/oai-pmh.md).
+-- COPY uses too (migration 0015): never now(), which a harvest could skip (docs/oai-pmh.md).
 
 -- name: delivery_meta
 SELECT d.id, d.supplier_id, s.code AS supplier_code, d.format, d.charset, d.status, d.record_count

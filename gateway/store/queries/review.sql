@@ -1,6 +1,6 @@
 -- Queries of the review actions (gateway/intake/review.py, review_moves.py) and of a record's
 -- provenance (gateway/intake/provenance.py). Datestamps: a change a harvester must see sets
--- modified_at / set_datestamp as the loader does (gateway/store/queries/loader.sql).
+-- modified_at / set_datestamp from oai_datestamp() as the loader does (gateway/store/queries/loader.sql).
 
 -- name: items
 SELECT r.id, r.delivery_id, r.position, r.bib_id, r.candidates, r.identifiers, r.reason,
@@ -61,20 +61,20 @@ INSERT INTO holdings (id, bib_id, sigel, marcxml, deleted, supplier_id, xml_unsa
 VALUES ($1, $2, $3, $4, $5, $6, $7)
 
 -- name: overwrite_holding
-UPDATE holdings SET marcxml = $2, deleted = $3, supplier_id = $4, modified_at = now(), set_datestamp = now()
+UPDATE holdings SET marcxml = $2, deleted = $3, supplier_id = $4, modified_at = oai_datestamp(), set_datestamp = oai_datestamp()
  WHERE id = $1
 
 -- name: tombstone_holding
 -- A holding that moved away: deleted in hold:SIGEL, and its record deleted in bib:SIGEL.
-UPDATE holdings SET deleted = true, modified_at = now(), set_datestamp = now() WHERE id = $1
+UPDATE holdings SET deleted = true, modified_at = oai_datestamp(), set_datestamp = oai_datestamp() WHERE id = $1
 
 -- name: touch_holding
-UPDATE holdings SET set_datestamp = now() WHERE id = $1
+UPDATE holdings SET set_datestamp = oai_datestamp() WHERE id = $1
 
 -- name: touch_record
 -- The record is in new sets or holds new holdings: a new datestamp everywhere it is.
-WITH b AS (UPDATE bib_records SET modified_at = now() WHERE id = $1 RETURNING id)
-UPDATE holdings SET set_datestamp = now() WHERE bib_id = $1
+WITH b AS (UPDATE bib_records SET modified_at = oai_datestamp() WHERE id = $1 RETURNING id)
+UPDATE holdings SET set_datestamp = oai_datestamp() WHERE bib_id = $1
 
 -- name: next_holding_id
 SELECT nextval('holding_id_seq')
@@ -113,7 +113,7 @@ INSERT INTO bib_records (id, match_class, encoding_level, marcxml, summary, supp
 VALUES ($1, $2, $3, $4, $5::jsonb, $6, $7)
 
 -- name: merge_away
-UPDATE bib_records SET deleted = true, merged_into = $2, modified_at = now() WHERE id = $1
+UPDATE bib_records SET deleted = true, merged_into = $2, modified_at = oai_datestamp() WHERE id = $1
 
 -- name: redirect_merged
 -- Records merged into the one merged away now name the survivor (no chains to follow).
