@@ -1,7 +1,7 @@
 """Test data written straight into the real database, the way the intake's writers do.
 
 Until the intake loader lands, tests seed bib_records/holdings/libraries/suppliers here with
-parameterised INSERTs: modified_at = oai_datestamp() (as the writers take it, migration 0012)
+parameterised INSERTs: modified_at = oai_datestamp() (as the writers take it, migration 0015)
 unless a test pins a time, and holdings.set_datestamp = greatest(bib modified, holding modified).
 """
 
