@@ -100,7 +100,7 @@ def _child_open(token: int, spec: Spec) -> tuple[None, None]:
     return None, None
 
 
-def _child_feed(token: int, data: bytes | None) -> tuple[Wire, Fault | None]:
+def _child_prepare(token: int, data: bytes | None) -> tuple[Wire, Fault | None]:
     """Prepare what `data` completes (None: the end of the payload, which ends the session)."""
     preparer = _OPEN[token]
     assert isinstance(preparer, Preparer)
@@ -108,7 +108,7 @@ def _child_feed(token: int, data: bytes | None) -> tuple[Wire, Fault | None]:
         if data is None:
             del _OPEN[token]
             return _to_wire(preparer.close()), None
-        return _to_wire(preparer.feed(data)), None
+        return _to_wire(preparer.read(data)), None
     except XMLFault as exc:
         _OPEN.pop(token, None)
         return [], _fault(exc)
@@ -215,7 +215,7 @@ INLINE_SLICE = 64 * 1024
 async def prepared_stream(chunks: AsyncIterator[bytes], spec: Spec, process: ParseProcess | None,
                           record_count: int | None = None) -> AsyncGenerator[Iterable[Prepared], None]:
     """The payload's records, prepared, in order: inline (lazily, as the caller takes them) or,
-    given a ParseProcess and at least its `min_records`, there (see `_ChildFeed`).
+    given a ParseProcess and at least its `min_records`, there (see `_ChildPreparing`).
 
     Close it (contextlib.aclosing) when stopping early, so the second process forgets the delivery.
     """
@@ -223,13 +223,13 @@ async def prepared_stream(chunks: AsyncIterator[bytes], spec: Spec, process: Par
         preparer = Preparer(spec)
         async for data in chunks:
             for start in range(0, len(data), INLINE_SLICE):
-                yield preparer.feed(data[start:start + INLINE_SLICE])
+                yield preparer.read(data[start:start + INLINE_SLICE])
         yield preparer.close()
         return
-    feed = _ChildFeed(process, spec)
-    producer = asyncio.create_task(feed.produce(chunks))
+    preparing = _ChildPreparing(process, spec)
+    producer = asyncio.create_task(preparing.produce(chunks))
     try:
-        while (item := await feed.queue.get()) is not None:
+        while (item := await preparing.queue.get()) is not None:
             if isinstance(item, BaseException):
                 raise item
             yield item
@@ -239,7 +239,7 @@ async def prepared_stream(chunks: AsyncIterator[bytes], spec: Spec, process: Par
             producer.cancel()
             with contextlib.suppress(BaseException):
                 await producer
-        feed.forget()
+        preparing.forget()
 
 
 def _retrieved(future: asyncio.Future[Any]) -> None:
@@ -301,7 +301,7 @@ class _Session:
                 self.executor.submit(_child_drop, self.token)
 
 
-class _ChildFeed(_Session):
+class _ChildPreparing(_Session):
     """Keeps the second process busy on one delivery, in a task of its own.
 
     The payload goes over in slices, a few calls in flight; prepared slices wait in a bounded
@@ -319,10 +319,10 @@ class _ChildFeed(_Session):
             self.send(_child_open, self.spec)
             async for data in chunks:
                 for start in range(0, len(data), CHILD_SLICE):
-                    self.send(_child_feed, data[start:start + CHILD_SLICE])
+                    self.send(_child_prepare, data[start:start + CHILD_SLICE])
                     while len(self.pending) > CHILD_AHEAD:
                         await self._take()
-            self.send(_child_feed, None)
+            self.send(_child_prepare, None)
             while self.pending:
                 await self._take()
             self.closed = True
@@ -340,11 +340,11 @@ class ChildScanner(_Session):
     """The intake's MARCXML scan (well-formed, a MARCXML root, no DTD, records counted), done in
     the second process while this one reads, hashes and stores the body.
 
-    Pieces go over in order, a few in flight; a fault is raised here (by `feed` or `close`) as
+    Pieces go over in order, a few in flight; a fault is raised here (by `scan` or `close`) as
     soon as its answer is back, at most `CHILD_AHEAD` + 1 pieces after the one that holds it.
     """
 
-    async def feed(self, data: bytes) -> None:
+    async def scan(self, data: bytes) -> None:
         self.send(_child_scan, data)
         while len(self.pending) > CHILD_AHEAD or (self.pending and self.pending[0].done()):
             await self.answer()

@@ -217,7 +217,7 @@ class Preparer:
             if item is not None:
                 yield item
 
-    def feed(self, data: bytes) -> Iterator[Prepared]:
+    def read(self, data: bytes) -> Iterator[Prepared]:
         """Lazily: the records are prepared as the caller takes them."""
         return self._each(self.parser.feed(data))
 

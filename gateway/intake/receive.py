@@ -89,7 +89,7 @@ class _Gunzip:
         self._limit = limit
         self._out = 0
 
-    def feed(self, data: bytes) -> list[bytes]:
+    def inflate(self, data: bytes) -> list[bytes]:
         pieces = []
         buf = data
         try:
@@ -180,13 +180,13 @@ async def receive(
                     seq += 1
 
             async for raw in body:
-                for piece in gunzip.feed(raw) if gunzip else [raw]:
+                for piece in gunzip.inflate(raw) if gunzip else [raw]:
                     digest.update(piece)  # of the decoded payload, however it was transferred
                     size += len(piece)
                     if size > max_body:
                         raise PayloadTooLarge(f"the body exceeds the limit of {max_body} bytes")
                     if child is not None:
-                        await child.feed(piece)
+                        await child.scan(piece)
                     else:
                         scanner.feed(piece)
                     pending.extend(piece)
