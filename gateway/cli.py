@@ -257,6 +257,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     console_cli.register_library_commands(lp)
 
+    from gateway.outbox.webhook import cli as webhook_cli
+
+    webhook_cli.register(lp)
+
     cp = sub.add_parser("customer", help="which supplier serves which library").add_subparsers(
         dest="action", required=True)
     a = cp.add_parser("add")

@@ -58,6 +58,7 @@ class Settings:
     oai_page_size: int = 500
     sftp_port: int | None = None             # None: no SFTP server; 0: any free port (tests)
     sftp_host: str | None = None             # None: the HTTP listen address
+    webhook_allow_private: bool = False      # webhooks to loopback/private/link-local addresses
     sru_max_records: int = 100
     sru_timeout_ms: int = 5000
     smtp: SmtpSettings = field(default_factory=SmtpSettings)
@@ -131,6 +132,7 @@ def from_env(env: Mapping[str, str] | None = None) -> Settings:
         oai_page_size=int(get("FORVARV_OAI_PAGE_SIZE", str(s.oai_page_size))),
         sftp_port=int(get("FORVARV_SFTP_PORT")) if get("FORVARV_SFTP_PORT") else None,  # type: ignore[arg-type]
         sftp_host=get("FORVARV_SFTP_HOST") or None,
+        webhook_allow_private=_bool(get("FORVARV_WEBHOOK_ALLOW_PRIVATE", "")),
         sru_max_records=int(get("FORVARV_SRU_MAX_RECORDS", str(s.sru_max_records))),
         sru_timeout_ms=int(get("FORVARV_SRU_TIMEOUT_MS", str(s.sru_timeout_ms))),
         smtp=smtp,

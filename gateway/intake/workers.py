@@ -70,10 +70,13 @@ async def release(conn: asyncpg.Connection, delivery_id: int) -> None:
 
 
 async def _on_finish(conn: asyncpg.Connection, delivery_id: int) -> None:
-    """Runs inside the transaction that marks a delivery done (the e-mail outbox hooks in here)."""
+    """Runs inside the transaction that marks a delivery done (the outbox's channels hook in here:
+    e-mail to library contacts, webhooks to library systems)."""
     from gateway.outbox import queue as outbox
+    from gateway.outbox.webhook import queue as webhooks
 
     await outbox.enqueue_for_delivery(conn, delivery_id)
+    await webhooks.enqueue_for_delivery(conn, delivery_id)
 
 
 async def process_one(pool: asyncpg.Pool, settings: Settings, lease: asyncpg.Connection,

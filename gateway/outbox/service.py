@@ -15,6 +15,7 @@ from gateway.outbox import admin
 from gateway.outbox.mail.render import MailContext
 from gateway.outbox.mail.transport import for_settings
 from gateway.outbox.sender import Sender, SenderPolicy
+from gateway.outbox.webhook import service as webhook_service
 
 log = logging.getLogger(__name__)
 
@@ -25,6 +26,7 @@ SENDER_POLICY = web.AppKey("mail_sender_policy", SenderPolicy)
 def setup(app: web.Application, *, run_sender: bool = True) -> None:
     """Add /admin/notifications and (unless run_sender is False) start the sender with the app."""
     admin.add_routes(app)
+    webhook_service.setup(app, run_sender=run_sender)
     if run_sender:
         app.cleanup_ctx.append(_sender)
 
