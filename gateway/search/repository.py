@@ -68,10 +68,14 @@ def search_statement(
     expr: Expr, sort: Sequence[SortKey], offset: int, limit: int, *, summary: bool = True
 ) -> tuple[str, list[object]]:
     """The statement giving (total, id, marcxml, summary) rows: one row per record of the page,
-    or a single row with NULL id when the page is empty; and its parameters. Without
+    or a single row with NULL id when the page is empty (a count-only search, ``limit`` 0, is a
+    plain count); and its parameters. Without
     ``summary`` the summary column is NULL (not sent, not decoded)."""
     params = Params()
     where = condition(expr, params)
+    if limit == 0:  # count only: no order, no page, no record
+        return f"SELECT count(*) AS total, NULL::bigint AS id, NULL::text AS marcxml, NULL::jsonb AS summary" \
+               f" FROM bib_search s WHERE {where}", params.values  # noqa: S608
     keys = [f"{SORT_COLUMNS[key.key]} AS k{n}" for n, key in enumerate(sort)]
     select = ", ".join(["s.bib_id", *keys])
     page_order = order_by(sort, [f"k{n}" for n in range(len(sort))])

@@ -12,8 +12,6 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
 
-from lxml import etree  # type: ignore[import-untyped, unused-ignore]
-
 from protocols import cql
 from protocols.sru import diagnostics as d
 from protocols.sru import params as p
@@ -22,6 +20,7 @@ from protocols.sru.explain import ServiceInfo, explain_record
 from protocols.sru.indexes import Index
 from protocols.sru.query import Expr, SortKey, resolve, resolve_scan_clause, sort_keys_parameter
 from protocols.sru.records import SCHEMAS, StoredRecord, find_schema, render
+from protocols.sru.xquery import xquery
 
 log = logging.getLogger(__name__)
 
@@ -207,11 +206,7 @@ class SRUService:
         echo.add("version", version)
         echo.add("query", request.get("query"))
         if version != "2.0":
-            container = etree.Element(
-                f"{{{responses.SRW_NS}}}xQuery", nsmap={"srw": responses.SRW_NS, "xcql": responses.XCQL1_NS}
-            )
-            cql.append_operand(container, parsed)
-            echo.add_xml(etree.tostring(container, encoding="unicode"))
+            echo.add_xml(xquery(parsed))
         echo.add("startRecord", start)
         echo.add("maximumRecords", maximum)
         if version == "2.0":

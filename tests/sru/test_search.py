@@ -196,6 +196,14 @@ async def test_counts_and_positions(sru: Endpoint) -> None:
     root = await sru.get(version="1.2", operation="searchRetrieve", query="malmö", maximumRecords=0)
     assert number_of_records(root) == 2
     assert root.find("srw:records", NS) is None
+    # Count only (a plain count statement): with sorting, with any start, with every index kind.
+    for query, total in (("malmö sortBy dc.title", 2), ("cql.allRecords = 1", 5), ("dc.date < 1900", 2),
+                         ("bath.isbn any \"9173435015 9100123455\"", 2), ("dc.creator == \"Strindberg, August\"", 2),
+                         ("bath.possessingInstitution = S not dc.title = röda", 1), ("nosuchword", 0)):
+        root = await sru.get(version="1.2", operation="searchRetrieve", query=query, maximumRecords=0)
+        assert (number_of_records(root), codes(root)) == (total, []), query
+    root = await sru.get(version="1.2", operation="searchRetrieve", query="malmö", maximumRecords=0, startRecord=5)
+    assert (number_of_records(root), codes(root)) == (2, [61])
     root = await sru.get(version="1.2", operation="searchRetrieve", query="malmö", maximumRecords=2)
     assert root.find("srw:nextRecordPosition", NS) is None  # nothing follows
     root = await sru.get(version="1.2", operation="searchRetrieve", query="malmö", startRecord=3)
