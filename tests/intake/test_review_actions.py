@@ -303,3 +303,71 @@ async def test_separate_reads_an_iso2709_delivery_back(client: TestClient, world
     assert new not in (first["records"][0]["record_id"], second["records"][0]["record_id"])
     detail = await record(client, new)
     assert detail["summary"]["title"] == "Från ISO 2709" and live_sigels(detail) == ["Sods"]
+
+
+async def test_merges_chain_and_repoint_the_open_questions(client: TestClient, world: World,
+                                                           pool: asyncpg.Pool) -> None:
+    """Two open items share a record: merging it away in one makes the other name the survivor
+    (closing it if one candidate is left); a later merge carries what was merged before along."""
+    isbn_c = "9789100000004"
+    ids = []
+    for own, isbn, sigel in (("R1", ISBN_A, "Nyks"), ("R2", ISBN_B, "Li"), ("R3", isbn_c, "G")):
+        ids.append((await load(client, world.supplier_token, bib(own_id=own, isbn=[isbn], level=" "),
+                               holding(sigel)))["records"][0]["record_id"])
+    a, b, c = ids
+    await load(client, world.supplier_token, bib(own_id="X1", isbn=[ISBN_A, ISBN_B], level="5"), holding("Sods"))
+    await load(client, world.other_token, bib(own_id="X2", isbn=[ISBN_B, isbn_c], level="5"))
+    items = (await (await client.get("/admin/review", headers=ADMIN)).json())["items"]
+    first, second = sorted(items, key=lambda i: i["id"])
+    assert (first["record_id"], second["record_id"]) == (a, a)  # X1 gave a ISBN_B too
+    assert sorted(second["candidates"], key=int) == [a, b, c]
+
+    # first: b is the same book as a
+    resp = await client.post(f"/admin/review/{first['id']}/resolve", headers=ADMIN,
+                             json={"action": "merge", "record_id": a})
+    assert resp.status == 200 and (await resp.json())["closed_items"] == []
+    (still,) = (await (await client.get("/admin/review", headers=ADMIN)).json())["items"]
+    assert still["id"] == second["id"] and still["record_id"] == a and sorted(still["candidates"]) == sorted([a, c])
+
+    # second: a (which took b) is the same book as c
+    resp = await client.post(f"/admin/review/{second['id']}/resolve", headers=ADMIN,
+                             json={"action": "merge", "record_id": c})
+    assert resp.status == 200, await resp.text()
+    detail = await record(client, c)
+    assert sorted(detail["merged_from"], key=int) == sorted([a, b], key=int)
+    assert live_sigels(detail) == ["G", "Li", "Nyks", "Sods"]
+    delivered = {p["record_id"] for p in detail["provenance"] if p["kind"] == "delivery"}
+    assert delivered == {a, b, c}
+    assert (await record(client, b))["merged_into"] == c
+    assert await sru(client, f"bath.isbn = {ISBN_B}") == [c]
+    async with pool.acquire() as conn:
+        assert await conn.fetchval("SELECT count(*) FROM bib_records WHERE NOT deleted") == 1
+
+
+async def test_keep_after_a_merge_moves_the_holdings_from_where_they_went(client: TestClient, world: World) -> None:
+    """An item whose record was merged away (by another item) names the survivor; keeping its
+    incoming record elsewhere then moves the incoming holdings from the survivor."""
+    isbn_c = "9789100000004"
+    ids = []
+    for own, isbn in (("K1", ISBN_A), ("K2", ISBN_B), ("K3", isbn_c)):
+        ids.append((await load(client, world.supplier_token, bib(own_id=own, isbn=[isbn], level=" ")))
+                   ["records"][0]["record_id"])
+    a, b, c = ids
+    # Y2 first (attached to b, with a holding), then Y1 (attached to a)
+    await load(client, world.supplier_token, bib(own_id="Y2", isbn=[ISBN_B, isbn_c], level="5"), holding("Sods"))
+    await load(client, world.supplier_token, bib(own_id="Y1", isbn=[ISBN_A, ISBN_B], level="5"))
+    second, first = sorted((await (await client.get("/admin/review", headers=ADMIN)).json())["items"],
+                           key=lambda i: i["id"])
+    assert (second["record_id"], first["record_id"]) == (b, a)
+    resp = await client.post(f"/admin/review/{first['id']}/resolve", headers=ADMIN,
+                             json={"action": "merge", "record_id": a, "records": [b]})
+    assert resp.status == 200
+    assert live_sigels(await record(client, a)) == ["Sods"]  # Y2's holding came along with b
+    resp = await client.post(f"/admin/review/{second['id']}/resolve", headers=ADMIN,
+                             json={"action": "keep", "record_id": c})
+    assert resp.status == 200, await resp.text()
+    assert [h["sigel"] for h in (await resp.json())["holdings"]] == ["Sods"]
+    assert live_sigels(await record(client, c)) == ["Sods"] and live_sigels(await record(client, a)) == []
+    resp = await client.post(f"/admin/review/{second['id']}/resolve", headers=ADMIN,
+                             json={"action": "keep", "record_id": b})
+    assert resp.status == 409

@@ -41,13 +41,16 @@ SELECT id, deleted, protected, merged_into, match_class, supplier_id
   FROM bib_records WHERE id = ANY($1::bigint[]) ORDER BY id FOR UPDATE
 
 -- name: incoming_holdings
--- The holdings the item's incoming record brought: the delivery's holdings rows under it.
+-- The holdings the item's incoming record brought: the record's holdings now (a merge may have
+-- moved them to it) for the libraries the delivery's holdings under the incoming record named.
 SELECT h.id, h.bib_id, h.sigel, h.marcxml, h.deleted, h.supplier_id, h.xml_unsafe
-  FROM delivery_records r JOIN holdings h ON h.id = r.holding_id
- WHERE r.delivery_id = $1 AND r.kind = 'holding' AND r.parent_position = $2 AND r.holding_id IS NOT NULL
-   AND h.bib_id = $3
+  FROM holdings h
+ WHERE h.bib_id = $3
+   AND h.sigel IN (SELECT r.sigel FROM delivery_records r
+                    WHERE r.delivery_id = $1 AND r.kind = 'holding' AND r.parent_position = $2
+                      AND r.outcome IN ('added', 'updated'))
  ORDER BY h.sigel
-   FOR UPDATE OF h
+   FOR UPDATE
 
 -- name: record_holdings
 SELECT id, bib_id, sigel, marcxml, deleted, supplier_id, xml_unsafe
