@@ -303,6 +303,43 @@ async def test_altered_and_foreign_tokens_are_refused(endpoint: Endpoint, pool: 
     assert re.fullmatch(r"[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+", token)
 
 
+def _respelled(token: str) -> list[str]:
+    """A valid token written otherwise: junk characters, padding, another spelling of the MAC."""
+    payload, mac = token.split(".")
+    alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
+    # 16 MAC bytes in 22 characters: the last one's 4 low bits are unused, so flipping one of them
+    # spells the same bytes
+    other_last = alphabet[alphabet.index(mac[-1]) ^ 1]
+    middle = len(payload) // 2
+    return [
+        f"{payload}.{mac}=",
+        f"{payload}.{mac}==",
+        f"{payload}==.{mac}",
+        f"{payload[:middle]}!{payload[middle:]}.{mac}",
+        f"{payload[:middle]}~{payload[middle:]}.{mac}",
+        f"{payload}.{mac[:5]} {mac[5:]}",
+        f"{payload}.{mac[:5]}*{mac[5:]}",
+        f"{payload}.{mac[:-1]}{other_last}",
+    ]
+
+
+async def test_tokens_respelled_with_junk_or_padding_are_refused(endpoint: Endpoint, pool: asyncpg.Pool) -> None:
+    """Tokens decode strictly: only the exact text the server wrote continues a list."""
+    await populate(pool)
+    async with pool.acquire() as conn:
+        for i in range(10):
+            await seed.add_library(conn, f"L{i:02d}", f"Bibliotek {i}")
+    _, _, token = await _page(endpoint, verb="ListIdentifiers", metadataPrefix="marc21", set="bib")
+    sets_root = await endpoint.get(verb="ListSets")
+    sets_token = sets_root.findtext(".//o:resumptionToken", namespaces=NS)
+    assert token and sets_token
+    for verb, good in (("ListIdentifiers", token), ("ListSets", sets_token)):
+        for bad in _respelled(good):
+            root = await endpoint.get(verb=verb, resumptionToken=bad)
+            assert error_code(root) == "badResumptionToken", (verb, bad)
+        assert error_code(await endpoint.get(verb=verb, resumptionToken=good)) is None
+
+
 async def test_gzip_harvest_with_a_plain_client(endpoint: Endpoint, pool: asyncpg.Pool) -> None:
     await populate(pool)
     await asyncio.sleep(0.1)
