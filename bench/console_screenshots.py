@@ -98,7 +98,7 @@ async def run(url: str, out: Path) -> None:
                     _bib("A4", [three], None), _holding("Sods")))
                 async with http.get(f"{base}/oai?verb=ListRecords&metadataPrefix=marc21&set=bib:Sods") as resp:
                     await resp.read()
-                await _until(pool, "SELECT count(*) > 0 FROM notifications WHERE status = 'sent' AND sigel = 'Sods'")
+                await _until(pool, "SELECT count(*) > 0 FROM notifications WHERE status = 'spooled' AND sigel = 'Sods'")
                 big = synthetic.delivery(3000, ["Sods", "Nyks", "Li", "G"], seed=11, start=10_000)
                 async with http.post(f"{base}/deliveries", data=big, headers={
                         "Authorization": f"Bearer {token}", "Content-Type": "application/marcxml+xml"}) as resp:
@@ -140,7 +140,8 @@ async def run(url: str, out: Path) -> None:
                 await shot("08-review")
                 await page.goto(f"{base}/console/registry")
                 await shot("09-registry")
-                note = await pool.fetchval("SELECT min(id) FROM notifications WHERE sigel = 'Sods' AND status = 'sent'")
+                note = await pool.fetchval(
+                    "SELECT min(id) FROM notifications WHERE sigel = 'Sods' AND status = 'spooled'")
                 await page.goto(f"{base}/console/outbox/{note}")
                 await page.evaluate("document.getElementById('h-preview').scrollIntoView()")
                 await shot("10-mail-preview")

@@ -1,21 +1,15 @@
 """MARC records as cataloguers read them (tag, indicators, subfields), and the differences between
 records shown side by side. Stored MARCXML is read with the intake's own reader (no entities, no
-network); the incoming record of a review item is read back from its delivery's payload."""
+network)."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-import asyncpg
-
-from gateway.intake.prepare import new_parser
-from gateway.store import queries
-from protocols.marc.isoreader import IsoFault
 from protocols.marc.record import Record
 from protocols.marc.xmlreader import XMLFault, read_marcxml
 
-SQL = queries.load("console")
 #: Fields that differ between any two copies of a record by nature (ids, timestamps): never marked.
 _IGNORED = frozenset({"001", "003", "005"})
 
@@ -71,23 +65,3 @@ def mark_differences(columns: Sequence[Shown | None]) -> None:
         others = [keys for m, keys in enumerate(present) if m != n]
         for row in column.rows:
             row.differs = row.tag not in _IGNORED and any(row.key not in keys for keys in others)
-
-
-async def incoming(conn: asyncpg.Connection, delivery_id: int, position: int) -> Shown | None:
-    """The record at `position` (1-based) of a delivery's payload as the supplier sent it."""
-    spec = await conn.fetchrow("SELECT format, charset FROM deliveries WHERE id = $1", delivery_id)
-    if spec is None:
-        return None
-    parser = new_parser(spec["format"], spec["charset"])
-    try:
-        async with conn.transaction():
-            async for row in conn.cursor(SQL["delivery_payload"], delivery_id, prefetch=2):
-                for result in parser.feed(row["data"]):
-                    if result.position == position:
-                        return shown(result.record) if result.record is not None else None
-            for result in parser.close():
-                if result.position == position:
-                    return shown(result.record) if result.record is not None else None
-    except (XMLFault, IsoFault):
-        return None
-    return None

@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import asyncio
 
+import pytest
 from aiohttp.test_utils import TestClient, TestServer
 from playwright.async_api import Browser, expect
 
 from gateway.demo import synthetic
 from tests.console.browser import sign_in
 from tests.console.conftest import Tokens
-from tests.intake.helpers import deliver
+from tests.intake import review_world
+from tests.intake.helpers import World, deliver
 from tests.intake.marcxml import bib, collection, holding
 
 RECORDS = 5000
@@ -133,7 +135,7 @@ async def test_admin_opens_a_record_manages_the_registry_and_resends_a_mail(
 
     # the library's e-mail: both parts previewed, then resent
     for _ in range(200):
-        await page.goto(f"{base}/console/outbox?status=sent")
+        await page.goto(f"{base}/console/outbox?status=spooled")
         if await page.get_by_role("cell", name="Sods").count():
             break
         await asyncio.sleep(0.1)
@@ -176,3 +178,51 @@ async def test_every_page_is_keyboard_and_screen_reader_usable(
         await page.keyboard.press("Enter")
         assert await page.evaluate("document.activeElement.id") == "main", path
     assert problems == []  # no script error, no resource the Content-Security-Policy refused
+
+
+@pytest.mark.parametrize("action", ["keep", "merge", "separate"])
+async def test_a_cataloguer_settles_a_review_item(browser: Browser, server: TestServer, client: TestClient,
+                                                  tokens: Tokens, action: str) -> None:
+    """Each review action from the item's page, its effect then read through OAI-PMH and SRU."""
+    s = await review_world.scene(client, World(tokens.supplier, tokens.other_supplier))
+    base = _base(server)
+    page = await browser.new_page(locale="en-GB")
+    await sign_in(page, base, tokens.admin)
+    await page.get_by_role("link", name="Review").click()
+    await page.get_by_role("link", name=str(s.item), exact=True).click()
+    await expect(page.get_by_role("heading", name="Incoming record")).to_be_visible()
+    await expect(page.get_by_role("heading", name=f"Candidate {s.a}")).to_be_visible()
+    await expect(page.get_by_role("heading", name=f"Candidate {s.b}")).to_be_visible()
+    await page.get_by_label("Your name (optional)").fill("Kim")
+    if action == "separate":
+        await page.get_by_role("button", name="Separate (new record)").click()
+    else:
+        label = "Keep on this one" if action == "keep" else "Merge into this one"
+        await page.get_by_role("button", name=f"{label} {s.b}").click()
+    resolution = page.locator("#resolution")
+    await expect(resolution).to_contain_text("admin (Kim)")
+    target = (await resolution.get_by_role("link").first.inner_text()).strip()
+
+    sods = await review_world.oai(client, set="bib:Sods", **{"from": s.since})
+    if action == "keep":
+        assert target == s.b
+        assert sods == {review_world.bib_id(s.a): True, review_world.bib_id(s.b): False}
+        assert await review_world.sru(client, "bath.possessingInstitution = Sods") == [s.b]
+    elif action == "merge":
+        assert target == s.b
+        assert sods.get(review_world.bib_id(s.a)) is True and sods.get(review_world.bib_id(s.b)) is False
+        assert await review_world.sru(client, f"rec.id = {s.a}") == []
+        assert await review_world.sru(client, f"bath.isbn = {review_world.ISBN_A}") == [s.b]
+    else:
+        assert target not in (s.a, s.b)
+        assert sods == {review_world.bib_id(s.a): True, review_world.bib_id(target): False}
+        assert await review_world.sru(client, "bath.possessingInstitution = Sods") == [target]
+
+    # the record's page shows the action in its provenance, with who did it
+    await resolution.get_by_role("link").first.click()
+    provenance = page.locator("#provenance")
+    await expect(provenance).to_contain_text("admin (Kim)")
+    await expect(provenance).to_contain_text({"keep": "kept", "merge": "merged", "separate": "separated"}[action])
+    # and the item is closed: no more action buttons
+    await page.goto(f"{base}/console/review/{s.item}")
+    await expect(page.get_by_role("button", name="Separate (new record)")).to_have_count(0)

@@ -174,11 +174,11 @@ async def test_registry_forms(client: TestClient, tokens: Tokens) -> None:
 async def _notification(pool: asyncpg.Pool, sigel: str) -> int:
     for _ in range(200):
         async with pool.acquire() as conn:
-            nid = await conn.fetchval("SELECT id FROM notifications WHERE sigel = $1 AND status = 'sent'", sigel)
+            nid = await conn.fetchval("SELECT id FROM notifications WHERE sigel = $1 AND status = 'spooled'", sigel)
         if nid:
             return int(nid)
         await asyncio.sleep(0.1)
-    raise AssertionError("no notification was sent")
+    raise AssertionError("no notification was written")
 
 
 async def test_outbox_preview_and_resend(client: TestClient, pool: asyncpg.Pool, tokens: Tokens) -> None:
@@ -211,3 +211,36 @@ async def test_outbox_preview_and_resend(client: TestClient, pool: asyncpg.Pool,
     assert (await client.post(f"/console/outbox/{nid}/resend", data={"csrf": csrf})).status == 404
     await sign_in(client, tokens.supplier)
     assert (await client.get("/console/outbox")).status == 404
+
+
+async def test_review_actions_refused_say_why(client: TestClient, pool: asyncpg.Pool, tokens: Tokens) -> None:
+    from tests.intake import review_world
+    from tests.intake.helpers import World
+
+    s = await review_world.scene(client, World(tokens.supplier, tokens.other_supplier))
+    async with pool.acquire() as conn:
+        await conn.execute("UPDATE bib_records SET protected = true WHERE id = $1", int(s.a))
+    await sign_in(client, tokens.admin)
+    path = f"/console/review/{s.item}"
+    html = await (await client.get(path, headers={"Accept-Language": "en"})).text()
+    assert "Merge protected records too" in html
+    csrf = await page_csrf(client, path)
+    assert (await client.post(f"{path}/resolve", data={"choice": f"merge:{s.b}"})).status == 403
+    resp = await client.post(f"{path}/resolve", data={"csrf": csrf, "choice": f"merge:{s.b}"})
+    assert resp.status == 409 and "protected" in await resp.text()
+    resp = await client.post(f"{path}/resolve", data={"csrf": csrf, "choice": "explode"})
+    assert resp.status == 400 and "action must be one of" in await resp.text()
+    resp = await client.post(f"{path}/resolve", data={"csrf": csrf, "choice": "keep:12345678"})
+    assert resp.status == 404 and "no bibliographic record 12345678" in await resp.text()
+    assert (await client.post("/console/review/999999/resolve", data={"csrf": csrf, "choice": "separate"})).status \
+        == 404
+    resp = await client.post(f"{path}/resolve", data={"csrf": csrf, "choice": f"merge:{s.b}",
+                                                      "override_protected": "on"}, allow_redirects=False)
+    assert resp.status == 303
+    async with pool.acquire() as conn:
+        assert await conn.fetchval("SELECT merged_into FROM bib_records WHERE id = $1", int(s.a)) == int(s.b)
+    again = await client.post(f"{path}/resolve", data={"csrf": csrf, "choice": "separate"})
+    assert again.status == 409 and "already resolved" in await again.text()
+    await sign_in(client, tokens.supplier)
+    csrf = await page_csrf(client)
+    assert (await client.post(f"{path}/resolve", data={"csrf": csrf, "choice": "separate"})).status == 404

@@ -1,5 +1,6 @@
 """A bibliographic record: its MARC, holdings per library (tombstones marked), identifiers,
-provenance, protect / unprotect, and links to OAI-PMH GetRecord and an SRU rec.id search."""
+provenance (gateway.intake.provenance: deliveries and review actions), protect / unprotect, and
+links to OAI-PMH GetRecord and an SRU rec.id search."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ from gateway.console.web import page, redirect, require_admin, viewer
 from gateway.errors import NotFound
 from gateway.http.appkeys import POOL, SETTINGS
 from gateway.intake import protection
+from gateway.intake.provenance import record_provenance
 from gateway.store import db
 
 
@@ -40,7 +42,9 @@ async def detail(request: web.Request) -> web.Response:
         rec = await conn.fetchrow(SQL["record_get"], rid)
         identifiers = await conn.fetch(SQL["record_identifiers"], rid)
         holdings = [dict(h) for h in await conn.fetch(SQL["record_holdings"], rid, v.supplier_id, v.sigel)]
-        provenance = await conn.fetch(SQL["record_provenance"], rid, v.supplier_id)
+        provenance = await record_provenance(conn, rid)
+    if v.supplier_code is not None:  # a supplier sees its own deliveries of the record, not the others'
+        provenance = [p for p in provenance if p["kind"] != "delivery" or p["supplier"] == v.supplier_code]
     for h in holdings:
         h["shown"] = marc_view.parse(h["marcxml"])
     return page(request, "record.html", rec=rec, marc=marc_view.parse(rec["marcxml"]), identifiers=identifiers,

@@ -129,7 +129,7 @@ SELECT true FROM bib_records b
    AND ($3::text IS NULL OR EXISTS (SELECT FROM holdings h WHERE h.bib_id = b.id AND h.sigel = $3));
 
 -- name: record_get
-SELECT b.id, b.marcxml, b.summary, b.protected, b.encoding_level, b.match_class, b.deleted,
+SELECT b.id, b.marcxml, b.summary, b.protected, b.encoding_level, b.match_class, b.deleted, b.merged_into,
        b.created_at, b.modified_at, s.code AS supplier
   FROM bib_records b LEFT JOIN suppliers s ON s.id = b.supplier_id
  WHERE b.id = $1;
@@ -142,10 +142,3 @@ SELECT h.id, h.sigel, l.name AS library, s.code AS supplier, h.marcxml, h.create
   FROM holdings h JOIN libraries l ON l.sigel = h.sigel LEFT JOIN suppliers s ON s.id = h.supplier_id
  WHERE h.bib_id = $1 AND ($2::bigint IS NULL OR h.supplier_id = $2) AND ($3::text IS NULL OR h.sigel = $3)
  ORDER BY h.sigel;
-
--- name: record_provenance
-SELECT r.delivery_id, r.position, r.outcome, r.candidates, d.received_at, d.finished_at, s.code AS supplier
-  FROM delivery_records r JOIN deliveries d ON d.id = r.delivery_id JOIN suppliers s ON s.id = d.supplier_id
- WHERE r.record_id = $1 AND r.kind = 'bib' AND ($2::bigint IS NULL OR d.supplier_id = $2)
- ORDER BY r.delivery_id DESC, r.position
- LIMIT 200;
