@@ -35,7 +35,7 @@ sys.path.insert(0, str(ROOT))
 
 import benchdb  # noqa: E402  (bench/, beside this script)
 
-from gateway import db, migrations  # noqa: E402
+from gateway.store import db, migrations  # noqa: E402
 
 SECRET = "bench-secret"
 LIBRARIES = ["S", "Sods", "Gdig", "Uu", "L"]

@@ -38,7 +38,8 @@ sys.path.insert(0, str(ROOT))
 import benchdb  # noqa: E402  (bench/, beside this script)
 import procstat  # noqa: E402  (bench/, beside this script)
 
-from gateway import db, migrations, synthetic  # noqa: E402
+from gateway.demo import synthetic  # noqa: E402
+from gateway.store import db, migrations  # noqa: E402
 
 SIGELS = benchdb.SIGELS
 MARC = "{http://www.loc.gov/MARC21/slim}record"
