@@ -231,6 +231,10 @@ async def test_overview_counts_and_last_harvest(client: TestClient, tokens: Toke
     await sign_in(client, tokens.supplier)
     html = await (await client.get("/", headers={"Accept-Language": "en"})).text()
     assert "Last harvest" not in html and "Open review items" not in html
+    await sign_in(client, tokens.library)
+    html = await (await client.get("/", headers={"Accept-Language": "en"})).text()
+    assert "<h3>Holdings (Sods)</h3>" in html and "<dt>Created</dt>" not in html
+    assert "Södertörns" in html and "Nyköpings" not in html  # only its own last harvest
 
 
 async def test_library_tokens_through_admin_api_and_cli(client: TestClient, pool: asyncpg.Pool) -> None:
