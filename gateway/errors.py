@@ -31,3 +31,10 @@ class Invalid(GatewayError):
 class Unauthorized(GatewayError):
     status = 401
     code = "unauthorized"
+
+
+class DatabaseUnavailable(GatewayError):
+    """The database cannot be reached or refuses the connection (down, wrong URL, wrong password)."""
+
+    status = 503
+    code = "database_unavailable"

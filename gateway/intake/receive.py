@@ -20,6 +20,7 @@ from dataclasses import dataclass
 import asyncpg
 
 from gateway.errors import GatewayError, Invalid
+from gateway.intake import sniff
 from gateway.intake.parse_process import ChildScanner, ParseProcess
 from gateway.registry import Supplier
 from protocols.marc.isoreader import IsoFault, IsoScanner
@@ -167,6 +168,7 @@ async def receive(
             size = 0
             seq = 0
             pending = bytearray()
+            head = bytearray()  # the first bytes, to say what a refused body looks like instead
 
             async def flush(final: bool) -> None:
                 nonlocal seq
@@ -182,6 +184,8 @@ async def receive(
             async for raw in body:
                 for piece in gunzip.inflate(raw) if gunzip else [raw]:
                     digest.update(piece)  # of the decoded payload, however it was transferred
+                    if len(head) < sniff.HEAD_SIZE:
+                        head.extend(piece[:sniff.HEAD_SIZE - len(head)])
                     size += len(piece)
                     if size > max_body:
                         raise PayloadTooLarge(f"the body exceeds the limit of {max_body} bytes")
@@ -219,12 +223,13 @@ async def receive(
                                   "send it again") from None
         except IsoFault as fault:
             await tx.rollback()
-            raise BadPayload(f"not usable ISO 2709: {fault}", iso_code=fault.code, record=fault.position,
+            raise BadPayload(f"not usable ISO 2709: {fault}{sniff.hint(bytes(head), sniff.ISO2709)}",
+                             iso_code=fault.code, record=fault.position,
                              offset=fault.offset) from None
         except XMLFault as fault:
             await tx.rollback()
             raise BadPayload(
-                f"not a usable MARCXML document: {fault}",
+                f"not a usable MARCXML document: {fault}{sniff.hint(bytes(head), sniff.MARCXML)}",
                 xml_code=fault.code, line=fault.line, column=fault.column,
             ) from None
         except BaseException:

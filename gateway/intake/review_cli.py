@@ -82,7 +82,7 @@ async def record_protect(args: argparse.Namespace, conn: asyncpg.Connection, _: 
 def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     rp = sub.add_parser("review", help="the queue of ambiguous matches").add_subparsers(dest="action",
                                                                                        required=True)
-    a = rp.add_parser("list")
+    a = rp.add_parser("list", help="list open review items (--all: resolved ones too)")
     a.add_argument("--all", action="store_true", help="include resolved items")
     a.add_argument("--json", action="store_true")
     a.set_defaults(func=review_list)

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import json
 from typing import Any
+from urllib.parse import urlsplit
 
 import asyncpg
 
 from gateway.config import Settings
+from gateway.errors import DatabaseUnavailable
 from gateway.store import embedded
 
 #: Row ids are bigint: a larger number names no row (and PostgreSQL would refuse it as a parameter).
@@ -64,14 +66,39 @@ async def _init_connection(conn: asyncpg.Connection) -> None:
                               format="binary")
 
 
+def unavailable(url: str, exc: BaseException) -> DatabaseUnavailable:
+    """The error for a database that could not be connected to: where (never the password) and why."""
+    parts = urlsplit(url)
+    where = f"{parts.hostname or 'localhost'}:{parts.port or 5432}{parts.path or ''}"
+    if isinstance(exc, ConnectionRefusedError):
+        why = "connection refused (is PostgreSQL running there?)"
+    elif isinstance(exc, TimeoutError):
+        why = "no answer in time"
+    elif isinstance(exc, OSError):
+        why = exc.strerror or str(exc)
+    else:
+        why = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+    return DatabaseUnavailable(f"cannot use the database at {where}: {why}")
+
+
+#: What connecting can fail with when the server is down, unreachable or refuses us.
+CONNECT_ERRORS = (OSError, TimeoutError, asyncpg.PostgresError, asyncpg.InterfaceError)
+
+
 async def connect(url: str) -> asyncpg.Connection:
-    conn: asyncpg.Connection = await asyncpg.connect(url)
+    try:
+        conn: asyncpg.Connection = await asyncpg.connect(url)
+    except CONNECT_ERRORS as exc:
+        raise unavailable(url, exc) from exc
     await _init_connection(conn)
     return conn
 
 
 async def create_pool(url: str, *, min_size: int = 2, max_size: int = 10, **kwargs: Any) -> asyncpg.Pool:
-    pool: asyncpg.Pool = await asyncpg.create_pool(
-        url, min_size=min_size, max_size=max_size, init=_init_connection, **kwargs
-    )
+    try:
+        pool: asyncpg.Pool = await asyncpg.create_pool(
+            url, min_size=min_size, max_size=max_size, init=_init_connection, **kwargs
+        )
+    except CONNECT_ERRORS as exc:
+        raise unavailable(url, exc) from exc
     return pool

