@@ -14,11 +14,7 @@ explain lists, in its order (cql, dc, bath, rec, forvarv).
 
 from __future__ import annotations
 
-import re
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
-from typing import TypeAlias
+from collections.abc import Mapping
 
 from protocols import cql
 from protocols.cql import Mask, analyse_term
@@ -34,61 +30,8 @@ from protocols.sru.indexes import (
     Kind,
     lookup,
 )
-
-
-@dataclass(frozen=True, slots=True)
-class Word:
-    text: str          # literal text, escapes resolved, masks removed
-    prefix: bool = False  # right truncation: word*
-
-
-@dataclass(frozen=True, slots=True)
-class WordsClause:
-    index: Index
-    op: str                      # all | any | adj | exact
-    words: tuple[Word, ...]
-    anchored_start: bool = False
-    anchored_end: bool = False
-
-
-@dataclass(frozen=True, slots=True)
-class ValueClause:
-    index: Index
-    values: tuple[str, ...]      # exact values, any of them matches
-
-
-@dataclass(frozen=True, slots=True)
-class RangeClause:
-    """``low <= value < high`` (a bound of None is open); ``negate`` for ``<>``."""
-
-    index: Index
-    low: int | datetime | None
-    high: int | datetime | None
-    negate: bool = False
-
-
-@dataclass(frozen=True, slots=True)
-class AllClause:
-    index: Index
-
-
-@dataclass(frozen=True, slots=True)
-class Boolean:
-    op: str                      # and | or | not
-    left: Expr
-    right: Expr
-
-
-Clause: TypeAlias = WordsClause | ValueClause | RangeClause | AllClause
-Expr: TypeAlias = Clause | Boolean
-
-
-@dataclass(frozen=True, slots=True)
-class SortKey:
-    key: str                     # title | creator | date | lastModified
-    ascending: bool = True
-    missing_high: bool = True    # missing values sort as if higher than any value
-
+from protocols.sru.nodes import AllClause, Boolean, Clause, Expr, RangeClause, SortKey, ValueClause, Word, WordsClause
+from protocols.sru.ranges import range_clause, time_interval, year_interval
 
 _NOOP_RELATION_MODIFIERS = {"ignorecase", "ignoreaccents"}
 _MIN_TRUNCATED = 2
@@ -229,10 +172,10 @@ def _clause(clause: cql.SearchClause, scope: Mapping[str | None, str]) -> Clause
         return _words(clause, index, relation)
     pattern = _plain_pattern(clause, index)
     if index.kind is Kind.YEAR:
-        return _range_clause(index, relation, pattern.literal, _year_interval,
+        return range_clause(index, relation, pattern.literal, year_interval,
                              "within wants two years: \"1990 1999\"")
     if index.kind is Kind.DATETIME:
-        return _range_clause(index, relation, pattern.literal, _time_interval,
+        return range_clause(index, relation, pattern.literal, time_interval,
                              "within wants two dates: \"2024-01-01 2024-06-30\"")
     text = pattern.literal.strip()
     values = tuple(text.split()) if relation == "any" else (text,)
@@ -314,88 +257,6 @@ def _words(clause: cql.SearchClause, index: Index, relation: str) -> WordsClause
     # Zebra and the Library of Congress do.
     op = {"=": "adj", EXACT: "exact"}.get(relation, relation)
     return WordsClause(index, op, tuple(words), anchored_start, anchored_end)
-
-
-# --- years and times ----------------------------------------------------------------------------
-
-_YEAR = re.compile(r"^(\d{1,4})(?:-\d\d(?:-\d\d)?)?$")
-
-
-def _year_interval(text: str, index: Index) -> tuple[int, int]:
-    """The years a value names, as [year, year + 1)."""
-    m = _YEAR.match(text)
-    if not m:
-        raise d.InvalidTermFormat(f"{index.qualified} wants a year (YYYY), not {text!r}")
-    year = int(m.group(1))
-    return year, year + 1
-
-
-_DATETIME = re.compile(
-    r"^(\d{4})(?:-(\d\d)(?:-(\d\d)(?:[T ](\d\d):(\d\d)(?::(\d\d)(?:\.\d+)?)?(Z|[+-]\d\d:?\d\d)?)?)?)?$"
-)
-
-
-def _time_interval(text: str, index: Index) -> tuple[datetime, datetime]:
-    """The span of time an ISO 8601 value names, at its precision (UTC unless an offset)."""
-    m = _DATETIME.match(text)
-    if not m:
-        raise d.InvalidTermFormat(f"{index.qualified} wants an ISO 8601 date or time, not {text!r}")
-    year, month, day, hour, minute, second, zone = m.groups()
-    try:
-        if month is None:
-            start = datetime(int(year), 1, 1, tzinfo=UTC)
-            return start, start.replace(year=start.year + 1)
-        if day is None:
-            start = datetime(int(year), int(month), 1, tzinfo=UTC)
-            following = (start + timedelta(days=32)).replace(day=1)
-            return start, following
-        if hour is None:
-            start = datetime(int(year), int(month), int(day), tzinfo=UTC)
-            return start, start + timedelta(days=1)
-        stamp = f"{year}-{month}-{day}T{hour}:{minute}:{second or '00'}{_zone(zone)}"
-        start = datetime.fromisoformat(stamp).astimezone(UTC)
-        return start, start + (timedelta(seconds=1) if second else timedelta(minutes=1))
-    except (ValueError, OverflowError) as e:
-        raise d.InvalidTermFormat(f"{text!r}: {e}") from e
-
-
-def _zone(zone: str | None) -> str:
-    if zone is None or zone == "Z":
-        return "+00:00"
-    return zone if ":" in zone else f"{zone[:3]}:{zone[3:]}"
-
-
-def _range_clause(
-    index: Index, relation: str, term: str,
-    interval: Callable[[str, Index], tuple[int, int] | tuple[datetime, datetime]], within_help: str,
-) -> RangeClause:
-    """The clause for a year or time term: ``within`` spans from its first value's start to
-    its second value's end; any other relation compares with the span the value names."""
-    text = term.strip()
-    if relation == "within":
-        parts = text.split()
-        if len(parts) != 2:
-            raise d.InvalidTermFormat(within_help)
-        return RangeClause(index, interval(parts[0], index)[0], interval(parts[1], index)[1])
-    start, end = interval(text, index)
-    return _range(index, relation, start, end)
-
-
-def _range(index: Index, relation: str, start: int | datetime, end: int | datetime) -> RangeClause:
-    """The clause for ``relation`` against a value that covers [start, end)."""
-    if relation in ("=", EXACT):
-        return RangeClause(index, start, end)
-    if relation == "<>":
-        return RangeClause(index, start, end, negate=True)
-    if relation == "<":
-        return RangeClause(index, None, start)
-    if relation == "<=":
-        return RangeClause(index, None, end)
-    if relation == ">":
-        return RangeClause(index, end, None)
-    if relation == ">=":
-        return RangeClause(index, start, None)
-    raise d.UnsupportedRelation(f"{relation} on {index.qualified}")
 
 
 # --- sorting ----------------------------------------------------------------------------------
