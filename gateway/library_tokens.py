@@ -12,6 +12,9 @@ import asyncpg
 from gateway.errors import NotFound
 from gateway.registry import get_library, hash_token
 from gateway.store import db
+from gateway.store.queries import load
+
+Q = load("library_tokens")
 
 TOKEN_PREFIX = "fvl_"  # noqa: S105 - a visible marker, not a secret
 
@@ -29,7 +32,7 @@ async def create_token(conn: asyncpg.Connection, sigel: str) -> tuple[int, str]:
     token = TOKEN_PREFIX + secrets.token_urlsafe(32)
     try:
         token_id = await conn.fetchval(
-            "INSERT INTO library_tokens (sigel, token_hash, prefix) VALUES ($1, $2, $3) RETURNING id",
+            Q["create_token"],
             sigel, hash_token(token), token[: len(TOKEN_PREFIX) + 6],
         )
     except asyncpg.ForeignKeyViolationError:  # removed since get_library read it
@@ -40,7 +43,7 @@ async def create_token(conn: asyncpg.Connection, sigel: str) -> tuple[int, str]:
 async def list_tokens(conn: asyncpg.Connection, sigel: str) -> list[dict[str, object]]:
     await get_library(conn, sigel)
     rows = await conn.fetch(
-        "SELECT id, prefix, created_at, revoked_at FROM library_tokens WHERE sigel = $1 ORDER BY id", sigel
+        Q["list_tokens"], sigel
     )
     return [
         {
@@ -59,8 +62,7 @@ async def revoke_token(conn: asyncpg.Connection, sigel: str, token_id: int | Non
     if token_id is not None and not db.is_row_id(token_id):
         raise NotFound(f"library {sigel} has no active token {token_id}")
     status = await conn.execute(
-        """UPDATE library_tokens SET revoked_at = now()
-            WHERE sigel = $1 AND revoked_at IS NULL AND ($2::bigint IS NULL OR id = $2)""",
+        Q["revoke_token"],
         sigel, token_id,
     )
     count = int(status.split()[-1])
@@ -71,8 +73,7 @@ async def revoke_token(conn: asyncpg.Connection, sigel: str, token_id: int | Non
 
 async def authenticate(conn: asyncpg.Connection, token: str) -> LibraryToken | None:
     row = await conn.fetchrow(
-        """SELECT t.id, t.sigel, l.name FROM library_tokens t JOIN libraries l USING (sigel)
-            WHERE t.token_hash = $1 AND t.revoked_at IS NULL""",
+        Q["authenticate"],
         hash_token(token),
     )
     return LibraryToken(row["id"], row["sigel"], row["name"]) if row else None

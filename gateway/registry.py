@@ -15,6 +15,9 @@ import asyncpg
 
 from gateway.errors import Conflict, Invalid, NotFound
 from gateway.store import db
+from gateway.store.queries import load
+
+Q = load("registry")
 
 TOKEN_PREFIX = "fvg_"  # noqa: S105 - a visible marker, not a secret
 _EMAIL = re.compile(r"^[^@\s<>\"',;\x00-\x1f\x7f]+@[^@\s<>\"',;\x00-\x1f\x7f]+\.[^@\s<>\"',;\x00-\x1f\x7f]+$")
@@ -84,7 +87,7 @@ async def add_supplier(conn: asyncpg.Connection, code: str, name: str) -> Suppli
     values = _key("code", code, rule), _text("name", name)
     try:
         row = await conn.fetchrow(
-            "INSERT INTO suppliers (code, name) VALUES ($1, $2) RETURNING id, code, name", *values
+            Q["add_supplier"], *values
         )
     except asyncpg.UniqueViolationError:
         raise Conflict(f"supplier {code} exists already") from None
@@ -98,7 +101,7 @@ async def add_supplier(conn: asyncpg.Connection, code: str, name: str) -> Suppli
 
 
 async def get_supplier(conn: asyncpg.Connection, code: str) -> Supplier:
-    row = await conn.fetchrow("SELECT id, code, name FROM suppliers WHERE code = $1", code)
+    row = await conn.fetchrow(Q["get_supplier"], code)
     if row is None:
         raise NotFound(f"no supplier {code}")
     return Supplier(row["id"], row["code"], row["name"])
@@ -106,12 +109,7 @@ async def get_supplier(conn: asyncpg.Connection, code: str) -> Supplier:
 
 async def list_suppliers(conn: asyncpg.Connection) -> list[dict[str, object]]:
     rows = await conn.fetch(
-        """SELECT s.code, s.name, s.created_at,
-                  (SELECT count(*) FROM supplier_tokens t
-                    WHERE t.supplier_id = s.id AND t.revoked_at IS NULL) AS active_tokens,
-                  ARRAY(SELECT c.sigel FROM customers c WHERE c.supplier_id = s.id ORDER BY c.sigel)
-                      AS customers
-             FROM suppliers s ORDER BY s.code"""
+        Q["list_suppliers"]
     )
     return [
         {
@@ -127,7 +125,7 @@ async def list_suppliers(conn: asyncpg.Connection) -> list[dict[str, object]]:
 
 async def remove_supplier(conn: asyncpg.Connection, code: str) -> None:
     try:
-        status = await conn.execute("DELETE FROM suppliers WHERE code = $1", code)
+        status = await conn.execute(Q["remove_supplier"], code)
     except asyncpg.ForeignKeyViolationError:
         raise Conflict(
             f"supplier {code} has deliveries or records; revoke its tokens instead of removing it"
@@ -143,7 +141,7 @@ async def create_token(conn: asyncpg.Connection, code: str) -> tuple[int, str]:
     token = TOKEN_PREFIX + secrets.token_urlsafe(32)
     try:
         token_id = await conn.fetchval(
-            "INSERT INTO supplier_tokens (supplier_id, token_hash, prefix) VALUES ($1, $2, $3) RETURNING id",
+            Q["create_token"],
             supplier.id,
             hash_token(token),
             token[: len(TOKEN_PREFIX) + 6],
@@ -156,7 +154,7 @@ async def create_token(conn: asyncpg.Connection, code: str) -> tuple[int, str]:
 async def list_tokens(conn: asyncpg.Connection, code: str) -> list[dict[str, object]]:
     supplier = await get_supplier(conn, code)
     rows = await conn.fetch(
-        "SELECT id, prefix, created_at, revoked_at FROM supplier_tokens WHERE supplier_id = $1 ORDER BY id",
+        Q["list_tokens"],
         supplier.id,
     )
     return [
@@ -176,8 +174,7 @@ async def revoke_token(conn: asyncpg.Connection, code: str, token_id: int | None
     if token_id is not None and not db.is_row_id(token_id):
         raise NotFound(f"supplier {code} has no active token {token_id}")
     status = await conn.execute(
-        """UPDATE supplier_tokens SET revoked_at = now()
-            WHERE supplier_id = $1 AND revoked_at IS NULL AND ($2::bigint IS NULL OR id = $2)""",
+        Q["revoke_token"],
         supplier.id,
         token_id,
     )
@@ -189,8 +186,7 @@ async def revoke_token(conn: asyncpg.Connection, code: str, token_id: int | None
 
 async def authenticate(conn: asyncpg.Connection, token: str) -> Supplier | None:
     row = await conn.fetchrow(
-        """SELECT s.id, s.code, s.name FROM supplier_tokens t JOIN suppliers s ON s.id = t.supplier_id
-            WHERE t.token_hash = $1 AND t.revoked_at IS NULL""",
+        Q["authenticate"],
         hash_token(token),
     )
     return Supplier(row["id"], row["code"], row["name"]) if row else None
@@ -221,8 +217,7 @@ async def add_library(
     )
     try:
         row = await conn.fetchrow(
-            """INSERT INTO libraries (sigel, name, emails, language, registered, digest)
-               VALUES ($1, $2, $3, $4, $5, $6) RETURNING sigel, name, emails, language, registered, digest""",
+            Q["add_library"],
             *values,
         )
     except asyncpg.UniqueViolationError:
@@ -266,7 +261,7 @@ async def update_library(conn: asyncpg.Connection, sigel: str, /, **changes: obj
 
 async def get_library(conn: asyncpg.Connection, sigel: str) -> dict[str, object]:
     row = await conn.fetchrow(
-        "SELECT sigel, name, emails, language, registered, digest FROM libraries WHERE sigel = $1", sigel
+        Q["get_library"], sigel
     )
     if row is None:
         raise NotFound(f"no library {sigel}")
@@ -275,14 +270,14 @@ async def get_library(conn: asyncpg.Connection, sigel: str) -> dict[str, object]
 
 async def list_libraries(conn: asyncpg.Connection) -> list[dict[str, object]]:
     rows = await conn.fetch(
-        "SELECT sigel, name, emails, language, registered, digest FROM libraries ORDER BY sigel"
+        Q["list_libraries"]
     )
     return [dict(r) for r in rows]
 
 
 async def remove_library(conn: asyncpg.Connection, sigel: str) -> None:
     try:
-        status = await conn.execute("DELETE FROM libraries WHERE sigel = $1", sigel)
+        status = await conn.execute(Q["remove_library"], sigel)
     except asyncpg.ForeignKeyViolationError:
         raise Conflict(
             f"library {sigel} has holdings; mark it unregistered instead of removing it"
@@ -296,7 +291,7 @@ async def add_customer(conn: asyncpg.Connection, code: str, sigel: str) -> None:
     supplier = await get_supplier(conn, code)
     await get_library(conn, sigel)
     try:
-        await conn.execute("INSERT INTO customers (supplier_id, sigel) VALUES ($1, $2)", supplier.id, sigel)
+        await conn.execute(Q["add_customer"], supplier.id, sigel)
     except asyncpg.UniqueViolationError:
         raise Conflict(f"{sigel} is already a customer of {code}") from None
     except asyncpg.ForeignKeyViolationError as exc:  # removed since it was read above
@@ -307,7 +302,7 @@ async def add_customer(conn: asyncpg.Connection, code: str, sigel: str) -> None:
 async def remove_customer(conn: asyncpg.Connection, code: str, sigel: str) -> None:
     supplier = await get_supplier(conn, code)
     status = await conn.execute(
-        "DELETE FROM customers WHERE supplier_id = $1 AND sigel = $2", supplier.id, sigel
+        Q["remove_customer"], supplier.id, sigel
     )
     if status.endswith(" 0"):
         raise NotFound(f"{sigel} is not a customer of {code}")
@@ -315,9 +310,7 @@ async def remove_customer(conn: asyncpg.Connection, code: str, sigel: str) -> No
 
 async def list_customers(conn: asyncpg.Connection, code: str | None = None) -> list[dict[str, object]]:
     rows = await conn.fetch(
-        """SELECT s.code AS supplier, c.sigel, l.name AS library
-             FROM customers c JOIN suppliers s ON s.id = c.supplier_id JOIN libraries l USING (sigel)
-            WHERE $1::text IS NULL OR s.code = $1 ORDER BY s.code, c.sigel""",
+        Q["list_customers"],
         code,
     )
     return [dict(r) for r in rows]

@@ -12,6 +12,9 @@ import asyncpg
 
 from gateway.errors import NotFound
 from gateway.store import db
+from gateway.store.queries import load
+
+Q = load("protection")
 
 
 async def set_protected(conn: asyncpg.Connection, record_id: int, protected: bool) -> dict[str, object]:
@@ -19,8 +22,7 @@ async def set_protected(conn: asyncpg.Connection, record_id: int, protected: boo
     if not db.is_row_id(record_id):
         raise NotFound(f"no bibliographic record {record_id}")
     row = await conn.fetchrow(
-        """UPDATE bib_records SET protected = $2 WHERE id = $1 AND NOT deleted
-           RETURNING id, protected, encoding_level""",
+        Q["set_protected"],
         record_id, protected,
     )
     if row is None:

@@ -173,7 +173,7 @@ async def _resolve(conn: asyncpg.Connection, item_id: int, action: str, target: 
         raise Conflict(f"review item {item_id} is already resolved", resolved_at=_iso(item["resolved_at"]))
     candidates = list(item["candidates"])
     if target is not None and target not in candidates:
-        exists = await conn.fetchval("SELECT true FROM bib_records WHERE id = $1", target)
+        exists = await conn.fetchval(Q["record_exists"], target)
         if not exists:
             raise NotFound(f"no bibliographic record {target}", field="record_id")
         raise Conflict(f"record {target} is not a candidate of review item {item_id} "

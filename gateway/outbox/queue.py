@@ -21,6 +21,9 @@ import asyncpg
 
 from gateway.outbox.mail import content as c
 from gateway.outbox.mail.render import Library, Outgoing
+from gateway.store.queries import load
+
+Q = load("outbox")
 
 #: Statuses a row can have (schemas/migrations/0004_outbox.sql; `spooled`: 0012, written to the
 #: spool folder because no SMTP host is configured).
@@ -30,67 +33,23 @@ DIGEST_TIME_ZONE = "Europe/Stockholm"
 _DIGEST_LOCK = 0x466F726D  # "Form": one digest builder at a time across processes
 NO_ADDRESS = "the library has no contact address"
 
-_DELIVERY = """
-SELECT d.id, d.received_at, coalesce(d.finished_at, now()) AS finished_at, s.code, s.name
-FROM deliveries d JOIN suppliers s ON s.id = d.supplier_id
-WHERE d.id = $1
-"""
+_DELIVERY = Q["delivery"]
 
 # Holdings rows of the delivery for known libraries, with an outcome worth telling about, counted
 # per library and outcome (the parent's outcome tells created from matched): exact for the whole
 # delivery, a handful of rows however large it is.
-_COUNTS = """
-SELECT dr.sigel, dr.outcome, p.outcome AS parent_outcome, count(*) AS n
-FROM delivery_records dr
-JOIN libraries l ON l.sigel = dr.sigel
-LEFT JOIN delivery_records p
-       ON p.delivery_id = dr.delivery_id AND p.position = dr.parent_position AND p.kind = 'bib'
-WHERE dr.delivery_id = $1 AND dr.kind = 'holding' AND dr.outcome = ANY($2::text[])
-GROUP BY dr.sigel, dr.outcome, p.outcome
-"""
+_COUNTS = Q["delivery_counts"]
 
 # The same rows, the first $3 per library, in delivery order (narrow: titles and identifiers come from
 # the parent bib rows and the stored records, fetched once each). Memory: $3 x libraries rows.
-_HOLDINGS = """
-SELECT sigel, position, parent_position, outcome, record_id, title, identifiers, errors
-FROM (
-    SELECT dr.sigel, dr.position, dr.parent_position, dr.outcome, dr.record_id, dr.title,
-           NULLIF(dr.identifiers, '{}') AS identifiers,
-           CASE WHEN dr.outcome = 'rejected' THEN dr.errors::text END AS errors,
-           row_number() OVER (PARTITION BY dr.sigel ORDER BY dr.position) AS nth
-    FROM delivery_records dr
-    JOIN libraries l ON l.sigel = dr.sigel
-    WHERE dr.delivery_id = $1 AND dr.kind = 'holding' AND dr.outcome = ANY($2::text[])
-) h
-WHERE nth <= $3
-ORDER BY position
-"""
+_HOLDINGS = Q["delivery_holdings"]
 
-_PARENTS = """
-SELECT position, outcome, record_id, title, identifiers,
-       CASE WHEN outcome = 'rejected' THEN errors::text END AS errors
-FROM delivery_records
-WHERE delivery_id = $1 AND kind = 'bib' AND position = ANY($2::integer[])
-"""
+_PARENTS = Q["delivery_parents"]
 
-_SUMMARIES = """
-SELECT id, summary ->> 'title' AS title, summary -> 'creators' ->> 0 AS author,
-       summary -> 'isbns' ->> 0 AS isbn, summary -> 'issns' ->> 0 AS issn
-FROM bib_records
-WHERE id = ANY($1::bigint[])
-"""
+_SUMMARIES = Q["delivery_summaries"]
 
 # A library without an address: 'skipped'; a digest library: 'held'; else due now.
-_INSERT = """
-INSERT INTO notifications (kind, sigel, delivery_id, content, item_count, status, last_error)
-SELECT 'delivery', l.sigel, $1, x.content::jsonb, x.n,
-       CASE WHEN cardinality(l.emails) = 0 THEN 'skipped' WHEN l.digest THEN 'held' ELSE 'pending' END,
-       CASE WHEN cardinality(l.emails) = 0 THEN $5::text END
-FROM unnest($2::text[], $3::text[], $4::integer[]) AS x (sigel, content, n)
-JOIN libraries l ON l.sigel = x.sigel
-ON CONFLICT (delivery_id, sigel) WHERE kind = 'delivery' DO NOTHING
-RETURNING id
-"""
+_INSERT = Q["insert_notification"]
 
 
 async def enqueue_for_delivery(conn: asyncpg.Connection, delivery_id: int) -> int:
@@ -157,30 +116,12 @@ async def enqueue_for_delivery(conn: asyncpg.Connection, delivery_id: int) -> in
 # --- daily digests -----------------------------------------------------------------------------
 # Per library in the order of content.merge (finished_at, delivery id), so that a digest can be
 # capped as its parts stream in.
-_HELD = """
-SELECT n.id, n.sigel, n.content::text AS content
-FROM notifications n
-WHERE n.status = 'held'
-  AND (n.created_at AT TIME ZONE $2)::date < (coalesce($1::timestamptz, now()) AT TIME ZONE $2)::date
-ORDER BY n.sigel, n.content #>> '{deliveries,0,finished_at}' COLLATE "C",
-         (n.content #>> '{deliveries,0,id}')::bigint, n.id
-FOR UPDATE
-"""
+_HELD = Q["held_for_digest"]
 _HELD_PREFETCH = 16  # held rows read at a time
 
-_INSERT_DIGEST = """
-INSERT INTO notifications (kind, sigel, content, item_count, status, last_error)
-SELECT 'digest', l.sigel, $2::text::jsonb, $3,
-       CASE WHEN cardinality(l.emails) = 0 THEN 'skipped' ELSE 'pending' END,
-       CASE WHEN cardinality(l.emails) = 0 THEN $4::text END
-FROM libraries l WHERE l.sigel = $1
-RETURNING id
-"""
+_INSERT_DIGEST = Q["insert_digest"]
 
-_MARK_DIGESTED = """
-UPDATE notifications SET status = 'digested', digest_id = $2, updated_at = now()
-WHERE id = ANY($1::bigint[])
-"""
+_MARK_DIGESTED = Q["mark_digested"]
 
 
 async def build_digests(conn: asyncpg.Connection, *, now: datetime | None = None) -> int:
@@ -193,7 +134,7 @@ async def build_digests(conn: asyncpg.Connection, *, now: datetime | None = None
     """
     written = 0
     async with conn.transaction():
-        if not await conn.fetchval("SELECT pg_try_advisory_xact_lock($1)", _DIGEST_LOCK):
+        if not await conn.fetchval(Q["try_digest_lock"], _DIGEST_LOCK):
             return 0
         sigel: str | None = None
         parts: list[c.Content] = []
@@ -222,36 +163,11 @@ async def _write_digest(conn: asyncpg.Connection, sigel: str, parts: list[c.Cont
 
 
 # --- listing and resending ---------------------------------------------------------------------
-_LIST = """
-SELECT id, kind, sigel, delivery_id, digest_id, status, attempts, resends, item_count,
-       next_attempt_at, lease_until, message_id, recipients, last_error, created_at, updated_at, sent_at
-FROM notifications
-WHERE ($1::text[] IS NULL OR status = ANY($1::text[]))
-  AND ($2::text IS NULL OR sigel = $2::text)
-  AND ($3::bigint IS NULL OR id < $3::bigint)
-ORDER BY id DESC
-LIMIT $4
-"""
+_LIST = Q["list_notifications"]
 
-_GET = """
-SELECT id, kind, sigel, delivery_id, digest_id, status, attempts, resends, item_count,
-       next_attempt_at, lease_until, message_id, recipients, last_error, created_at, updated_at, sent_at,
-       content::text AS content_json
-FROM notifications WHERE id = $1
-"""
+_GET = Q["get_notification"]
 
-_RESEND = """
-UPDATE notifications SET
-    status = 'pending',
-    next_attempt_at = now(),
-    lease_until = NULL,
-    updated_at = now(),
-    attempts = CASE WHEN status = 'pending' THEN attempts ELSE 0 END,
-    resends = resends + CASE WHEN status IN ('sent', 'spooled', 'failed') AND attempts > 0 THEN 1 ELSE 0 END,
-    last_error = CASE WHEN status = 'pending' THEN last_error END
-WHERE id = $1 AND status <> 'sending'
-RETURNING id
-"""
+_RESEND = Q["resend_notification"]
 
 
 class ResendResult(enum.Enum):
@@ -298,7 +214,7 @@ async def resend(conn: asyncpg.Connection, notification_id: int) -> ResendResult
     """
     if await conn.fetchval(_RESEND, notification_id) is not None:
         return ResendResult.QUEUED
-    exists = await conn.fetchval("SELECT true FROM notifications WHERE id = $1", notification_id)
+    exists = await conn.fetchval(Q["notification_exists"], notification_id)
     return ResendResult.IN_FLIGHT if exists else ResendResult.NOT_FOUND
 
 
@@ -307,12 +223,7 @@ def jsonable(row: dict[str, Any]) -> dict[str, Any]:
     return {k: (v.isoformat() if isinstance(v, datetime) else v) for k, v in row.items()}
 
 
-_OUTGOING = """
-SELECT n.id, n.kind, n.created_at, n.resends, n.content::text AS content,
-       l.sigel, l.name, l.language, l.emails
-FROM notifications n JOIN libraries l ON l.sigel = n.sigel
-WHERE n.id = $1
-"""
+_OUTGOING = Q["outgoing"]
 
 
 def to_outgoing(row: Any) -> Outgoing:

@@ -182,3 +182,6 @@ SELECT e.id, e.bib_id, e.at, e.actor, e.action, e.review_item_id, e.detail
 
 -- name: merged_from
 SELECT id FROM bib_records WHERE merged_into = $1 ORDER BY id
+
+-- name: record_exists
+SELECT true FROM bib_records WHERE id = $1;
