@@ -74,15 +74,15 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
 
 
 async def _serve(app: web.Application, settings: Settings) -> None:
-    """Listen until SIGINT or SIGTERM, then shut down gracefully."""
-    runner = await server.start(app, settings.host, settings.port)
-    print(f"Förvärv Gateway on {settings.public_url}  (staff console {settings.public_url}/, "
-          f"OAI-PMH {settings.public_url}/oai, "
-          f"SRU {settings.public_url}/sru, deliveries {settings.public_url}/deliveries)", flush=True)
+    """Listen until SIGINT or SIGTERM (even one that comes while starting), then shut down gracefully."""
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(signum, stop.set)
+    runner = await server.start(app, settings.host, settings.port)
+    print(f"Förvärv Gateway on {settings.public_url}  (staff console {settings.public_url}/, "
+          f"OAI-PMH {settings.public_url}/oai, "
+          f"SRU {settings.public_url}/sru, deliveries {settings.public_url}/deliveries)", flush=True)
     try:
         await stop.wait()
     finally:
