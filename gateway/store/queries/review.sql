@@ -172,7 +172,8 @@ SELECT r.record_id, r.delivery_id, r.position, r.outcome, r.candidates, r.title,
   FROM delivery_records r
   JOIN deliveries d ON d.id = r.delivery_id
   JOIN suppliers s ON s.id = d.supplier_id
- WHERE r.kind = 'bib' AND r.outcome IN ('created', 'matched', 'updated')
+ WHERE r.kind = 'bib' AND r.record_id IS NOT NULL  -- the partial index of migration 0010
+   AND r.outcome IN ('created', 'matched', 'updated')
    AND r.record_id IN (SELECT $1::bigint UNION ALL SELECT id FROM bib_records WHERE merged_into = $1)
 
 -- name: provenance_events
