@@ -35,8 +35,12 @@ import benchdb  # noqa: E402  (bench/, beside this script)
 import procstat  # noqa: E402  (bench/, beside this script)
 from procstat import postgres_cpu  # noqa: E402
 
-from gateway import db, intake, loader, migrations, registry, report, serve, synthetic  # noqa: E402
+from gateway import registry, serve  # noqa: E402
+from gateway.demo import synthetic  # noqa: E402
+from gateway.intake import loader, report  # noqa: E402
+from gateway.intake import receive as intake  # noqa: E402
 from gateway.intake.parse_process import ParseProcess  # noqa: E402
+from gateway.store import db, migrations  # noqa: E402
 from protocols.marc import identifiers, summary, validate, writer  # noqa: E402
 from protocols.marc.record import Record  # noqa: E402
 from protocols.marc.xmlreader import MarcXmlParser, MarcXmlScanner  # noqa: E402
