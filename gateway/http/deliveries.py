@@ -17,6 +17,9 @@ from gateway.http.head import is_head
 from gateway.intake import finished, report
 from gateway.intake import receive as intake
 from gateway.store import db
+from gateway.store.queries import load
+
+Q = load("deliveries")
 
 MAX_WAIT = 600.0
 #: A waiting request is woken by the delivery's finish (gateway.intake.finished) and looks anyway this often.
@@ -110,7 +113,7 @@ async def post_delivery(request: web.Request) -> web.StreamResponse:
             while True:
                 notified.clear()
                 async with request.app[POOL].acquire() as conn:
-                    status = await conn.fetchval("SELECT status FROM deliveries WHERE id = $1", received.id)
+                    status = await conn.fetchval(Q["delivery_status"], received.id)
                 if status in ("done", "failed"):
                     return await _report_response(request, received.id, supplier.id, headers,
                                                   {"replayed": replayed})

@@ -26,6 +26,9 @@ from gateway.intake import report, sniff, workers
 from gateway.intake.parse_process import ParseProcess
 from gateway.registry import Supplier
 from gateway.store import db, migrations
+from gateway.store.queries import load
+
+Q = load("deliver")
 
 #: Summary counts in the order a person reads them.
 COUNTS = ("records", "created", "matched", "updated", "rejected")
@@ -97,7 +100,7 @@ async def _load(pool: asyncpg.Pool, settings: Settings, ids: list[int]) -> None:
             while True:
                 async with pool.acquire() as conn:
                     pending = await conn.fetchval(
-                        "SELECT count(*) FROM deliveries WHERE id = ANY($1) AND status NOT IN ('done', 'failed')",
+                        Q["unfinished_count"],
                         ids)
                 if not pending:
                     break

@@ -17,6 +17,9 @@ from collections.abc import Iterator
 import asyncpg
 
 from gateway.store import db
+from gateway.store.queries import load
+
+Q = load("finished")
 
 log = logging.getLogger(__name__)
 
@@ -25,7 +28,7 @@ CHANNEL = "forvarv_finished"
 
 async def notify(conn: asyncpg.Connection, delivery_id: int) -> None:
     """Say, in the caller's transaction, that this delivery is finished."""
-    await conn.execute("SELECT pg_notify($1, $2)", CHANNEL, str(delivery_id))
+    await conn.execute(Q["notify"], CHANNEL, str(delivery_id))
 
 
 class Watch:

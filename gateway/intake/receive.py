@@ -23,8 +23,11 @@ from gateway.errors import GatewayError, Invalid
 from gateway.intake import sniff
 from gateway.intake.parse_process import ChildScanner, ParseProcess
 from gateway.registry import Supplier
+from gateway.store.queries import load
 from protocols.marc.isoreader import IsoFault, IsoScanner
 from protocols.marc.xmlreader import MarcXmlScanner, XMLFault
+
+Q = load("receive")
 
 CHUNK_SIZE = 1024 * 1024
 NOTIFY_CHANNEL = "forvarv_deliveries"
@@ -113,7 +116,7 @@ class _Gunzip:
 
 async def existing(conn: asyncpg.Connection, supplier_id: int, key: str) -> Received | None:
     row = await conn.fetchrow(
-        "SELECT id, status FROM deliveries WHERE supplier_id = $1 AND idempotency_key = $2", supplier_id, key
+        Q["by_idempotency_key"], supplier_id, key
     )
     return Received(row["id"], row["status"], False) if row else None
 
@@ -161,8 +164,7 @@ async def receive(
         await tx.start()
         try:
             delivery_id = await conn.fetchval(
-                """INSERT INTO deliveries (supplier_id, format, charset, sha256, size, record_count, source, file)
-                   VALUES ($1, $2, $3, '', 0, 0, $4, $5::text::jsonb) RETURNING id""",
+                Q["insert_delivery"],
                 supplier.id, fmt, declared, source, json.dumps(file, ensure_ascii=False) if file else None,
             )
             size = 0
@@ -176,7 +178,7 @@ async def receive(
                     piece = bytes(pending[:CHUNK_SIZE])
                     del pending[:CHUNK_SIZE]
                     await conn.execute(
-                        "INSERT INTO delivery_chunks (delivery_id, seq, data) VALUES ($1, $2, $3)",
+                        Q["insert_chunk"],
                         delivery_id, seq, piece,
                     )
                     seq += 1
@@ -207,8 +209,7 @@ async def receive(
             try:
                 async with conn.transaction():  # savepoint: a duplicate key must not abort the rest
                     await conn.execute(
-                        """UPDATE deliveries SET idempotency_key = $2, sha256 = $3, size = $4, record_count = $5
-                            WHERE id = $1""",
+                        Q["seal_delivery"],
                         delivery_id, key, digest.digest(), size, count,
                     )
             except asyncpg.UniqueViolationError:
@@ -216,7 +217,7 @@ async def receive(
                 found = await existing(conn, supplier.id, key)
                 assert found is not None
                 return found
-            await conn.execute("SELECT pg_notify($1, $2)", NOTIFY_CHANNEL, str(delivery_id))
+            await conn.execute(Q["notify"], NOTIFY_CHANNEL, str(delivery_id))
         except BrokenProcessPool:
             await tx.rollback()
             raise ScanUnavailable("the gateway could not check the body (its scanning process stopped); "

@@ -14,21 +14,11 @@ from typing import Any
 import asyncpg
 
 from gateway.errors import NotFound
+from gateway.store.queries import load
 
-SUMMARY_SQL = """
-SELECT count(*) FILTER (WHERE kind = 'bib')                               AS records,
-       count(*) FILTER (WHERE kind = 'bib' AND outcome = 'created')       AS created,
-       count(*) FILTER (WHERE kind = 'bib' AND outcome = 'matched')       AS matched,
-       count(*) FILTER (WHERE kind = 'bib' AND outcome = 'updated')       AS updated,
-       count(*) FILTER (WHERE kind = 'bib' AND outcome IN ('matched', 'updated')
-                          AND cardinality(candidates) > 1)                AS ambiguous,
-       count(*) FILTER (WHERE kind = 'bib' AND outcome = 'rejected')      AS rejected,
-       count(*) FILTER (WHERE kind = 'holding' AND outcome = 'added')     AS holdings_added,
-       count(*) FILTER (WHERE kind = 'holding' AND outcome = 'updated')   AS holdings_updated,
-       count(*) FILTER (WHERE kind = 'holding' AND outcome = 'deleted')   AS holdings_deleted,
-       count(*) FILTER (WHERE kind = 'holding' AND outcome = 'rejected')  AS holdings_rejected
-  FROM delivery_records WHERE delivery_id = $1
-"""
+Q = load("report")
+
+SUMMARY_SQL = Q["summary"]
 
 
 async def summary(conn: asyncpg.Connection, delivery_id: int) -> dict[str, int]:
@@ -42,11 +32,7 @@ def _iso(value: Any) -> str | None:
 
 async def delivery_header(conn: asyncpg.Connection, delivery_id: int, supplier_id: int | None) -> dict[str, Any]:
     row = await conn.fetchrow(
-        """SELECT d.id, d.status, s.code AS supplier, d.received_at, d.started_at, d.finished_at,
-                  d.record_count, d.size, d.format, d.summary, d.error, d.source,
-                  d.file::text AS file
-             FROM deliveries d JOIN suppliers s ON s.id = d.supplier_id
-            WHERE d.id = $1 AND ($2::bigint IS NULL OR d.supplier_id = $2)""",
+        Q["delivery_header"],
         delivery_id, supplier_id,
     )
     if row is None:
@@ -73,29 +59,7 @@ async def delivery_header(conn: asyncpg.Connection, delivery_id: int, supplier_i
 # when its 004 pointed forward). A bibliographic record's text stops inside its "holdings" list
 # (`left(..., -2)` drops the closing "]}"), which `_grouped` fills with the holdings' texts that
 # follow it; a holding whose record is not in the delivery is an entry of its own.
-ENTRIES_SQL = """
-SELECT r.kind = 'bib' AS bib, r.position, r.parent_position AS parent,
-       CASE WHEN r.kind = 'bib' THEN left(json_build_object(
-                'position', r.position, 'type', 'bibliographic', 'supplier_id', r.supplier_id,
-                'identifiers', r.identifiers, 'outcome', r.outcome, 'record_id', r.record_id::text,
-                'candidates', r.candidates::text[], 'title', r.title, 'errors', r.errors,
-                'warnings', r.warnings, 'holdings', '[]'::json)::text, -2)
-            WHEN EXISTS (SELECT FROM delivery_records b WHERE b.delivery_id = $1
-                                                          AND b.position = r.parent_position
-                                                          AND b.kind = 'bib')
-            THEN json_build_object(
-                'position', r.position, 'sigel', r.sigel, 'outcome', r.outcome,
-                'holding_id', r.holding_id::text, 'errors', r.errors, 'warnings', r.warnings)::text
-            ELSE json_build_object(
-                'position', r.position, 'type', 'holdings', 'supplier_id', r.supplier_id,
-                'outcome', r.outcome, 'record_id', r.record_id::text, 'errors', r.errors,
-                'warnings', '[]'::json, 'holdings', json_build_array(json_build_object(
-                    'position', r.position, 'sigel', r.sigel, 'outcome', r.outcome,
-                    'holding_id', r.holding_id::text, 'errors', r.errors, 'warnings', r.warnings)))::text
-       END AS json
-  FROM delivery_records r WHERE r.delivery_id = $1
- ORDER BY coalesce(r.parent_position, r.position), r.kind = 'holding', r.position
-"""
+ENTRIES_SQL = Q["entries"]
 
 
 async def entries(conn: asyncpg.Connection, delivery_id: int) -> AsyncIterator[dict[str, Any]]:
@@ -182,15 +146,7 @@ async def listing(
     """Deliveries newest first, `before` an id to page on; the filters narrow it (received
     since/until, a status, a supplier's code, those with records for a sigel)."""
     rows = await conn.fetch(
-        """SELECT d.id, d.status, s.code AS supplier, d.received_at, d.finished_at, d.record_count, d.summary
-             FROM deliveries d JOIN suppliers s ON s.id = d.supplier_id
-            WHERE ($1::bigint IS NULL OR d.supplier_id = $1) AND ($2::bigint IS NULL OR d.id < $2)
-              AND ($4::text IS NULL OR d.status = $4) AND ($5::text IS NULL OR s.code = $5)
-              AND ($6::timestamptz IS NULL OR d.received_at >= $6)
-              AND ($7::timestamptz IS NULL OR d.received_at < $7)
-              AND ($8::text IS NULL OR EXISTS (SELECT FROM delivery_records r
-                                                WHERE r.delivery_id = d.id AND r.sigel = $8))
-            ORDER BY d.id DESC LIMIT $3""",
+        Q["listing"],
         supplier_id, before, limit, status, supplier_code, since, until, sigel,
     )
     return [

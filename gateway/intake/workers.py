@@ -24,6 +24,9 @@ from gateway.http.appkeys import PARSE_PROCESS, POOL, SETTINGS
 from gateway.intake import finished, loader
 from gateway.intake.parse_process import ParseProcess
 from gateway.intake.receive import NOTIFY_CHANNEL
+from gateway.store.queries import load
+
+Q = load("workers")
 
 log = logging.getLogger(__name__)
 
@@ -31,16 +34,7 @@ LOCK_CLASS = 0x46564456  # advisory lock namespace of deliveries being loaded
 MAX_ATTEMPTS = 5
 POLL_SECONDS = 1.0
 
-CLAIM = """
-SELECT d.id FROM deliveries d
- WHERE d.status IN ('received', 'processing')
-   AND NOT EXISTS (SELECT 1 FROM pg_locks l
-                    WHERE l.locktype = 'advisory' AND l.classid = $1::oid AND l.objid = d.id::oid
-                      AND l.objsubid = 2)
- ORDER BY d.id
- LIMIT 1
- FOR UPDATE SKIP LOCKED
-"""
+CLAIM = Q["claim"]
 
 
 def worker_name() -> str:
@@ -53,20 +47,18 @@ async def claim(conn: asyncpg.Connection) -> int | None:
         delivery_id = await conn.fetchval(CLAIM, LOCK_CLASS)
         if delivery_id is None:
             return None
-        got = await conn.fetchval("SELECT pg_try_advisory_lock($1::int, $2::int)", LOCK_CLASS, delivery_id)
+        got = await conn.fetchval(Q["try_lock"], LOCK_CLASS, delivery_id)
         if not got:
             return None
         await conn.execute(
-            """UPDATE deliveries SET status = 'processing', attempts = attempts + 1,
-                      started_at = coalesce(started_at, now())
-                WHERE id = $1""",
+            Q["mark_processing"],
             delivery_id,
         )
     return int(delivery_id)
 
 
 async def release(conn: asyncpg.Connection, delivery_id: int) -> None:
-    await conn.execute("SELECT pg_advisory_unlock($1::int, $2::int)", LOCK_CLASS, delivery_id)
+    await conn.execute(Q["unlock"], LOCK_CLASS, delivery_id)
 
 
 async def _on_finish(conn: asyncpg.Connection, delivery_id: int) -> None:
@@ -89,10 +81,10 @@ async def process_one(pool: asyncpg.Pool, settings: Settings, lease: asyncpg.Con
     if delivery_id is None:
         return False
     try:
-        attempts = await lease.fetchval("SELECT attempts FROM deliveries WHERE id = $1", delivery_id)
+        attempts = await lease.fetchval(Q["attempts"], delivery_id)
         if attempts > MAX_ATTEMPTS:
             await lease.execute(
-                "UPDATE deliveries SET status = 'failed', finished_at = now(), error = $2 WHERE id = $1",
+                Q["give_up"],
                 delivery_id, f"gave up after {MAX_ATTEMPTS} attempts; see the gateway log",
             )
             await finished.notify(lease, delivery_id)
@@ -108,7 +100,7 @@ async def process_one(pool: asyncpg.Pool, settings: Settings, lease: asyncpg.Con
     except Exception as exc:
         log.exception("delivery %s: loading failed", delivery_id)
         with contextlib.suppress(Exception):
-            await lease.execute("UPDATE deliveries SET error = $2 WHERE id = $1", delivery_id,
+            await lease.execute(Q["record_error"], delivery_id,
                                 f"{type(exc).__name__}: {exc}")
     finally:
         with contextlib.suppress(Exception):

@@ -41,6 +41,9 @@ from gateway.outbox.mail.transport import (
     PermanentFailure,
     Transport,
 )
+from gateway.store.queries import load
+
+Q = load("sender")
 
 log = logging.getLogger(__name__)
 
@@ -66,56 +69,13 @@ class SenderPolicy:
 
 # An expired lease first (its sender died), else the longest-due pending row; each through its own
 # partial index, so claiming stays cheap however many sent rows the table keeps.
-_CLAIM = """
-WITH expired AS (
-    SELECT id FROM notifications
-    WHERE status = 'sending' AND lease_until < now()
-    ORDER BY lease_until, id
-    LIMIT 1
-    FOR UPDATE SKIP LOCKED
-), due AS (
-    SELECT id FROM notifications
-    WHERE status = 'pending' AND next_attempt_at <= now()
-    ORDER BY next_attempt_at, id
-    LIMIT 1
-    FOR UPDATE SKIP LOCKED
-), pick AS (
-    (SELECT id FROM expired) UNION ALL (SELECT id FROM due) LIMIT 1
-)
-UPDATE notifications n
-SET status = 'sending', claim = $1, lease_until = now() + make_interval(secs => $2),
-    attempts = n.attempts + 1, updated_at = now()
-FROM pick, libraries l
-WHERE n.id = pick.id AND l.sigel = n.sigel
-RETURNING n.id, n.kind, n.created_at, n.resends, n.attempts, n.content::text AS content,
-          l.sigel, l.name, l.language, l.emails
-"""
+_CLAIM = Q["claim"]
 
-_SENT = """
-UPDATE notifications
-SET status = $6, sent_at = now(), updated_at = now(), lease_until = NULL,
-    message_id = $3, recipients = $4, last_error = $5
-WHERE id = $1 AND claim = $2 AND status = 'sending'
-RETURNING status
-"""
+_SENT = Q["sent"]
 
-_RETRY = """
-UPDATE notifications
-SET status = CASE WHEN attempts >= $5 THEN 'failed' ELSE 'pending' END,
-    next_attempt_at = now() + make_interval(secs => $6),
-    last_error = CASE WHEN attempts >= $5 THEN 'gave up after ' || attempts || ' attempts; last: ' || $3
-                      ELSE $3 END,
-    lease_until = NULL, updated_at = now(), message_id = $4
-WHERE id = $1 AND claim = $2 AND status = 'sending'
-RETURNING status
-"""
+_RETRY = Q["retry"]
 
-_FAILED = """
-UPDATE notifications
-SET status = 'failed', last_error = $3, lease_until = NULL, updated_at = now(), message_id = $4
-WHERE id = $1 AND claim = $2 AND status = 'sending'
-RETURNING status
-"""
+_FAILED = Q["failed"]
 
 
 class Sender:

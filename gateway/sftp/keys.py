@@ -14,6 +14,9 @@ import asyncssh
 from gateway.errors import Conflict, Invalid, NotFound
 from gateway.registry import Supplier, get_supplier
 from gateway.store import db
+from gateway.store.queries import load
+
+Q = load("sftp_keys")
 
 #: A public key file is one line; anything much larger is not one.
 MAX_KEY_TEXT = 16 * 1024
@@ -56,13 +59,12 @@ async def add_key(conn: asyncpg.Connection, code: str, text: str) -> dict[str, A
     line = key.export_public_key("openssh").decode("ascii").split()
     try:
         row = await conn.fetchrow(
-            """INSERT INTO supplier_keys (supplier_id, algorithm, public_key, fingerprint, comment)
-               VALUES ($1, $2, $3, $4, $5) RETURNING id, algorithm, fingerprint, comment, created_at""",
+            Q["add_key"],
             supplier.id, line[0], " ".join(line[:2]), fingerprint(key), comment,
         )
     except asyncpg.UniqueViolationError:
         owner = await conn.fetchval(
-            "SELECT s.code FROM supplier_keys k JOIN suppliers s ON s.id = k.supplier_id WHERE k.fingerprint = $1",
+            Q["key_owner"],
             fingerprint(key),
         )
         raise Conflict(f"this key is registered already (to {owner})") from None
@@ -74,8 +76,7 @@ async def add_key(conn: asyncpg.Connection, code: str, text: str) -> dict[str, A
 async def list_keys(conn: asyncpg.Connection, code: str) -> list[dict[str, Any]]:
     supplier = await get_supplier(conn, code)
     rows = await conn.fetch(
-        "SELECT id, algorithm, fingerprint, comment, created_at FROM supplier_keys WHERE supplier_id = $1 "
-        "ORDER BY id",
+        Q["list_keys"],
         supplier.id,
     )
     return [_row(r) for r in rows]
@@ -86,7 +87,7 @@ async def remove_key(conn: asyncpg.Connection, code: str, which: str) -> int:
     supplier = await get_supplier(conn, code)
     key_id = int(which) if which.isdigit() and db.is_row_id(int(which)) else None
     removed = await conn.fetchval(
-        """DELETE FROM supplier_keys WHERE supplier_id = $1 AND (id = $2 OR fingerprint = $3) RETURNING id""",
+        Q["remove_key"],
         supplier.id, key_id, which,
     )
     if removed is None:
@@ -97,8 +98,7 @@ async def remove_key(conn: asyncpg.Connection, code: str, which: str) -> int:
 async def supplier_for_key(conn: asyncpg.Connection, username: str, key: asyncssh.SSHKey) -> Supplier | None:
     """The supplier signing in as `username` with `key`, if that key is registered to it."""
     row = await conn.fetchrow(
-        """SELECT s.id, s.code, s.name, k.public_key FROM supplier_keys k JOIN suppliers s ON s.id = k.supplier_id
-            WHERE k.fingerprint = $1 AND s.code = $2""",
+        Q["supplier_for_key"],
         fingerprint(key), username,
     )
     if row is None:

@@ -28,6 +28,9 @@ from gateway.intake import report
 from gateway.intake.parse_process import ParseProcess
 from gateway.sftp import names, textreport
 from gateway.sftp.tree import FAILED, INCOMING, PROCESSED, REPORTS, Tree, open_regular, write_atomically
+from gateway.store.queries import load
+
+Q = load("sftp_pickup")
 
 log = logging.getLogger(__name__)
 
@@ -46,7 +49,7 @@ async def _chunks(fd: int) -> AsyncIterator[bytes]:
 async def _wait_finished(pool: asyncpg.Pool, delivery_id: int) -> str:
     while True:
         async with pool.acquire() as conn:
-            status = await conn.fetchval("SELECT status FROM deliveries WHERE id = $1", delivery_id)
+            status = await conn.fetchval(Q["delivery_status"], delivery_id)
         if status in ("done", "failed"):
             return str(status)
         await asyncio.sleep(POLL_SECONDS)

@@ -16,6 +16,9 @@ from gateway.registry import Supplier
 from gateway.sftp import admin
 from gateway.sftp.pickup import Pickup
 from gateway.sftp.server import Context, fingerprint, host_key, listen
+from gateway.store.queries import load
+
+Q = load("sftp_service")
 
 log = logging.getLogger(__name__)
 
@@ -43,7 +46,7 @@ async def _resume(ctx: Context) -> None:
         return
     ids = [int(m[1]) for p in base.iterdir() if (m := _TREE.match(p.name))]
     async with ctx.pool.acquire() as conn:
-        rows = await conn.fetch("SELECT id, code, name FROM suppliers WHERE id = ANY($1::bigint[])", ids)
+        rows = await conn.fetch(Q["suppliers_by_id"], ids)
     for r in rows:
         tree = ctx.tree(Supplier(r["id"], r["code"], r["name"]))
         tree.clear_partials()

@@ -13,6 +13,10 @@ from importlib import resources
 
 import asyncpg
 
+from gateway.store.queries import load
+
+Q = load("migrations")
+
 log = logging.getLogger(__name__)
 
 _LOCK_KEY = 0x466F7276  # "Forv"
@@ -42,7 +46,7 @@ def available() -> list[Migration]:
 async def migrate(conn: asyncpg.Connection) -> list[Migration]:
     """Apply every migration not yet applied; return those applied now."""
     applied_now: list[Migration] = []
-    await conn.execute("SELECT pg_advisory_lock($1)", _LOCK_KEY)
+    await conn.execute(Q["lock"], _LOCK_KEY)
     try:
         await conn.execute(
             """CREATE TABLE IF NOT EXISTS schema_migrations (
@@ -50,25 +54,25 @@ async def migrate(conn: asyncpg.Connection) -> list[Migration]:
                    name text NOT NULL,
                    applied_at timestamptz NOT NULL DEFAULT now())"""
         )
-        done = {r["version"] for r in await conn.fetch("SELECT version FROM schema_migrations")}
+        done = {r["version"] for r in await conn.fetch(Q["applied"])}
         for mig in available():
             if mig.version in done:
                 continue
             async with conn.transaction():
                 await conn.execute(mig.sql)
                 await conn.execute(
-                    "INSERT INTO schema_migrations (version, name) VALUES ($1, $2)", mig.version, mig.name
+                    Q["record_applied"], mig.version, mig.name
                 )
             log.info("applied migration %04d_%s", mig.version, mig.name)
             applied_now.append(mig)
     finally:
-        await conn.execute("SELECT pg_advisory_unlock($1)", _LOCK_KEY)
+        await conn.execute(Q["unlock"], _LOCK_KEY)
     return applied_now
 
 
 async def status(conn: asyncpg.Connection) -> list[tuple[Migration, bool]]:
-    exists = await conn.fetchval("SELECT to_regclass('schema_migrations') IS NOT NULL")
+    exists = await conn.fetchval(Q["table_exists"])
     done = set()
     if exists:
-        done = {r["version"] for r in await conn.fetch("SELECT version FROM schema_migrations")}
+        done = {r["version"] for r in await conn.fetch(Q["applied"])}
     return [(mig, mig.version in done) for mig in available()]

@@ -19,6 +19,9 @@ from urllib.parse import urlencode
 import asyncpg
 
 from gateway.config import Settings
+from gateway.store.queries import load
+
+Q = load("webhook_queue")
 
 EVENT_TYPE = "delivery.loaded"
 HOLDING_OUTCOMES = ("added", "updated", "deleted", "rejected")
@@ -26,33 +29,12 @@ HOLDING_OUTCOMES = ("added", "updated", "deleted", "rejected")
 METADATA_PREFIX = "marc21_withholdings"
 
 # Per library with a webhook: its holdings rows of the delivery with their records, as JSON text.
-_INSERT = """
-INSERT INTO webhook_events (webhook_id, delivery_id, type, content)
-SELECT w.id, $1, $2, c.content
-FROM webhooks w
-JOIN (
-    SELECT h.sigel, json_agg(json_build_object(
-               'position', coalesce(b.position, h.position),
-               'record_id', coalesce(h.record_id, b.record_id)::text,
-               'record_outcome', b.outcome,
-               'holding_position', h.position,
-               'holding_id', h.holding_id::text,
-               'holding_outcome', h.outcome) ORDER BY h.position)::text AS content
-    FROM delivery_records h
-    LEFT JOIN delivery_records b
-           ON b.delivery_id = h.delivery_id AND b.position = h.parent_position AND b.kind = 'bib'
-    WHERE h.delivery_id = $1 AND h.kind = 'holding' AND h.sigel IS NOT NULL AND h.outcome = ANY($3::text[])
-      AND h.sigel IN (SELECT sigel FROM webhooks)
-    GROUP BY h.sigel
-) c ON c.sigel = w.sigel
-ON CONFLICT (delivery_id, webhook_id, type) DO NOTHING
-RETURNING id
-"""
+_INSERT = Q["insert_events"]
 
 
 async def enqueue_for_delivery(conn: asyncpg.Connection, delivery_id: int) -> int:
     """Write the delivery's events (call it in the transaction that marks it done); how many."""
-    if not await conn.fetchval("SELECT EXISTS (SELECT FROM webhooks)"):
+    if not await conn.fetchval(Q["any_webhook"]):
         return 0
     return len(await conn.fetch(_INSERT, delivery_id, EVENT_TYPE, list(HOLDING_OUTCOMES)))
 

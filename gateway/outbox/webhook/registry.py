@@ -15,18 +15,13 @@ from gateway import registry
 from gateway.errors import Conflict, NotFound
 from gateway.outbox.webhook.address import check_registration
 from gateway.store import db
+from gateway.store.queries import load
+
+Q = load("webhook_registry")
 
 SECRET_PREFIX = "fvw_"  # noqa: S105 - a visible marker, not a secret
 
-_SELECT = """
-SELECT w.id, w.sigel, w.url, w.state, w.last_error, w.last_success_at, w.last_failure_at, w.created_at,
-       (SELECT count(*) FROM webhook_events e WHERE e.webhook_id = w.id AND e.status IN ('pending', 'sending'))
-           AS pending,
-       (SELECT count(*) FROM webhook_events e WHERE e.webhook_id = w.id AND e.status = 'failed') AS failed
-FROM webhooks w
-WHERE ($1::text IS NULL OR w.sigel = $1) AND ($2::text IS NULL OR w.state = $2) AND ($3::bigint IS NULL OR w.id = $3)
-ORDER BY w.sigel, w.id
-"""
+_SELECT = Q["list_webhooks"]
 
 
 def _row(r: Any) -> dict[str, Any]:
@@ -40,7 +35,7 @@ async def add(conn: asyncpg.Connection, sigel: str, url: object, *, allow_privat
     secret = SECRET_PREFIX + secrets.token_urlsafe(32)
     try:
         webhook_id = await conn.fetchval(
-            "INSERT INTO webhooks (sigel, url, secret) VALUES ($1, $2, $3) RETURNING id", sigel, checked, secret
+            Q["add_webhook"], sigel, checked, secret
         )
     except asyncpg.UniqueViolationError:
         raise Conflict(f"{sigel} has a webhook for {checked} already") from None
@@ -69,15 +64,14 @@ async def list_webhooks(conn: asyncpg.Connection, sigel: str | None = None, stat
 async def remove(conn: asyncpg.Connection, sigel: str, webhook_id: int) -> None:
     """Remove a webhook and its events (queued ones are not sent)."""
     await get(conn, sigel, webhook_id)
-    await conn.execute("DELETE FROM webhooks WHERE sigel = $1 AND id = $2", sigel, webhook_id)
+    await conn.execute(Q["remove_webhook"], sigel, webhook_id)
 
 
 async def retry(conn: asyncpg.Connection, sigel: str, webhook_id: int) -> int:
     """Queue the webhook's failed events again (after the library fixed its endpoint); how many."""
     await get(conn, sigel, webhook_id)
     status = await conn.execute(
-        """UPDATE webhook_events SET status = 'pending', attempts = 0, next_attempt_at = now(), updated_at = now()
-            WHERE webhook_id = $1 AND status = 'failed'""",
+        Q["retry_failed"],
         webhook_id,
     )
     return int(status.split()[-1])

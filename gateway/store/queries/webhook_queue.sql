@@ -1,0 +1,26 @@
+-- Named queries of gateway/outbox/webhook/queue.py (gateway.store.queries.load("webhook_queue")).
+
+-- name: insert_events
+INSERT INTO webhook_events (webhook_id, delivery_id, type, content)
+ SELECT w.id, $1, $2, c.content
+ FROM webhooks w
+ JOIN (
+     SELECT h.sigel, json_agg(json_build_object(
+                'position', coalesce(b.position, h.position),
+                'record_id', coalesce(h.record_id, b.record_id)::text,
+                'record_outcome', b.outcome,
+                'holding_position', h.position,
+                'holding_id', h.holding_id::text,
+                'holding_outcome', h.outcome) ORDER BY h.position)::text AS content
+     FROM delivery_records h
+     LEFT JOIN delivery_records b
+            ON b.delivery_id = h.delivery_id AND b.position = h.parent_position AND b.kind = 'bib'
+     WHERE h.delivery_id = $1 AND h.kind = 'holding' AND h.sigel IS NOT NULL AND h.outcome = ANY($3::text[])
+       AND h.sigel IN (SELECT sigel FROM webhooks)
+     GROUP BY h.sigel
+ ) c ON c.sigel = w.sigel
+ ON CONFLICT (delivery_id, webhook_id, type) DO NOTHING
+ RETURNING id;
+
+-- name: any_webhook
+SELECT EXISTS (SELECT FROM webhooks);
