@@ -10,7 +10,7 @@ import jinja2
 from aiohttp import web
 
 from gateway.console import web as console
-from gateway.console.views import deliveries, outbox, overview, records, registry, review, search, signin
+from gateway.console.views import deliveries, outbox, overview, records, registry, review, search, signin, webhooks
 
 
 def setup(app: web.Application) -> None:
@@ -26,7 +26,7 @@ def setup(app: web.Application) -> None:
     router = app.router
     signin.add_routes(router)
     overview.add_routes(router)
-    for module in (deliveries, records, search, review, registry, outbox):
+    for module in (deliveries, records, search, review, registry, webhooks, outbox):
         module.add_routes(router)
     static = Path(str(resources.files("gateway.console").joinpath("static")))
     router.add_static(console.STATIC, static, append_version=False)

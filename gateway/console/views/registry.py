@@ -14,6 +14,7 @@ from gateway import library_tokens, registry
 from gateway.console.web import page, redirect, require_admin
 from gateway.errors import GatewayError, Invalid
 from gateway.http.appkeys import POOL
+from gateway.outbox.webhook import registry as webhooks
 
 ROOT = "/console/registry"
 
@@ -107,15 +108,19 @@ async def add_library(request: web.Request) -> web.Response:
 
 
 async def library_page(request: web.Request, *, token: str | None = None, token_id: int | None = None,
-                       error: GatewayError | None = None, saved: bool = False, form: Any = None) -> web.Response:
+                       error: GatewayError | None = None, saved: bool = False, form: Any = None,
+                       webhook_secret: str | None = None, webhook_id: int | None = None) -> web.Response:
     require_admin(request)
     sigel = request.match_info["sigel"]
     async with request.app[POOL].acquire() as conn:
         lib = await registry.get_library(conn, sigel)
         tokens = await library_tokens.list_tokens(conn, sigel)
+        hooks = await webhooks.list_webhooks(conn, sigel)
+    created = token or webhook_secret
     return page(request, "library.html", lib=lib, tokens=tokens, token=token, token_id=token_id, saved=saved,
-                error=error.message if error else None, form=form,
-                http_status=201 if token else (error.status if error else 200))
+                error=error.message if error else None, form=form, webhooks=hooks,
+                webhook_secret=webhook_secret, webhook_id=webhook_id,
+                http_status=201 if created else (error.status if error else 200))
 
 
 async def update_library(request: web.Request) -> web.Response:
