@@ -188,6 +188,9 @@ def build_parser() -> argparse.ArgumentParser:
     from gateway import serve
 
     serve.register(sub)
+    from gateway.ops import runner
+
+    runner.register(sub)  # web, worker, mailer: one role each
 
     m = sub.add_parser("migrate", help="apply schema migrations")
     m.set_defaults(func=migrate)

@@ -9,7 +9,7 @@ import errno
 import logging
 
 #: Commands that run until stopped: they log at INFO. One-off commands log warnings only (-v: all).
-LONG_RUNNING = frozenset({"serve", "watch"})
+LONG_RUNNING = frozenset({"serve", "web", "worker", "mailer", "watch"})
 
 
 def add_global_options(parser: argparse.ArgumentParser, *, top: bool) -> None:

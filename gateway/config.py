@@ -62,6 +62,11 @@ class Settings:
     sru_max_records: int = 100
     sru_timeout_ms: int = 5000
     smtp: SmtpSettings = field(default_factory=SmtpSettings)
+    # operations (gateway/ops): see docs/operations.md
+    stop_timeout: float = 20.0               # after SIGTERM: what is in flight gets this long
+    heartbeat_seconds: float = 5.0           # a process's beat; it counts as gone after 6 missed
+    log_format: str = "text"                 # or "json": one JSON object per line
+    metrics_token: str | None = None         # bearer for /metrics; None: private addresses only
 
     def with_(self, **changes: object) -> Settings:
         return replace(self, **changes)  # type: ignore[arg-type]
@@ -136,6 +141,10 @@ def from_env(env: Mapping[str, str] | None = None) -> Settings:
         sru_max_records=int(get("FORVARV_SRU_MAX_RECORDS", str(s.sru_max_records))),
         sru_timeout_ms=int(get("FORVARV_SRU_TIMEOUT_MS", str(s.sru_timeout_ms))),
         smtp=smtp,
+        stop_timeout=float(get("FORVARV_STOP_TIMEOUT", str(s.stop_timeout))),
+        heartbeat_seconds=float(get("FORVARV_HEARTBEAT_SECONDS", str(s.heartbeat_seconds))),
+        log_format="json" if get("FORVARV_LOG_FORMAT", "").strip().lower() == "json" else "text",
+        metrics_token=get("FORVARV_METRICS_TOKEN") or None,
     )
 
 

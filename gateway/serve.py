@@ -8,14 +8,8 @@ import gc
 import logging
 import os
 import secrets
-import signal
-
-from aiohttp import web
 
 from gateway.config import Settings, ensure_secret
-from gateway.http import server
-from gateway.http.app import create_app
-from gateway.http.appkeys import PARSE_PROCESS
 from gateway.store import db
 
 log = logging.getLogger(__name__)
@@ -32,13 +26,6 @@ def tune_gc() -> None:
     gc.collect()
     gc.freeze()
     gc.set_threshold(*GC_THRESHOLDS)
-
-
-async def _start_parse_process(app: web.Application) -> None:
-    """Start the workers' second process now, not on the first large delivery (~0.5 s of CPU)."""
-    process = app.get(PARSE_PROCESS)
-    if process is not None:
-        await process.start()
 
 
 def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
@@ -66,27 +53,11 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
         from gateway.demo import seed as demo
 
         asyncio.run(demo.seed(url, settings))
-    app = create_app(settings, database_url=url, run_workers=settings.workers > 0)
-    app.on_startup.append(_start_parse_process)
+    from gateway.ops import runner
+
+    app = runner.build_app("serve", settings, url)
     tune_gc()
-    asyncio.run(_serve(app, settings))
-    return 0
-
-
-async def _serve(app: web.Application, settings: Settings) -> None:
-    """Listen until SIGINT or SIGTERM (even one that comes while starting), then shut down gracefully."""
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for signum in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(signum, stop.set)
-    runner = await server.start(app, settings.host, settings.port)
-    print(f"Förvärv Gateway on {settings.public_url}  (staff console {settings.public_url}/, "
-          f"OAI-PMH {settings.public_url}/oai, "
-          f"SRU {settings.public_url}/sru, deliveries {settings.public_url}/deliveries)", flush=True)
-    try:
-        await stop.wait()
-    finally:
-        await runner.cleanup()
+    return asyncio.run(runner.serve_app(app, settings))
 
 
 def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]

@@ -5,6 +5,7 @@ from __future__ import annotations
 import importlib
 import logging
 from collections.abc import AsyncIterator
+from typing import Any
 
 from aiohttp import web
 
@@ -25,11 +26,14 @@ FEATURES = (
     "gateway.outbox.service",
     "gateway.console.site",
     "gateway.sftp.service",
+    "gateway.ops.http",
 )
 
 
-def create_app(settings: Settings, *, database_url: str, run_workers: bool = True) -> web.Application:
-    app = web.Application(client_max_size=settings.max_body, middlewares=[gateway_errors])
+def base_app(settings: Settings, *, database_url: str, **kwargs: Any) -> web.Application:
+    """An application with the settings and the pool (migrated at start), and no routes: what every
+    process role starts from (gateway/ops/runner.py adds its heartbeat right after the pool)."""
+    app = web.Application(**kwargs)
     app[SETTINGS] = settings
     app[DATABASE_URL] = database_url
 
@@ -42,6 +46,12 @@ def create_app(settings: Settings, *, database_url: str, run_workers: bool = Tru
         await pool.close()
 
     app.cleanup_ctx.append(database)
+    return app
+
+
+def create_app(settings: Settings, *, database_url: str, run_workers: bool = True) -> web.Application:
+    app = base_app(settings, database_url=database_url, client_max_size=settings.max_body,
+                   middlewares=[gateway_errors])
     for name in FEATURES:
         module = importlib.import_module(name)
         if name == "gateway.outbox.service":

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+
 import asyncpg
 from aiohttp import web
 
@@ -17,3 +19,6 @@ DATABASE_URL = web.AppKey("database_url", str)
 FINISHED = web.AppKey("finished", Watch)
 #: The second process the delivery workers prepare large deliveries in (absent when turned off).
 PARSE_PROCESS = web.AppKey("parse_process", ParseProcess)
+#: Set when the process begins to stop (SIGTERM, gateway/ops/runner.py): background loops (delivery
+#: workers, outbox senders) take no new work from then on. Absent: they stop at the app's cleanup.
+STOP = web.AppKey("stop", asyncio.Event)

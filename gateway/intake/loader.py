@@ -23,6 +23,7 @@ before.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -42,6 +43,11 @@ log = logging.getLogger(__name__)
 Q = load("loader")
 
 
+class HandedBack(Exception):
+    """The process is stopping: the delivery was left after its last committed batch, for the next
+    worker (here or elsewhere) to resume."""
+
+
 # --- reading ----------------------------------------------------------------------------------
 async def chunks(pool: asyncpg.Pool, delivery_id: int) -> AsyncIterator[bytes]:
     seq = 0
@@ -58,12 +64,13 @@ async def chunks(pool: asyncpg.Pool, delivery_id: int) -> AsyncIterator[bytes]:
 async def load_delivery(
     pool: asyncpg.Pool, delivery_id: int, *, org_code: str, batch_size: int = 500,
     on_finish: Callable[[asyncpg.Connection, int], Awaitable[object]] | None = None,
-    parse_process: ParseProcess | None = None,
+    parse_process: ParseProcess | None = None, stop: asyncio.Event | None = None,
 ) -> dict[str, int]:
     """Process one claimed delivery to the end; returns its summary.
 
     With `parse_process`, records are prepared in that second process (gateway.intake.parse_process);
-    the outcome is the same either way.
+    the outcome is the same either way. When `stop` is set (the process is shutting down), the
+    batch being written is committed and HandedBack is raised: the delivery resumes after it.
     """
     async with pool.acquire() as conn:
         meta = await conn.fetchrow(Q["delivery_meta"], delivery_id)
@@ -82,6 +89,9 @@ async def load_delivery(
             async for items in stream:
                 await pipeline.add(items)
                 await pipeline.flush(final=False)
+                if stop is not None and stop.is_set():
+                    await pipeline.drain()
+                    raise HandedBack(delivery_id)
         await pipeline.flush(final=True)
         await pipeline.drain()
     finally:

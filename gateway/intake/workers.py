@@ -20,7 +20,7 @@ import asyncpg
 from aiohttp import web
 
 from gateway.config import Settings
-from gateway.http.appkeys import PARSE_PROCESS, POOL, SETTINGS
+from gateway.http.appkeys import PARSE_PROCESS, POOL, SETTINGS, STOP
 from gateway.intake import finished, loader
 from gateway.intake.parse_process import ParseProcess
 from gateway.intake.receive import NOTIFY_CHANNEL
@@ -72,10 +72,11 @@ async def _on_finish(conn: asyncpg.Connection, delivery_id: int) -> None:
 
 
 async def process_one(pool: asyncpg.Pool, settings: Settings, lease: asyncpg.Connection,
-                      parse_process: ParseProcess | None = None) -> bool:
+                      parse_process: ParseProcess | None = None, stop: asyncio.Event | None = None) -> bool:
     """Claim and load one delivery; False when there was nothing to do.
 
-    With `parse_process`, a large delivery's records are prepared in that second process.
+    With `parse_process`, a large delivery's records are prepared in that second process. When
+    `stop` is set meanwhile, the delivery is handed back after the batch being written.
     """
     delivery_id = await claim(lease)
     if delivery_id is None:
@@ -92,9 +93,14 @@ async def process_one(pool: asyncpg.Pool, settings: Settings, lease: asyncpg.Con
             return True
         totals = await loader.load_delivery(
             pool, delivery_id, org_code=settings.org_code, batch_size=settings.batch_size,
-            on_finish=_on_finish, parse_process=parse_process,
+            on_finish=_on_finish, parse_process=parse_process, stop=stop,
         )
         log.info("delivery %s done: %s", delivery_id, totals)
+    except loader.HandedBack:
+        # not a failed attempt: the next worker resumes after the last committed batch
+        with contextlib.suppress(Exception):
+            await lease.execute(Q["hand_back"], delivery_id)
+        log.info("delivery %s handed back (this process is stopping); the next worker resumes it", delivery_id)
     except (OSError, asyncpg.PostgresConnectionError, asyncpg.InterfaceError):
         raise
     except Exception as exc:
@@ -123,10 +129,10 @@ async def run(pool: asyncpg.Pool, settings: Settings, stop: asyncio.Event,
                 await lease.add_listener(NOTIFY_CHANNEL, notified)
                 while not stop.is_set():
                     wake.clear()
-                    if await process_one(pool, settings, lease, parse_process):
+                    if await process_one(pool, settings, lease, parse_process, stop):
                         continue
                     with contextlib.suppress(TimeoutError):
-                        await asyncio.wait_for(wake.wait(), POLL_SECONDS)
+                        await asyncio.wait_for(_either(wake, stop), POLL_SECONDS)
             finally:
                 with contextlib.suppress(Exception):
                     await lease.remove_listener(NOTIFY_CHANNEL, notified)
@@ -136,10 +142,20 @@ async def run(pool: asyncpg.Pool, settings: Settings, stop: asyncio.Event,
             await asyncio.sleep(POLL_SECONDS)
 
 
+async def _either(a: asyncio.Event, b: asyncio.Event) -> None:
+    waits = [asyncio.ensure_future(a.wait()), asyncio.ensure_future(b.wait())]
+    try:
+        await asyncio.wait(waits, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        for w in waits:
+            w.cancel()
+
+
 def setup(app: web.Application) -> None:
     async def workers(app: web.Application) -> AsyncIterator[None]:
         settings = app[SETTINGS]
-        stop = asyncio.Event()
+        # set at SIGTERM by gateway/ops/runner.py (no new claims from then on), else at cleanup
+        stop = app.get(STOP) or asyncio.Event()
         # one second process serves all of this process's workers
         parse_process = ParseProcess() if settings.parse_process else None
         if parse_process is not None:  # started on first use, or by `forvarv serve` (gateway.serve)
@@ -148,6 +164,10 @@ def setup(app: web.Application) -> None:
                  for _ in range(settings.workers)]
         yield
         stop.set()
+        # a worker in the middle of a delivery commits the batch being written and hands the
+        # delivery back; what is not done in time is cancelled (its batch rolls back: resumed too)
+        if tasks:
+            await asyncio.wait(tasks, timeout=settings.stop_timeout)
         for t in tasks:
             t.cancel()
         for t in tasks:

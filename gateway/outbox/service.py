@@ -10,7 +10,7 @@ from collections.abc import AsyncIterator
 
 from aiohttp import web
 
-from gateway.http.appkeys import POOL, SETTINGS
+from gateway.http.appkeys import POOL, SETTINGS, STOP
 from gateway.outbox import admin
 from gateway.outbox.mail.render import MailContext
 from gateway.outbox.mail.transport import for_settings
@@ -43,12 +43,12 @@ async def _sender(app: web.Application) -> AsyncIterator[None]:
     local_hostname = await asyncio.to_thread(socket.getfqdn) if settings.smtp.host else None
     transport = for_settings(settings.smtp, settings.data_dir, local_hostname=local_hostname)
     sender = Sender(app[POOL], transport, ctx, policy, name="mail-sender")
-    stop = asyncio.Event()
+    stop = app.get(STOP) or asyncio.Event()  # set at SIGTERM (gateway/ops/runner.py): no new claims
     task = asyncio.create_task(sender.run(stop), name="mail-sender")
     yield
     stop.set()
     try:
-        await asyncio.wait_for(asyncio.shield(task), timeout=policy.send_timeout + 5)
+        await asyncio.wait_for(asyncio.shield(task), timeout=min(policy.send_timeout + 5, settings.stop_timeout))
     except TimeoutError:
         log.warning("mail sender did not stop in time; cancelling it")
         task.cancel()

@@ -9,7 +9,7 @@ from collections.abc import AsyncIterator
 
 from aiohttp import web
 
-from gateway.http.appkeys import POOL, SETTINGS
+from gateway.http.appkeys import POOL, SETTINGS, STOP
 from gateway.outbox.sender import SenderPolicy
 from gateway.outbox.webhook import admin
 from gateway.outbox.webhook.queue import Links
@@ -34,12 +34,12 @@ async def _sender(app: web.Application) -> AsyncIterator[None]:
     policy = app.get(WEBHOOK_POLICY) or DEFAULT_POLICY
     sender = WebhookSender(app[POOL], Links.from_settings(settings), policy,
                            allow_private=settings.webhook_allow_private)
-    stop = asyncio.Event()
+    stop = app.get(STOP) or asyncio.Event()  # set at SIGTERM (gateway/ops/runner.py): no new claims
     task = asyncio.create_task(sender.run(stop), name="webhook-sender")
     yield
     stop.set()
     try:
-        await asyncio.wait_for(asyncio.shield(task), timeout=policy.send_timeout + 5)
+        await asyncio.wait_for(asyncio.shield(task), timeout=min(policy.send_timeout + 5, settings.stop_timeout))
     except TimeoutError:
         log.warning("webhook sender did not stop in time; cancelling it")
         task.cancel()

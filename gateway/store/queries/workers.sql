@@ -29,3 +29,6 @@ UPDATE deliveries SET status = 'failed', finished_at = now(), error = $2 WHERE i
 
 -- name: record_error
 UPDATE deliveries SET error = $2 WHERE id = $1;
+
+-- name: hand_back
+UPDATE deliveries SET attempts = greatest(attempts - 1, 0) WHERE id = $1;

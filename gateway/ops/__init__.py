@@ -1,0 +1,1 @@
+"""Operating the gateway: process roles, heartbeats, health, metrics and request logs."""
