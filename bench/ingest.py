@@ -1,25 +1,31 @@
-"""Ingest benchmark: a supplier delivery end to end (POST → done), against the ceiling.
+"""Ingest benchmark: a supplier delivery end to end (POST → done), against two ceilings.
 
-    python bench/ingest.py                      # 20,000 records
-    python bench/ingest.py --records 100000
+    python bench/ingest.py                      # 20,000 records, 3 rounds
+    python bench/ingest.py --records 100000 --rounds 1
     python bench/ingest.py --rss-mb 200         # also a ~200 MB delivery, for the RSS bound
 
 The gateway runs as its own process (`forvarv serve`, one worker) on loopback; the delivery is
 streamed to it with a plain HTTP client. Its peak RSS (with the second process it prepares
 records in) is sampled from /proc while it works.
-The ceiling is measured in the same run on the same records: lxml iterparse of the payload and
-asyncpg COPY of every record's serialised XML into a table — parse and store, no validation,
-no matching, no HTTP. Uses a scratch database on FORVARV_DATABASE_URL's server if set, else an
-embedded PostgreSQL in a temporary folder (bench/benchdb.py).
+In the same run, on the same records, alternating with the gateway (bare, fair, gateway in one
+round, gateway, fair, bare in the next, every table emptied before each), the two ceilings of
+bench/fair_ceiling.py: the bare one (lxml iterparse + COPY of the serialised records into one
+table) and the fair one (parse and extract in a second process while COPYing batches of 500 into
+the real schema with its indexes and search index). Each line gives the CPU per pair of this run's
+PostgreSQL server (its postmaster's process tree: other servers on the machine are left out),
+the gateway's processes and this one (with the fair ceiling's second process). The gateway's time
+is POST → done; "searchable" is until its search index queue is empty as well.
+Uses a scratch database on FORVARV_DATABASE_URL's server if set (its server must be on this machine
+for the CPU figures), else an embedded PostgreSQL in a temporary folder (bench/benchdb.py).
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
-import io
 import itertools
 import os
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -30,19 +36,18 @@ from pathlib import Path
 
 import aiohttp
 import asyncpg
-from lxml import etree
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 import benchdb  # noqa: E402  (bench/, beside this script)
+import fair_ceiling  # noqa: E402  (bench/, beside this script)
 import procstat  # noqa: E402  (bench/, beside this script)
 
 from gateway.demo import synthetic  # noqa: E402
 from gateway.store import db, migrations  # noqa: E402
 
 SIGELS = benchdb.SIGELS
-MARC = "{http://www.loc.gov/MARC21/slim}record"
 
 
 def rss_kb(pid: int) -> tuple[int, int]:
@@ -72,31 +77,6 @@ async def seed(url: str, no_search: bool = False) -> str:
         await conn.close()
 
 
-async def ceiling(url: str, payload: bytes) -> tuple[float, int]:
-    """lxml iterparse + asyncpg COPY of the same records: records/s."""
-    conn = await asyncpg.connect(url)
-    try:
-        await conn.execute("DROP TABLE IF EXISTS bench_ceiling; CREATE TABLE bench_ceiling (n int, x text)")
-        t0 = time.perf_counter()
-        rows: list[tuple[int, str]] = []
-        n = 0
-        for _, elem in etree.iterparse(io.BytesIO(payload), events=("end",), tag=MARC,
-                                       resolve_entities=False, no_network=True):
-            n += 1
-            rows.append((n, etree.tostring(elem, encoding="unicode")))
-            elem.clear()
-            if len(rows) >= 500:
-                await conn.copy_records_to_table("bench_ceiling", records=rows)
-                rows = []
-        if rows:
-            await conn.copy_records_to_table("bench_ceiling", records=rows)
-        elapsed = time.perf_counter() - t0
-        await conn.execute("DROP TABLE bench_ceiling")
-        return n / elapsed, n
-    finally:
-        await conn.close()
-
-
 class Sampler:
     def __init__(self, pid: int) -> None:
         self.pid = pid
@@ -117,13 +97,16 @@ class Sampler:
         self._task.cancel()
 
 
-async def post(base: str, token: str, chunks: Iterator[bytes]) -> dict:  # type: ignore[type-arg]
+async def post(base: str, token: str, chunks: Iterator[bytes],  # type: ignore[type-arg]
+               key: str | None = None) -> dict:
     async def body() -> AsyncIterator[bytes]:
         for c in chunks:
             yield c
 
     timeout = aiohttp.ClientTimeout(total=3600)
     headers = {"Authorization": f"Bearer {token}", "Content-Type": "application/marcxml+xml"}
+    if key is not None:
+        headers["Idempotency-Key"] = key
     async with aiohttp.ClientSession(timeout=timeout) as session, \
             session.post(f"{base}/deliveries?wait=600", data=body(), headers=headers) as resp:
         report: dict = await resp.json()  # type: ignore[type-arg]
@@ -135,6 +118,8 @@ async def post(base: str, token: str, chunks: Iterator[bytes]) -> dict:  # type:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--records", type=int, default=20_000)
+    ap.add_argument("--rounds", type=int, default=3,
+                    help="rounds of bare ceiling, fair ceiling and gateway, alternating their order")
     ap.add_argument("--rss-mb", type=int, default=0, help="also stream a delivery of about this many MB")
     ap.add_argument("--batch-size", type=int, default=500)
     ap.add_argument("--no-search", action="store_true",
@@ -142,6 +127,43 @@ def main() -> None:
     args = ap.parse_args()
     with benchdb.database("bench_ingest") as url, tempfile.TemporaryDirectory(prefix="forvarv-bench-") as tmp:
         asyncio.run(run(url, Path(tmp), args))
+
+
+async def reset(conn: asyncpg.Connection) -> None:
+    """Every record gone (the idle gateway holds no locks), so each measurement starts alike."""
+    await conn.execute("TRUNCATE bib_records, delivery_records CASCADE")
+    if await conn.fetchval("SELECT to_regclass('search_queue') IS NOT NULL"):
+        await conn.execute("TRUNCATE search_queue")
+    await conn.execute("CHECKPOINT")
+
+
+class Measure:
+    """Wall time and CPU of one measurement: this run's PostgreSQL server, the gateway's processes,
+    this process and its ended children."""
+
+    def __init__(self, postmaster: int, gateway: int) -> None:
+        self.postmaster, self.gateway = postmaster, gateway
+
+    def _now(self) -> tuple[float, float, float, float]:
+        own = time.process_time() + fair_ceiling._children_cpu()
+        return (time.perf_counter(), procstat.server_cpu(self.postmaster),
+                sum(p.cpu for p in procstat.tree(self.gateway)), own)
+
+    def __enter__(self) -> Measure:
+        self.t0 = self._now()
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        t1 = self._now()
+        self.wall, self.pg, self.gw, self.own = (b - a for a, b in zip(self.t0, t1, strict=True))
+
+
+async def searchable(conn: asyncpg.Connection) -> None:
+    """Until the search index has caught up (nothing left in its queue, when there is one)."""
+    if not await conn.fetchval("SELECT to_regclass('search_queue') IS NOT NULL"):
+        return
+    while await conn.fetchval("SELECT EXISTS (SELECT 1 FROM search_queue)"):  # noqa: ASYNC110
+        await asyncio.sleep(0.01)
 
 
 async def run(url: str, data_dir: Path, args: argparse.Namespace) -> None:
@@ -153,6 +175,7 @@ async def run(url: str, data_dir: Path, args: argparse.Namespace) -> None:
         [sys.executable, "-m", "gateway.cli", "serve", "--port", str(port), "--workers", "1"],
         cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     base = f"http://127.0.0.1:{port}"
+    conn = await db.connect(url)
     try:
         for _ in range(200):
             try:
@@ -161,36 +184,71 @@ async def run(url: str, data_dir: Path, args: argparse.Namespace) -> None:
                         break
             except aiohttp.ClientError:
                 await asyncio.sleep(0.1)
+        postmaster = await procstat.postmaster_of(conn)
+        supplier_id = await conn.fetchval("SELECT id FROM suppliers WHERE code = 'BENCH'")
         payload = synthetic.delivery(args.records, SIGELS, seed=7)
-        print(f"delivery: {args.records} records, {len(payload) / 1e6:.1f} MB "
-              f"({len(payload) / args.records / 1024:.2f} KB per record with its holding)")
+        n = args.records
+        print(f"delivery: {n} records, {len(payload) / 1e6:.1f} MB "
+              f"({len(payload) / n / 1024:.2f} KB per record with its holding); "
+              f"{args.rounds} rounds, the order alternating; CPU: this run's PostgreSQL server "
+              f"(postmaster {postmaster} and its processes) only")
+        results: dict[str, list[float]] = {"bare": [], "fair": [], "gateway": [], "searchable": []}
+        ratios: dict[str, list[float]] = {"gateway/fair": [], "gateway/bare": [], "fair/bare": [],
+                                          "searchable/fair": []}
+        # warm-up, not counted: the server's caches, the gateway's second process, the first COPYs
+        await fair_ceiling.fair(conn, synthetic.delivery(1000, SIGELS, seed=6, start=5_000_000), supplier_id)
+        await post(base, token, iter([synthetic.delivery(1000, SIGELS, seed=5, start=6_000_000)]))
+        peak = 0
         base_rss = rss_kb(server.pid)[0]
-        with Sampler(server.pid) as sampler:
-            t0 = time.perf_counter()
-            report = await post(base, token, iter([payload[i:i + 262144]
-                                                    for i in range(0, len(payload), 262144)]))
-            e2e = time.perf_counter() - t0
-        summary = report["summary"]
-        assert summary["created"] == args.records, summary
-        rate = args.records / e2e
-        print(f"end to end (POST -> done): {e2e:.2f} s, {rate:,.0f} records/s "
-              f"(created {summary['created']}, holdings {summary['holdings_added']})")
-        stamps = [datetime.fromisoformat(report[k]) for k in ("received_at", "started_at", "finished_at")]
-        receiving, loading = ((b - a).total_seconds() for a, b in itertools.pairwise(stamps))
-        print(f"  of which receiving (stored, 202) to a worker's start {receiving:.2f} s, "
-              f"loading {loading:.2f} s ({args.records / loading:,.0f} records/s)")
-        print(f"gateway RSS: {base_rss / 1024:.0f} MB before, peak {sampler.peak / 1024:.0f} MB "
-              f"(+{(sampler.peak - base_rss) / 1024:.0f} MB)")
-        ceil, n = await ceiling(url, payload)
-        print(f"ceiling (lxml iterparse + asyncpg COPY, same records): {ceil:,.0f} records/s "
-              f"(MARC records: {n} for {args.records} bibliographic records with their holdings, "
-              f"i.e. {ceil * args.records / n:,.0f} pairs/s)")
-        pairs_ceiling = ceil * args.records / n
-        print(f"ratio: {rate / pairs_ceiling:.0%} of the ceiling (bibliographic records with their holdings "
-              f"against the same unit; {rate * n / args.records / ceil:.0%} counted as MARC records both ways)")
+        for rnd in range(args.rounds):
+            order = ["bare", "fair", "gateway"] if rnd % 2 == 0 else ["gateway", "fair", "bare"]
+            rates: dict[str, float] = {}
+            for kind in order:
+                await reset(conn)
+                m = Measure(postmaster, server.pid)
+                if kind == "bare":
+                    with m:
+                        _, records = await fair_ceiling.bare(url, payload)
+                    assert records == 2 * n, records
+                elif kind == "fair":
+                    with m:
+                        _, records, _ = await fair_ceiling.fair(conn, payload, supplier_id)
+                    assert records == 2 * n, records
+                else:
+                    with Sampler(server.pid) as sampler, m:
+                        report = await post(base, token, iter([payload[i:i + 262144]
+                                                               for i in range(0, len(payload), 262144)]),
+                                            key=f"round-{rnd}")
+                        done_at = time.perf_counter()
+                        await searchable(conn)
+                    peak = max(peak, sampler.peak)
+                    summary = report["summary"]
+                    assert summary["created"] == n and summary["holdings_added"] == n, summary
+                    done = done_at - m.t0[0]
+                    rates["searchable"] = n / m.wall
+                    results["searchable"].append(rates["searchable"])
+                    m.wall = done
+                rates[kind] = n / m.wall
+                results[kind].append(rates[kind])
+                extra = ""
+                if kind == "gateway":
+                    stamps = [datetime.fromisoformat(report[k]) for k in ("received_at", "started_at", "finished_at")]
+                    receiving, loading = ((b - a).total_seconds() for a, b in itertools.pairwise(stamps))
+                    extra = (f" (receiving {receiving:.2f} s, loading {loading:.2f} s); searchable (index "
+                             f"queue empty) after {n / rates['searchable']:.2f} s")
+                print(f"  round {rnd + 1} {kind:<8} {m.wall:6.2f} s {rates[kind]:7,.0f} pairs/s; CPU per pair: "
+                      f"PostgreSQL {m.pg / n * 1e6:4.0f} µs, gateway {m.gw / n * 1e6:4.0f} µs, "
+                      f"bench {m.own / n * 1e6:4.0f} µs{extra}")
+            for name in ratios:
+                a, b = name.split("/")
+                ratios[name].append(rates[a] / rates[b])
+        print("medians: " + ", ".join(f"{k} {statistics.median(v):,.0f} pairs/s" for k, v in results.items()))
+        print("ratios (within each round, then their median): " + "; ".join(
+            f"{k} {statistics.median(v):.2f} ({', '.join(f'{x:.2f}' for x in v)})" for k, v in ratios.items()))
+        print(f"gateway RSS: {base_rss / 1024:.0f} MB before, peak {peak / 1024:.0f} MB")
 
         if args.rss_mb:
-            per_record = len(payload) / args.records
+            per_record = len(payload) / n
             count = int(args.rss_mb * 1e6 / per_record)
             before = rss_kb(server.pid)[0]
             with Sampler(server.pid) as sampler:
@@ -202,6 +260,7 @@ async def run(url: str, data_dir: Path, args: argparse.Namespace) -> None:
                   f"({count / elapsed:,.0f} records/s); gateway RSS {before / 1024:.0f} MB before, "
                   f"peak {sampler.peak / 1024:.0f} MB (+{(sampler.peak - before) / 1024:.0f} MB)")
     finally:
+        await conn.close()
         server.terminate()
         server.wait(timeout=30)
 

@@ -33,12 +33,6 @@ def is_postgres(p: Proc) -> bool:
     return p.name.startswith("postgres")
 
 
-def postgres_cpu() -> float:
-    """CPU seconds used so far by every process named postgres on this machine (an embedded or
-    local server: the figure is meaningless for a remote FORVARV_DATABASE_URL)."""
-    return sum(p.cpu for p in processes() if is_postgres(p))
-
-
 def tree(pid: int) -> list[Proc]:
     """The process and its descendants (the gateway's second process), PostgreSQL left out."""
     procs = [p for p in processes() if not is_postgres(p)]
@@ -52,3 +46,40 @@ def tree(pid: int) -> list[Proc]:
         out.extend(kids)
         todo.extend(kids)
     return out
+
+
+def _stat(pid: int) -> list[str] | None:
+    try:
+        text = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return None
+    return text[text.rindex(")") + 2:].split()
+
+
+def server_cpu(postmaster: int) -> float:
+    """CPU seconds used so far by one PostgreSQL server: its postmaster and every process under it,
+    plus what its children that have already ended used (the postmaster's reaped children's time,
+    which the kernel adds up when it waits for them). Other servers on the machine are left out."""
+    fields = _stat(postmaster)
+    if fields is None:
+        return 0.0
+    # utime, stime, cutime, cstime of the postmaster; its live descendants' own utime + stime
+    total = sum(int(f) for f in fields[11:15]) / _TICK
+    children: dict[int, list[Proc]] = {}
+    for p in processes():
+        children.setdefault(p.ppid, []).append(p)
+    todo = list(children.get(postmaster, []))
+    while todo:
+        p = todo.pop()
+        total += p.cpu
+        todo.extend(children.get(p.pid, []))
+    return total
+
+
+async def postmaster_of(conn: object) -> int:
+    """The pid of the postmaster serving an asyncpg connection (the parent of its backend)."""
+    backend = await conn.fetchval("SELECT pg_backend_pid()")  # type: ignore[attr-defined]
+    fields = _stat(int(backend))
+    if fields is None:
+        raise RuntimeError("the PostgreSQL server is not on this machine: its CPU cannot be read")
+    return int(fields[1])

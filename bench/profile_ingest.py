@@ -33,7 +33,6 @@ sys.path.insert(0, str(ROOT))
 
 import benchdb  # noqa: E402  (bench/, beside this script)
 import procstat  # noqa: E402  (bench/, beside this script)
-from procstat import postgres_cpu  # noqa: E402
 
 from gateway import registry, serve  # noqa: E402
 from gateway.demo import synthetic  # noqa: E402
@@ -228,6 +227,11 @@ async def run_db(url: str, payload: bytes, n: int, batch_size: int, profile: boo
     try:
         async with pool.acquire() as conn:
             supplier = await registry.get_supplier(conn, "BENCH")
+            postmaster = await procstat.postmaster_of(conn)
+
+        def postgres_cpu() -> float:  # this run's server only, not every postgres on the machine
+            return procstat.server_cpu(postmaster)
+
         t0 = time.perf_counter()
         received = await intake.receive(pool, supplier, _body(payload), content_type="application/xml",
                                         max_body=10**10)
