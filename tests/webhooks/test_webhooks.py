@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 import socket
 from collections import Counter
 from collections.abc import Awaitable, Callable
@@ -200,6 +201,36 @@ async def test_private_and_bad_urls_are_refused(pool: asyncpg.Pool, url: str) ->
         with pytest.raises(Invalid) as caught:
             await webhooks.add(conn, "Sods", url, allow_private=False)
     assert caught.value.detail["field"] == "url"
+
+
+@pytest.mark.parametrize("policy", [SenderPolicy(poll_interval=0.05, base_delay=0.05, max_delay=0.1, max_attempts=2,
+                                                 send_timeout=0.5, lease_margin=1.0)], indirect=True)
+async def test_giving_up_logs_one_warning_without_secrets(gateway: Gateway, receiver: Receiver,
+                                                          caplog: pytest.LogCaptureFixture) -> None:
+    """Marked failing after the last attempt: one WARNING line naming the webhook, its library and its
+    site, with neither the signing secret nor the URL's path or query (credentials live there)."""
+    gw = gateway
+    await receiver.start()
+    hook = await add_hook(gw, "Sods", receiver.url + "?key=query-credential")
+    receiver.secret, receiver.always_fail = hook["secret"], True
+    caplog.set_level(logging.INFO, logger="gateway.outbox.webhook.sender")
+    await one_delivery(gw, 35)
+
+    async def failed() -> bool:
+        return (await statuses(gw.pool)).get("failed", 0) == 1
+
+    await until(failed)
+    await asyncio.sleep(0.3)
+    assert len(receiver.ids) == 2
+    lines = [r for r in caplog.records if r.name == "gateway.outbox.webhook.sender"]
+    (warning,) = [r for r in lines if r.levelno >= logging.WARNING]
+    text = warning.getMessage()
+    assert warning.levelno == logging.WARNING
+    assert f"webhook {hook['id']} of library Sods" in text and "marked failing" in text, text
+    assert f"http://127.0.0.1:{receiver.port}" in text and "HTTP 500" in text and "gave up after 2" in text, text
+    for r in lines:
+        assert hook["secret"] not in r.getMessage() and "query-credential" not in r.getMessage()
+        assert "/hook" not in r.getMessage()
 
 
 #: The app's own sender looks once at start and then not for an hour: the test's senders do the work.

@@ -10,7 +10,8 @@ Outcome: 2xx → 'sent'. A timeout, a connection error, 5xx, 408 or 429 → 'pen
 exponential backoff, or 'failed' after max_attempts. Anything else (3xx: redirects are not
 followed; 4xx; a refused address) → 'failed' at once. When an event fails, its webhook is
 marked 'failing' (shown by `forvarv library webhook list` and the admin API) until a later
-event succeeds.
+event succeeds, and one WARNING line says so (the webhook's id, library and site - scheme, host
+and port, never the path or query, which may carry a receiver's credentials, nor the secret).
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ import logging
 import time
 import uuid
 from typing import Any
+from urllib.parse import urlsplit
 
 import aiohttp
 import asyncpg
@@ -111,24 +113,37 @@ class WebhookSender:
         if row is None:
             return False
         started = time.monotonic()
+        where = site(row["url"])
         if row["attempts"] > self.policy.max_attempts:
-            await self._finish(_FAILED, row["id"], claim, started, "too many attempts whose outcome is unknown", None)
+            why = "too many attempts whose outcome is unknown"
+            if await self._finish(_FAILED, row["id"], claim, started, why, None) == "failed":
+                self._failing(row, why)
             return True
         try:
             status = await self._post(row)
         except Permanent as exc:
-            log.warning("%s: event %s to %s failed: %s", self.name, row["event_id"], row["url"], exc)
-            await self._finish(_FAILED, row["id"], claim, started, str(exc)[:1000], exc.status)
+            why = redact(str(exc), row["url"])[:1000]
+            if await self._finish(_FAILED, row["id"], claim, started, why, exc.status) == "failed":
+                self._failing(row, why)
         except Temporary as exc:
             delay = self.policy.backoff(row["attempts"])
-            log.info("%s: event %s to %s not delivered (%s); retry in %.0f s", self.name, row["event_id"],
-                     row["url"], exc, delay)
-            await self._finish(_RETRY, row["id"], claim, started, str(exc)[:1000], exc.status,
-                               self.policy.max_attempts, delay)
+            why = redact(str(exc), row["url"])[:1000]
+            outcome = await self._finish(_RETRY, row["id"], claim, started, why, exc.status,
+                                         self.policy.max_attempts, delay)
+            if outcome == "failed":
+                self._failing(row, f"gave up after {row['attempts']} attempts; last: {why}")
+            else:
+                log.info("%s: event %s to %s not delivered (%s); retry in %.0f s", self.name, row["event_id"],
+                         where, why, delay)
         else:
             await self._finish(_SENT, row["id"], claim, started, status)
-            log.info("%s: event %s delivered to %s (%d)", self.name, row["event_id"], row["url"], status)
+            log.info("%s: event %s delivered to %s (%d)", self.name, row["event_id"], where, status)
         return True
+
+    def _failing(self, row: Any, why: str) -> None:
+        """The one WARNING line of a webhook marked failing (no secret, no path or query of its URL)."""
+        log.warning("%s: webhook %d of library %s (%s) marked failing: event %s not delivered: %s", self.name,
+                    row["webhook_id"], row["sigel"], site(row["url"]), row["event_id"], why)
 
     async def _post(self, row: Any) -> int:
         body = render(row, self.links)
@@ -173,19 +188,37 @@ class WebhookSender:
             raise Permanent(f"HTTP {status}: redirects are not followed; register the final URL", status)
         raise Permanent(f"HTTP {status}", status)
 
-    async def _finish(self, sql: str, event_row: int, claim: uuid.UUID, started: float, *args: Any) -> None:
-        """Record the outcome; retry while the lease lasts if the database is briefly away."""
+    async def _finish(self, sql: str, event_row: int, claim: uuid.UUID, started: float, *args: Any) -> Any:
+        """Record the outcome and return what the statement returns (the event's status, if it says;
+        None if the claim was lost); retry while the lease lasts if the database is briefly away."""
         deadline = started + self.policy.lease - 1.0
         delay = 0.2
         while True:
             try:
                 async with self.pool.acquire() as conn:
-                    await conn.fetchval(sql, event_row, claim, *args)
-                return
+                    return await conn.fetchval(sql, event_row, claim, *args)
             except (asyncpg.PostgresConnectionError, asyncpg.InterfaceError, OSError) as exc:
                 if time.monotonic() + delay >= deadline:
                     log.error("%s: could not record the outcome of event row %d (%s); it is tried again when its "
                               "lease runs out", self.name, event_row, exc)
-                    return
+                    return None
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, 5.0)
+
+
+def site(url: str) -> str:
+    """scheme://host[:port] of a webhook URL, for logs: its path, query and user info are left out."""
+    try:
+        parts = urlsplit(url)
+        host = parts.hostname or "?"
+        port = f":{parts.port}" if parts.port else ""
+    except ValueError:
+        return "(unreadable URL)"
+    if ":" in host:
+        host = f"[{host}]"
+    return f"{parts.scheme or '?'}://{host}{port}"
+
+
+def redact(text: str, url: str) -> str:
+    """`text` with the URL (which may carry credentials in its path or query) replaced by its site."""
+    return text.replace(url, site(url)) if url else text
