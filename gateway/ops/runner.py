@@ -34,14 +34,13 @@ from gateway.http import server
 from gateway.http.app import base_app, create_app
 from gateway.http.appkeys import PARSE_PROCESS, POOL, SETTINGS, STOP
 from gateway.intake.parse_process import ParseProcess
-from gateway.ops.heartbeat import ROLE_DUTIES, Heartbeat
+from gateway.ops import metrics
+from gateway.ops.heartbeat import HEARTBEAT, ROLE, ROLE_DUTIES, Heartbeat
 from gateway.store import db
 
 log = logging.getLogger(__name__)
 
-ROLE = web.AppKey("role", str)
 DUTIES = web.AppKey("duties", tuple)
-HEARTBEAT = web.AppKey("heartbeat", Heartbeat)
 #: Seconds allowed beyond the phases' own bounds (closing the pool, the second process).
 SLACK = 5.0
 
@@ -96,7 +95,9 @@ def _scan_process(app: web.Application) -> None:
 async def _heartbeat(app: web.Application) -> AsyncIterator[None]:
     settings = app[SETTINGS]
     listen = f"{settings.host}:{settings.port}" if "http" in app[DUTIES] else None
-    beat = Heartbeat(app[POOL], app[ROLE], app[DUTIES], interval=settings.heartbeat_seconds, listen=listen)
+    metrics.watch_pool(app[POOL])
+    beat = Heartbeat(app[POOL], app[ROLE], app[DUTIES], interval=settings.heartbeat_seconds, listen=listen,
+                     snapshot=metrics.snapshot)
     await beat.start()
     app[HEARTBEAT] = beat
     yield

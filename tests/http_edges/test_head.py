@@ -15,6 +15,8 @@ from gateway import registry
 from tests.http_edges.conftest import ADMIN_TOKEN, Gateway
 
 ADMIN = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
+#: Answers that change from one request to the next by design (/metrics counts the HEAD itself).
+CHANGING = frozenset({"/metrics"})
 MARCXML = (
     b'<collection xmlns="http://www.loc.gov/MARC21/slim"><record><leader>00000nam a2200000 a 4500</leader>'
     b'<controlfield tag="001">e1</controlfield><datafield tag="245" ind1="1" ind2="0">'
@@ -79,7 +81,7 @@ async def test_every_get_route_answers_head_without_a_body(
         assert head_headers.get("connection", "").lower() != "close", path
         assert "transfer-encoding" not in head_headers or get_status >= 400, path
         assert body or 300 <= get_status < 400, path  # the GET after it was read whole, correctly framed
-        if "content-length" in head_headers and "content-encoding" not in head_headers:
+        if "content-length" in head_headers and "content-encoding" not in head_headers and path not in CHANGING:
             assert int(head_headers["content-length"]) == len(body), path
     errors = [r for r in caplog.records if r.levelno >= logging.ERROR]
     assert not errors, [r.getMessage() for r in errors]
