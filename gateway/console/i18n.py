@@ -88,6 +88,7 @@ TEXTS: dict[str, dict[str, str]] = {
         "done_reload": "Inläsningen är klar – ladda om sidan för rapporten.",
         "notifications": "Aviseringar", "subject": "Ämne", "kind_delivery": "leverans",
         "kind_digest": "dagssammanställning", "page": "Sida", "alive": "vid liv", "stale": "tyst",
+        "stopping": "stoppas",
     },
     "en": {
         "app": "Förvärv Gateway", "console": "Staff console", "skip": "Skip to content",
@@ -161,7 +162,7 @@ TEXTS: dict[str, dict[str, str]] = {
         "problems_in_english": "",
         "done_reload": "Loading has finished – reload the page for the report.",
         "notifications": "Notifications", "subject": "Subject", "kind_delivery": "delivery",
-        "kind_digest": "digest", "page": "Page", "alive": "alive", "stale": "silent",
+        "kind_digest": "digest", "page": "Page", "alive": "alive", "stopping": "stopping", "stale": "silent",
     },
 }
 

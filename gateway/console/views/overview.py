@@ -11,6 +11,7 @@ from aiohttp import web
 from gateway.console.sessions import SQL, Viewer
 from gateway.console.web import LOCAL_TZ, page, viewer
 from gateway.http.appkeys import POOL
+from gateway.ops import heartbeat
 
 OUTCOMES = ("records", "created", "matched", "ambiguous", "rejected")
 
@@ -41,8 +42,10 @@ async def overview(request: web.Request) -> web.Response:
             if v.role != "supplier" else None
         oldest = await conn.fetchrow(SQL["overview_oldest_waiting"], v.supplier_id) if v.role != "library" else None
         harvests = await conn.fetch(SQL["overview_harvests"], v.sigel) if v.role != "supplier" else []
+        # the live gateway processes (heartbeats, gateway/ops/heartbeat.py): operators only
+        extra: dict[str, Any] = {"workers": await heartbeat.alive(conn)} if v.is_admin else {}
     return page(request, "overview.html", periods=periods, review_open=review_open, mail=mail, oldest=oldest,
-                harvests=harvests, statuses=("received", "processing", "done", "failed"))
+                harvests=harvests, statuses=("received", "processing", "done", "failed"), **extra)
 
 
 def add_routes(router: web.UrlDispatcher) -> None:
