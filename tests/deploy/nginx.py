@@ -36,8 +36,8 @@ def site_config(upstream_port: int, http_port: int, https_port: int, cert: Path,
         (r"server 127\.0\.0\.1:8080;", f"server 127.0.0.1:{upstream_port};"),
         (r"listen 80;", f"listen 127.0.0.1:{http_port};"),
         (r"listen 443 ssl", f"listen 127.0.0.1:{https_port} ssl"),
-        (r"ssl_certificate \S+;", f"ssl_certificate {cert};"),
-        (r"ssl_certificate_key \S+;", f"ssl_certificate_key {key};"),
+        (r"ssl_certificate\s+\S+;", f"ssl_certificate {cert};"),
+        (r"ssl_certificate_key\s+\S+;", f"ssl_certificate_key {key};"),
     ]
     for pattern, new in replacements:
         text, n = re.subn(pattern, new, text)
