@@ -1,0 +1,307 @@
+"""Scale benchmark: the gateway holding a million records (docs/scaling.md).
+
+    python bench/scale.py fill --data-dir /work/scale/db --records 1000000 [--per-delivery 50000]
+    python bench/scale.py measure --data-dir /work/scale/db [--clients 8] [--seconds 10]
+
+`fill` loads synthetic deliveries (gateway.demo.synthetic: one holding per record) through a real
+`forvarv serve` (one worker) into an embedded PostgreSQL kept in DATA_DIR, one delivery at a time,
+printing each delivery's rate beside the number of records already there; run it again to go on
+where it stopped. Everything in the database is what the gateway itself wrote.
+
+`measure`, on the filled database, in one run:
+  * size: the database and its largest tables and indexes, bytes per record with its holding;
+  * ingest growth: a 20,000-record delivery into the full database and one into an empty database
+    on the same server, alternated (empty, full, empty, full), each rate and the ratio;
+  * harvests: a full ListRecords marc21 (every page, records/s, first and last page times), and an
+    incremental one (`from` = just before the last delivery);
+  * SRU: ISBN lookups and keyword searches (10 records a page) and count-only keyword searches,
+    CLIENTS concurrent clients for SECONDS each: requests/s, p50 and p99 latency.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import random
+import re
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
+
+import aiohttp
+import asyncpg
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+import benchdb  # noqa: E402  (bench/, beside this script)
+
+from gateway.demo import synthetic  # noqa: E402
+from gateway.store import db, migrations  # noqa: E402
+
+SIGELS = benchdb.SIGELS
+TOKEN_RE = re.compile(rb"<resumptionToken[^>]*>([^<]+)</resumptionToken>")
+HEADER_RE = re.compile(rb"<header[ >]")
+TOKEN_FILE = "bench-token"
+FILLED_FILE = "bench-filled"   # how many books `fill` delivered (serials 0 … n-1)
+
+
+def _with_db(url: str, name: str) -> str:
+    return urlunsplit(urlsplit(url)._replace(path="/" + name))
+
+
+async def _prepare(url: str, token_file: Path) -> str:
+    conn = await db.connect(url)
+    try:
+        await migrations.migrate(conn)
+        if token_file.exists():  # noqa: ASYNC240
+            return token_file.read_text().strip()  # noqa: ASYNC240
+        token = await benchdb.register_supplier(conn)
+        token_file.write_text(token)  # noqa: ASYNC240 (a bench's set-up)
+        return token
+    finally:
+        await conn.close()
+
+
+@asynccontextmanager
+async def gateway(url: str) -> AsyncIterator[str]:
+    """`forvarv serve` (one worker) on the database; its base URL."""
+    port = benchdb.free_port()
+    tmp = tempfile.mkdtemp(prefix="forvarv-scale-")
+    env = {**os.environ, "FORVARV_DATABASE_URL": url, "FORVARV_DATA_DIR": tmp, "FORVARV_SECRET": "bench",
+           "FORVARV_SRU_MAX_RECORDS": "100"}
+    cmd = [sys.executable, "-m", "gateway.cli", "serve", "--port", str(port), "--workers", "1"]
+    proc = subprocess.Popen(cmd, cwd=ROOT, env=env,  # noqa: ASYNC220
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        async with aiohttp.ClientSession() as s:
+            for _ in range(600):
+                try:
+                    async with s.get(f"{base}/oai?verb=Identify") as r:
+                        if r.status == 200:
+                            break
+                except aiohttp.ClientError:
+                    pass
+                await asyncio.sleep(0.1)
+            else:
+                raise SystemExit("the gateway did not start")
+        yield base
+    finally:
+        proc.terminate()
+        proc.wait(timeout=60)
+
+
+async def deliver(base: str, token: str, count: int, start: int, seed: int, prefix: str = "97891") -> float:
+    """POST a synthetic delivery of new books (serials from `start`, ISBNs under `prefix`, so none
+    matches a record already there) and wait for it: records/s end to end."""
+    def chunks() -> Iterator[bytes]:
+        yield from synthetic.delivery_chunks(count, SIGELS, seed=seed, start=start, isbn_prefix=prefix)
+
+    async def body() -> AsyncIterator[bytes]:
+        for c in chunks():
+            yield c
+
+    headers = {"Authorization": f"Bearer {token}", "Content-Type": "application/marcxml+xml"}
+    t0 = time.perf_counter()
+    async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=7200)) as s, \
+            s.post(f"{base}/deliveries?wait=600", data=body(), headers=headers) as r:
+        report = await r.json()
+        while report.get("status") in ("received", "processing"):
+            await asyncio.sleep(0.5)
+            async with s.get(f"{base}/deliveries/{report['id']}", headers=headers) as again:
+                report = await again.json()
+    elapsed = time.perf_counter() - t0
+    if report.get("status") != "done" or report["summary"]["created"] != count:
+        raise SystemExit(f"delivery did not load as expected: {str(report)[:400]}")
+    return count / elapsed
+
+
+async def count_records(url: str) -> int:
+    conn = await asyncpg.connect(url)
+    try:
+        return int(await conn.fetchval("SELECT count(*) FROM bib_records"))
+    finally:
+        await conn.close()
+
+
+async def fill(url: str, data_dir: Path, target: int, per_delivery: int) -> None:
+    token = await _prepare(url, data_dir / TOKEN_FILE)
+    have = await count_records(url)
+    async with gateway(url) as base:
+        while have < target:
+            n = min(per_delivery, target - have)
+            rate = await deliver(base, token, n, start=have, seed=have + 1)
+            print(f"{have:>9,} records there: +{n:,} at {rate:,.0f} records/s", flush=True)
+            have += n
+            (data_dir / FILLED_FILE).write_text(str(have))
+    print(f"{have:,} records")
+
+
+async def sizes(url: str) -> None:
+    conn = await asyncpg.connect(url)
+    try:
+        n = await conn.fetchval("SELECT count(*) FROM bib_records")
+        h = await conn.fetchval("SELECT count(*) FROM holdings")
+        total = await conn.fetchval("SELECT pg_database_size(current_database())")
+        print(f"size: {total / 1e9:.2f} GB for {n:,} records and {h:,} holdings: "
+              f"{total / n / 1024:.1f} KB per record with its holding")
+        rows = await conn.fetch(
+            "SELECT c.relname, c.relkind::text AS relkind, pg_total_relation_size(c.oid) AS total, "
+            "pg_relation_size(c.oid) AS own "
+            "FROM pg_class c JOIN pg_namespace s ON s.oid = c.relnamespace "
+            "WHERE s.nspname = 'public' AND c.relkind IN ('r', 'i') ORDER BY pg_relation_size(c.oid) DESC LIMIT 12")
+        for r in rows:
+            what = "table (with TOAST and indexes)" if r["relkind"] == "r" else "index"
+            size = r["total"] if r["relkind"] == "r" else r["own"]
+            print(f"  {r['relname']:<40} {what:<31} {size / 1e6:>9,.0f} MB  {size / n:>7,.0f} B/record")
+    finally:
+        await conn.close()
+
+
+async def growth(full_url: str, empty_url: str, full_dir: Path, rounds: int, count: int) -> None:
+    full_token = await _prepare(full_url, full_dir / TOKEN_FILE)
+    empty_token_file = Path(tempfile.mkdtemp(prefix="forvarv-scale-token-")) / TOKEN_FILE
+    empty_token = await _prepare(empty_url, empty_token_file)
+    base_n = await count_records(full_url)
+    rates: dict[str, list[float]] = {"empty": [], "full": []}
+    async with gateway(full_url) as full_base, gateway(empty_url) as empty_base:
+        for i in range(rounds):
+            for kind, base, token, start in (("empty", empty_base, empty_token, 50_000_000 + i * count),
+                                             ("full", full_base, full_token, 60_000_000 + i * count)):
+                rate = await deliver(base, token, count, start=start, seed=900 + i, prefix="97892")
+                rates[kind].append(rate)
+                print(f"  ingest {count:,} into the {kind} database "
+                      f"({'0' if kind == 'empty' else f'{base_n + i * count:,}'} records there): "
+                      f"{rate:,.0f} records/s", flush=True)
+    e, f = statistics.median(rates["empty"]), statistics.median(rates["full"])
+    print(f"ingest growth: median {f:,.0f} records/s into the full database against {e:,.0f} into an empty "
+          f"one: {f / e:.2f}x (target >= 0.8x)")
+
+
+async def harvest(base: str, since: datetime | None) -> tuple[int, float, list[float]]:
+    params = "verb=ListRecords&metadataPrefix=marc21"
+    if since is not None:
+        params += f"&from={since.strftime('%Y-%m-%dT%H:%M:%SZ')}"
+    n, pages = 0, []
+    t0 = time.perf_counter()
+    async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=600)) as s:
+        url = f"{base}/oai?{params}"
+        while True:
+            p0 = time.perf_counter()
+            async with s.get(url) as r:
+                body = await r.read()
+            pages.append(time.perf_counter() - p0)
+            n += len(HEADER_RE.findall(body))
+            m = TOKEN_RE.search(body)
+            if not m:
+                break
+            url = f"{base}/oai?verb=ListRecords&resumptionToken={m.group(1).decode()}"
+    return n, time.perf_counter() - t0, pages
+
+
+async def sru_load(base: str, clients: int, seconds: float, queries: list[str], extra: str) -> None:
+    latencies: list[float] = []
+    hits: list[int] = []
+    deadline = time.perf_counter() + seconds
+    rng = random.Random(5)
+
+    async def client(s: aiohttp.ClientSession) -> None:
+        while time.perf_counter() < deadline:
+            q = rng.choice(queries)
+            t0 = time.perf_counter()
+            async with s.get(f"{base}/sru", params={"operation": "searchRetrieve", "version": "1.2",
+                                                     "query": q, **dict(p.split("=") for p in extra.split("&"))}) as r:
+                body = await r.read()
+            latencies.append(time.perf_counter() - t0)
+            m = re.search(rb"<(?:\w+:)?numberOfRecords>(\d+)<", body)
+            if r.status != 200 or not m:
+                raise SystemExit(f"SRU answered {r.status}: {body[:300]!r}")
+            hits.append(int(m.group(1)))
+
+    conn = aiohttp.TCPConnector(limit=clients)
+    async with aiohttp.ClientSession(connector=conn) as s:
+        t0 = time.perf_counter()
+        await asyncio.gather(*(client(s) for _ in range(clients)))
+        elapsed = time.perf_counter() - t0
+    latencies.sort()
+    p99 = latencies[min(len(latencies) - 1, int(len(latencies) * 0.99))]
+    print(f"    {len(latencies) / elapsed:,.0f} requests/s, p50 {statistics.median(latencies) * 1000:.1f} ms, "
+          f"p99 {p99 * 1000:.1f} ms, median hits {statistics.median(hits):,.0f}")
+
+
+async def measure(url: str, data_dir: Path, args: argparse.Namespace) -> None:
+    n = await count_records(url)
+    print(f"database in {data_dir}: {n:,} records")
+    await sizes(url)
+    conn = await asyncpg.connect(url)
+    try:
+        await conn.execute("DROP DATABASE IF EXISTS scale_empty WITH (FORCE)")
+        await conn.execute("CREATE DATABASE scale_empty")
+    finally:
+        await conn.close()
+    empty_url = _with_db(url, "scale_empty")
+    if not args.no_growth:
+        await growth(url, empty_url, data_dir, args.rounds, args.growth_records)
+    async with gateway(url) as base:
+        since = datetime.now(UTC) - timedelta(seconds=1)
+        token = (data_dir / TOKEN_FILE).read_text().strip()
+        m = await count_records(url)
+        rate = await deliver(base, token, 5_000, start=70_000_000 + m, seed=m, prefix="97893")
+        got, elapsed, _ = await harvest(base, since)
+        print(f"incremental harvest (from = just before a 5,000-record delivery loaded at {rate:,.0f}/s): "
+              f"{got:,} items (records and holdings) in {elapsed:.2f} s")
+        if not args.no_full:
+            got, elapsed, pages = await harvest(base, None)
+            print(f"full harvest (ListRecords marc21, no set): {got:,} items (records and holdings) in "
+                  f"{elapsed:.0f} s, {got / elapsed:,.0f} items/s; "
+                  f"pages: first {pages[0] * 1000:.0f} ms, median {statistics.median(pages) * 1000:.0f} ms, "
+                  f"last {pages[-1] * 1000:.0f} ms")
+        filled = int((data_dir / FILLED_FILE).read_text())
+        rng = random.Random(11)   # books of the fill: serials 0 … filled-1 under the default prefix
+        isbns = [synthetic.hyphenate(synthetic.isbn13(rng.randrange(min(filled, 10_000_000)))) for _ in range(500)]
+        words = ["skogen", "havet", "minnet", "Malmö", "kärleken", "gränsen"]
+        pairs = [f'dc.title all "{a} {b}"' for a in words for b in words if a != b]
+        print(f"SRU with {args.clients} clients, {args.seconds:.0f} s each:")
+        print("  ISBN lookups (bath.isbn=…, hyphenated, records in marcxml):")
+        await sru_load(base, args.clients, args.seconds, [f"bath.isbn={i}" for i in isbns],
+                       "maximumRecords=10&recordSchema=marcxml")
+        print("  keyword searches (dc.title all \"w1 w2\", first 10 records):")
+        await sru_load(base, args.clients, args.seconds, pairs, "maximumRecords=10&recordSchema=marcxml")
+        print("  count-only keyword searches (maximumRecords=0):")
+        await sru_load(base, args.clients, args.seconds, pairs, "maximumRecords=0")
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    sub = ap.add_subparsers(dest="cmd", required=True)
+    f = sub.add_parser("fill")
+    f.add_argument("--data-dir", type=Path, required=True)
+    f.add_argument("--records", type=int, default=1_000_000)
+    f.add_argument("--per-delivery", type=int, default=50_000)
+    m = sub.add_parser("measure")
+    m.add_argument("--data-dir", type=Path, required=True)
+    m.add_argument("--clients", type=int, default=8)
+    m.add_argument("--seconds", type=float, default=10.0)
+    m.add_argument("--rounds", type=int, default=2)
+    m.add_argument("--growth-records", type=int, default=20_000)
+    m.add_argument("--no-growth", action="store_true")
+    m.add_argument("--no-full", action="store_true", help="skip the full harvest")
+    args = ap.parse_args()
+    with benchdb.database("scale", args.data_dir) as url:
+        if args.cmd == "fill":
+            asyncio.run(fill(url, args.data_dir, args.records, args.per_delivery))
+        else:
+            asyncio.run(measure(url, args.data_dir, args))
+
+
+if __name__ == "__main__":
+    main()
