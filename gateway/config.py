@@ -67,6 +67,9 @@ class Settings:
     heartbeat_seconds: float = 5.0           # a process's beat; it counts as gone after 6 missed
     log_format: str = "text"                 # or "json": one JSON object per line
     metrics_token: str | None = None         # bearer for /metrics; None: private addresses only
+    # read replicas (gateway/store/replicas.py): see docs/operations.md
+    read_database_urls: tuple[str, ...] = ()  # streaming replicas for OAI-PMH, SRU, console reads
+    read_max_lag: float = 30.0               # seconds a replica may lag before it is left out
 
     def with_(self, **changes: object) -> Settings:
         return replace(self, **changes)  # type: ignore[arg-type]
@@ -145,7 +148,19 @@ def from_env(env: Mapping[str, str] | None = None) -> Settings:
         heartbeat_seconds=float(get("FORVARV_HEARTBEAT_SECONDS", str(s.heartbeat_seconds))),
         log_format="json" if get("FORVARV_LOG_FORMAT", "").strip().lower() == "json" else "text",
         metrics_token=get("FORVARV_METRICS_TOKEN") or None,
+        read_database_urls=read_urls(get("FORVARV_READ_DATABASE_URL", "")),
+        read_max_lag=float(get("FORVARV_READ_MAX_LAG", str(s.read_max_lag))),
     )
+
+
+#: Between two replica URLs: white space, or a comma before the next URL's scheme (a comma inside
+#: a URL, as in PostgreSQL's multi-host postgresql://a,b/db, is part of it).
+_URL_SEPARATOR = re.compile(r"\s+|,\s*(?=postgres(?:ql)?://)")
+
+
+def read_urls(value: str) -> tuple[str, ...]:
+    """FORVARV_READ_DATABASE_URL: one or several URLs, separated by white space or commas."""
+    return tuple(url.strip(",") for url in _URL_SEPARATOR.split(value.strip()) if url.strip(","))
 
 
 def ensure_secret(settings: Settings) -> Settings:

@@ -20,6 +20,7 @@ log = logging.getLogger(__name__)
 
 #: Each feature module has `setup(app)`, which adds its routes and background services.
 FEATURES = (
+    "gateway.http.reads",  # first: the read replicas' pools, which the read features use
     "gateway.http.deliveries",
     "gateway.http.admin",
     "gateway.oai.http",

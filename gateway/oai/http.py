@@ -4,14 +4,18 @@ from __future__ import annotations
 
 import contextlib
 import logging
+from collections.abc import AsyncGenerator
 
+import asyncpg
 from aiohttp import web
 
 from gateway.http.appkeys import POOL, SETTINGS
 from gateway.http.forms import FORM, read_form
 from gateway.http.head import is_head
+from gateway.http.reads import REPLICAS
 from gateway.oai.harvests import HarvestLog
-from gateway.oai.repository import SqlRepository
+from gateway.oai.repository import ReplicaBehind, ReplicaRepository, SqlRepository
+from gateway.store.replicas import DOWN_ERRORS
 from protocols.oai.server import Server, ServerConfig
 
 log = logging.getLogger(__name__)
@@ -19,6 +23,9 @@ log = logging.getLogger(__name__)
 SERVER = web.AppKey("oai_server", Server)
 HARVESTS = web.AppKey("oai_harvests", HarvestLog)
 CONTENT_TYPE = "text/xml; charset=utf-8"
+#: What a replica's failure before the first chunk raises: down, gone, or a query cancelled by a
+#: conflict with replay (hot standby); the request is then answered by the next target.
+REPLICA_ERRORS = (*DOWN_ERRORS, asyncpg.TransactionRollbackError, asyncpg.QueryCanceledError)
 
 
 def choose_coding(accept_encoding: str) -> web.ContentCoding | None:
@@ -54,8 +61,8 @@ async def handle(request: web.Request) -> web.StreamResponse:
     else:
         pairs = list(request.query.items())
     await request.app[HARVESTS].note(pairs)
-    async with contextlib.aclosing(request.app[SERVER].respond(pairs)) as chunks:
-        first = await anext(chunks)  # every OAI error is known before the first chunk
+    chunks, first = await _open(request.app, pairs)  # every OAI error is known before the first chunk
+    async with contextlib.aclosing(chunks):
         response = web.StreamResponse(headers={"Content-Type": CONTENT_TYPE, "Vary": "Accept-Encoding"})
         coding = choose_coding(request.headers.get("Accept-Encoding", ""))
         if coding is not None and is_head(request):
@@ -70,6 +77,45 @@ async def handle(request: web.Request) -> web.StreamResponse:
             await response.write(chunk.encode("utf-8"))
     await response.write_eof()
     return response
+
+
+async def _open(app: web.Application, pairs: list[tuple[str, str]]) -> tuple[AsyncGenerator[str, None], str]:
+    """The response's chunks and its first one, from a read replica when one can answer.
+
+    A replica answers if it is usable and, for a resumed list, has replayed the list's bound
+    (else ReplicaBehind); one that fails before the first chunk is marked down. Either way the
+    next target is tried, the primary last: it has everything every token was made from."""
+    server = app[SERVER]
+    replicas = app.get(REPLICAS)
+    if replicas is None:
+        chunks = server.respond(pairs)
+        return chunks, await _first(chunks)
+    bound = server.list_bound(pairs)
+    for target in replicas.targets():
+        if target is None:
+            chunks = server.respond(pairs)
+            first = await _first(chunks)
+        else:
+            assert target.pool is not None
+            chunks = server.using(ReplicaRepository(target.pool, bound)).respond(pairs)
+            try:
+                first = await _first(chunks)
+            except ReplicaBehind:
+                continue
+            except REPLICA_ERRORS as exc:
+                replicas.mark_down(target, exc)
+                continue
+        replicas.served(target)
+        return chunks, first
+    raise AssertionError("the primary is always a target")
+
+
+async def _first(chunks: AsyncGenerator[str, None]) -> str:
+    try:
+        return await anext(chunks)
+    except BaseException:
+        await chunks.aclose()
+        raise
 
 
 def setup(app: web.Application) -> None:

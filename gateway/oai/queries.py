@@ -142,15 +142,16 @@ SELECT least((SELECT min(modified_at) FROM bib_records), (SELECT min(modified_at
 # every datestamp any transaction will ever commit is already committed. Writers take datestamps
 # from oai_datestamp() (migration 0015), which registers its transaction with a shared advisory
 # lock keyed by a lower bound of the datestamp (whole seconds) before it reads the clock; so the
-# horizon is the least of this statement's start and every registered key. A writer registered
-# after the lock table was read takes a datestamp later than this statement's start. The caller
-# reads its data in later statements (later snapshots), which see every writer that had let go
-# of its lock: it has committed (or rolled back) by then.
-HORIZON = """
-SELECT least(statement_timestamp(), min(to_timestamp(l.objid::bigint)))
-FROM pg_locks l
-WHERE l.locktype = 'advisory' AND l.classid = 1330005321 AND l.objsubid = 2
-  AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database())"""
+# horizon, oai_horizon() (migration 0019), is the least of this statement's start and every
+# registered key. A writer registered after the lock table was read takes a datestamp later than
+# this statement's start. The caller reads its data in later statements (later snapshots), which
+# see every writer that had let go of its lock: it has committed (or rolled back) by then.
+HORIZON = "SELECT oai_horizon()"
+
+# On a read replica: the horizon the primary wrote (gateway/store/replicas.py) as far as this
+# replica has replayed it. Every writer dated before it committed before the mark did, so it is
+# replayed too, and visible to the request's later statements (docs/operations.md).
+REPLAYED_HORIZON = "SELECT horizon FROM oai_horizon_mark"
 
 # ListSets pages: keyset on the primary key / unique index ($1 the last code sent, $2 the limit).
 LIBRARIES = "SELECT sigel, name FROM libraries ORDER BY sigel LIMIT $1"

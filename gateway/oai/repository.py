@@ -44,6 +44,10 @@ def _item(row: asyncpg.Record) -> Item:
     return item
 
 
+class ReplicaBehind(Exception):
+    """A replica has not replayed the horizon a request needs (a resumed list's bound)."""
+
+
 class SqlRepository:
     def __init__(self, pool: asyncpg.Pool) -> None:
         self.pool = pool
@@ -167,3 +171,21 @@ class SqlRepository:
             args.append(code)
         count: int = await self.pool.fetchval(queries.count_items(scope), *args)
         return count
+
+
+class ReplicaRepository(SqlRepository):
+    """The repository on a read replica: its horizon is the mark it has replayed (migration 0019).
+
+    `at_least`: the bound of the list being resumed; a replica whose replayed horizon is earlier
+    has not replayed every item of that list, so horizon() raises ReplicaBehind and the request
+    goes elsewhere (gateway/oai/http.py)."""
+
+    def __init__(self, pool: asyncpg.Pool, at_least: datetime | None = None) -> None:
+        super().__init__(pool)
+        self.at_least = at_least
+
+    async def horizon(self) -> datetime:
+        value: datetime | None = await self.pool.fetchval(queries.REPLAYED_HORIZON)
+        if value is None or (self.at_least is not None and value < self.at_least):
+            raise ReplicaBehind(f"replayed horizon {value} is before {self.at_least}")
+        return value

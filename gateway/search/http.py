@@ -11,7 +11,9 @@ from aiohttp import web
 from gateway.config import Settings
 from gateway.http.appkeys import DATABASE_URL, POOL, SETTINGS
 from gateway.http.forms import read_form
+from gateway.http.reads import REPLICAS
 from gateway.search.repository import PostgresBackend, create_search_pool
+from gateway.store.replicas import CONNECT_TIMEOUT, Acquires, ReadPools
 from protocols.sru import diagnostics as d
 from protocols.sru import soap
 from protocols.sru.explain import ServiceInfo
@@ -49,11 +51,18 @@ async def _service(app: web.Application) -> AsyncIterator[None]:
         yield
         return
     pool = await create_search_pool(url, settings.sru_timeout_ms)
+    replicas = app.get(REPLICAS)
+    reads: Acquires = pool
+    if replicas is not None:  # searches on the read replicas, each with its own search pool
+        reads = await replicas.pools(pool, lambda replica_url: create_search_pool(
+            replica_url, settings.sru_timeout_ms, lazy=True, timeout=CONNECT_TIMEOUT))
     app[SRU_SERVICE] = make_service(
-        settings, PostgresBackend(pool, settings.sru_timeout_ms, server_timeout=True))
+        settings, PostgresBackend(reads, settings.sru_timeout_ms, server_timeout=True))
     try:
         yield
     finally:
+        if isinstance(reads, ReadPools):
+            await reads.close()
         await pool.close()
 
 

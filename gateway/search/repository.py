@@ -23,6 +23,7 @@ from stdnum import isbn as std_isbn
 
 from gateway.search.translate import SORT_COLUMNS, TERM_KINDS, Params, condition, order_by
 from gateway.store import db
+from gateway.store.replicas import Acquires
 from protocols.marc.identifiers import normalize_isbn
 from protocols.sru import diagnostics as d
 from protocols.sru.indexes import Index
@@ -112,10 +113,12 @@ async def _keep(conn: asyncpg.Connection) -> None:
     """No reset on release: search sessions never change their state."""
 
 
-async def create_search_pool(url: str, timeout_ms: int, size: int = 10) -> asyncpg.Pool:
-    """The read-only pool searches run on (see the module docstring)."""
-    return await db.create_pool(url, min_size=size, max_size=size,
-                                server_settings=search_session_settings(timeout_ms), reset=_keep)
+async def create_search_pool(url: str, timeout_ms: int, size: int = 10, *, lazy: bool = False,
+                             **connect: Any) -> asyncpg.Pool:
+    """The read-only pool searches run on (see the module docstring). `lazy`: no connection is
+    opened until a search needs one (a read replica's pool: the replica may be down)."""
+    return await db.create_pool(url, min_size=0 if lazy else size, max_size=size,
+                                server_settings=search_session_settings(timeout_ms), reset=_keep, **connect)
 
 
 class PostgresBackend:
@@ -124,7 +127,7 @@ class PostgresBackend:
     ``server_timeout``: the pool's sessions carry the statement timeout themselves
     (:func:`create_search_pool`); the client-side timeout is then only a backstop."""
 
-    def __init__(self, pool: asyncpg.Pool, timeout_ms: int, *, server_timeout: bool = False) -> None:
+    def __init__(self, pool: Acquires, timeout_ms: int, *, server_timeout: bool = False) -> None:
         self.pool = pool
         self.timeout_ms = max(1, int(timeout_ms))
         self._client_timeout = (self.timeout_ms + (1000 if server_timeout else 0)) / 1000

@@ -8,6 +8,7 @@ complete answer.
 
 from __future__ import annotations
 
+import copy
 import functools
 from collections.abc import AsyncGenerator, Sequence
 from dataclasses import dataclass
@@ -131,6 +132,23 @@ class Server:
         self.config = config
         self.tokens = TokenCodec(secret)
         self._id_prefix = f"oai:{config.repository_id}:"
+
+    def using(self, repository: Repository) -> Server:
+        """This server answering from another repository (a read replica's) for one request."""
+        other = copy.copy(self)
+        other.repo = repository
+        return other
+
+    def list_bound(self, pairs: Sequence[tuple[str, str]]) -> datetime | None:
+        """The upper bound of the list a request resumes (its one record-list resumptionToken),
+        else None: what a repository must have complete to answer it."""
+        tokens = [value for name, value in pairs if name == "resumptionToken"]
+        if len(tokens) != 1:
+            return None
+        try:
+            return self.tokens.decode(tokens[0]).upper
+        except (OAIError, ValueError):
+            return None
 
     # --- entry point ------------------------------------------------------------------------
     async def respond(self, pairs: Sequence[tuple[str, str]]) -> AsyncGenerator[str, None]:
