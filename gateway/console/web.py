@@ -16,8 +16,10 @@ from gateway.console import i18n, sessions
 from gateway.console.sessions import Viewer
 from gateway.errors import GatewayError, NotFound
 from gateway.http.appkeys import POOL, SETTINGS
+from gateway.http.reads import REPLICAS, read_pool
 from gateway.intake.receive import PayloadTooLarge, UnsupportedMediaType
 from gateway.ops import access
+from gateway.store.replicas import Acquires
 
 log = logging.getLogger(__name__)
 
@@ -164,7 +166,25 @@ async def guard(request: web.Request, handler: Handler) -> web.StreamResponse:
     if new_pre is not None:
         response.set_cookie(sessions.PRE_COOKIE, new_pre, httponly=True, samesite="Lax", secure=secure,
                             path="/")
+    if request.method == "POST" and response.status < 400 and request.app.get(REPLICAS) is not None:
+        # What this browser just changed is on the primary; a replica may not have replayed it
+        # yet: its reads stay on the primary for as long as a replica may lag (see `reads`).
+        response.set_cookie(WROTE_COOKIE, "1", httponly=True, samesite="Lax", secure=secure, path=PREFIX,
+                            max_age=int(request.app[SETTINGS].read_max_lag) + 2)
     return response
+
+
+#: Set after a console POST when reads go to replicas: that browser's reads use the primary.
+WROTE_COOKIE = "forvarv_console_wrote"
+
+
+def reads(request: web.Request) -> Acquires:
+    """Where a read-only console page gets its connection: a read replica (docs/operations.md),
+    unless this browser changed something within the replicas' maximum lag (read your writes)."""
+    if request.cookies.get(WROTE_COOKIE):
+        primary: Acquires = request.app[POOL]
+        return primary
+    return read_pool(request.app)
 
 
 #: A page meant to be shown in a frame of the console (the e-mail preview) sets its own policy here.

@@ -24,16 +24,19 @@ from aiohttp import web
 from lxml import etree
 
 from gateway.config import Settings
+from gateway.console.web import WROTE_COOKIE
 from gateway.http.app import create_app
 from gateway.http.reads import REPLICAS, replica_status
 from gateway.store import db
 from gateway.store.replicas import Replicas
+from tests.console.helpers import csrf_of
 from tests.oai import seed
 from tests.replicas.conftest import PATIENCE, Cluster, Databases
 
 OAI = {"o": "http://www.openarchives.org/OAI/2.0/"}
 SRW = {"s": "http://www.loc.gov/zing/srw/"}
 REPO = "forvarv.example.org"
+ADMIN_TOKEN = "replica-test-admin-token"
 #: identifier -> (datestamp as sent, deleted?)
 Picture = dict[str, tuple[str, bool]]
 
@@ -90,7 +93,7 @@ async def gateway(dbs: Databases, tmp_path: Path, *, max_lag: float = 3600.0, re
     port = _free_port()
     settings = Settings(
         database_url=dbs.primary, data_dir=tmp_path, public_url=f"http://127.0.0.1:{port}",
-        secret="replica-test-secret", oai_page_size=7, parse_process=False,
+        secret="replica-test-secret", oai_page_size=7, parse_process=False, admin_token=ADMIN_TOKEN,
         read_database_urls=(dbs.replica,) if replica else (), read_max_lag=max_lag,
     )
     app = create_app(settings, database_url=dbs.primary, run_workers=False)
@@ -99,7 +102,7 @@ async def gateway(dbs: Databases, tmp_path: Path, *, max_lag: float = 3600.0, re
     site = web.TCPSite(runner, "127.0.0.1", port)
     await site.start()
     try:
-        async with aiohttp.ClientSession() as session:
+        async with aiohttp.ClientSession(cookie_jar=aiohttp.CookieJar(unsafe=True)) as session:
             gw = Gateway(f"http://127.0.0.1:{port}", app, session)
             if replica:
                 await gw.until(lambda: gw.replica()["usable"], "the replica is usable")
@@ -344,4 +347,43 @@ async def test_a_token_from_a_fresher_server_is_not_resumed_on_a_replica_behind_
         assert harvester.picture == await truth(conn)
         assert lagging.replica()["usable"] and lagging.replicas.fallbacks == 5  # every page after the first
         assert await lagging.sru_hits('dc.title = "Efter pausen"') == 0  # other reads: the replica
+    await conn.close()
+
+
+async def test_console_pages_read_from_the_replica_until_the_browser_changes_something(
+    databases: Databases, cluster: Cluster, tmp_path: Path
+) -> None:
+    conn = await db.connect(databases.primary)
+    writer = Writer(conn)
+    await writer.setup()
+    await writer.add(2, "Bok")
+    await cluster.caught_up()
+    async with gateway(databases, tmp_path) as gw:
+        form = await gw.session.get(f"{gw.url}/console/sign-in")
+        csrf = csrf_of(await form.text())
+        signed = await gw.session.post(f"{gw.url}/console/sign-in", data={"csrf": csrf, "token": ADMIN_TOKEN},
+                                       allow_redirects=False)
+        assert signed.status == 303
+        assert any(c.key == WROTE_COOKIE for c in gw.session.cookie_jar)  # signing in wrote a session
+        gw.session.cookie_jar.clear(lambda c: c.key == WROTE_COOKIE)  # as a browser after the max lag
+
+        await cluster.pause()
+        await writer.add(1, "Efter pausen")
+        new, old = writer.bibs[-1], writer.bibs[0]
+        async with gw.session.get(f"{gw.url}/console/records/{old}") as r:
+            assert r.status == 200 and "Bok 0" in await r.text()
+        reads = gw.replica()["reads"]
+        async with gw.session.get(f"{gw.url}/console/records/{new}") as r:
+            assert r.status == 404  # the replica has not replayed it
+        assert gw.replica()["reads"] == reads + 1
+
+        # After a change in the console this browser reads the primary (its own writes).
+        async with gw.session.get(f"{gw.url}/console/records/{old}") as r:
+            csrf = csrf_of(await r.text())
+        async with gw.session.post(f"{gw.url}/console/records/{old}/protect", data={"csrf": csrf},
+                                   allow_redirects=False) as r:
+            assert r.status == 303
+        async with gw.session.get(f"{gw.url}/console/records/{new}") as r:
+            assert r.status == 200 and "Efter pausen 0" in await r.text()
+        assert gw.replica()["reads"] == reads + 2  # the protect page's CSRF read, not the one after
     await conn.close()

@@ -10,9 +10,8 @@ from aiohttp import web
 
 from gateway import registry
 from gateway.console.sessions import SQL, Viewer
-from gateway.console.web import LOCAL_TZ, page, viewer
+from gateway.console.web import LOCAL_TZ, page, reads, viewer
 from gateway.errors import Invalid, NotFound
-from gateway.http.appkeys import POOL
 from gateway.intake import report
 from gateway.store import db
 from protocols.marc.problems import CODES
@@ -48,7 +47,7 @@ def delivery_id(request: web.Request) -> int:
 
 async def check_visible(request: web.Request, v: Viewer, did: int) -> None:
     """404 unless the viewer may see the delivery (their own; one with records for their sigel)."""
-    async with request.app[POOL].acquire() as conn:
+    async with reads(request).acquire() as conn:
         if not await conn.fetchval(SQL["delivery_visible"], did, v.supplier_id, v.sigel):
             raise NotFound(f"no delivery {did}")
 
@@ -79,7 +78,7 @@ async def listing(request: web.Request) -> web.Response:
         raise Invalid("before must be a delivery id", field="before") from None
     if before is not None and not 0 <= before <= db.MAX_ID:
         raise Invalid("before must be a delivery id", field="before")
-    async with request.app[POOL].acquire() as conn:
+    async with reads(request).acquire() as conn:
         suppliers = [s["code"] for s in await registry.list_suppliers(conn)] if v.is_admin else []
         items = await report.listing(
             conn, v.supplier_id, PAGE_SIZE, before, status=status, supplier_code=supplier,
@@ -105,7 +104,7 @@ async def detail(request: web.Request) -> web.Response:
     except ValueError:
         after = 0
     after = max(0, min(after, 2**31 - 1))
-    async with request.app[POOL].acquire() as conn:
+    async with reads(request).acquire() as conn:
         head = await report.header(conn, did, None)
         if v.sigel is not None:  # a library sees what the delivery did for it, not for the others
             head["summary"] = {k: int(n) for k, n in (await conn.fetchrow(SQL["delivery_sigel_summary"], did,
@@ -127,7 +126,7 @@ async def progress(request: web.Request) -> web.Response:
     v = viewer(request)
     did = delivery_id(request)
     await check_visible(request, v, did)
-    async with request.app[POOL].acquire() as conn:
+    async with reads(request).acquire() as conn:
         row = await conn.fetchrow(SQL["delivery_progress"], did)
     return web.json_response({"status": row["status"], "done": int(row["done"]), "total": row["record_count"]})
 
@@ -139,7 +138,7 @@ async def payload(request: web.Request) -> web.StreamResponse:
     if v.role == "library":  # the file holds other libraries' orders too
         raise NotFound(f"no delivery {did}")
     await check_visible(request, v, did)
-    async with request.app[POOL].acquire() as conn:
+    async with reads(request).acquire() as conn:
         media, ext = MEDIA_TYPES.get(await conn.fetchval(SQL["delivery_format"], did), ("application/octet-stream",
                                                                                         "bin"))
         response = web.StreamResponse(headers={
@@ -159,7 +158,7 @@ async def report_json(request: web.Request) -> web.StreamResponse:
     if v.role == "library":
         raise NotFound(f"no delivery {did}")
     await check_visible(request, v, did)
-    async with request.app[POOL].acquire() as conn:
+    async with reads(request).acquire() as conn:
         response = web.StreamResponse(headers={
             "Content-Type": "application/json; charset=utf-8",
             "Content-Disposition": f'attachment; filename="delivery-{did}-report.json"'})

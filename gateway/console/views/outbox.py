@@ -9,7 +9,7 @@ from typing import Any
 from aiohttp import web
 
 from gateway.console.sessions import Viewer
-from gateway.console.web import FRAME_CSP, page, redirect, require_admin, viewer
+from gateway.console.web import FRAME_CSP, page, reads, redirect, require_admin, viewer
 from gateway.errors import Invalid, NotFound
 from gateway.http.appkeys import POOL, SETTINGS
 from gateway.outbox import queue as outbox
@@ -32,7 +32,7 @@ def _id(request: web.Request) -> int:
 
 
 async def _message(request: web.Request, v: Viewer, nid: int) -> tuple[dict[str, Any], EmailMessage]:
-    async with request.app[POOL].acquire() as conn:
+    async with reads(request).acquire() as conn:
         row = await outbox.get(conn, nid)
         outgoing = await outbox.load_outgoing(conn, nid)
     if row is None or outgoing is None or (v.sigel is not None and row["sigel"] != v.sigel):
@@ -61,7 +61,7 @@ async def listing(request: web.Request) -> web.Response:
     except ValueError:
         before = None
     sigel = v.sigel if v.sigel is not None else (request.query.get("sigel") or None)
-    async with request.app[POOL].acquire() as conn:
+    async with reads(request).acquire() as conn:
         rows = await outbox.list_notifications(conn, statuses=statuses or None, sigel=sigel, before_id=before,
                                                limit=PAGE_SIZE)
     return page(request, "outbox.html", rows=rows, statuses=outbox.STATUSES, status=statuses[0] if statuses else "",

@@ -9,8 +9,7 @@ import asyncpg
 from aiohttp import web
 
 from gateway.console.sessions import SQL, Viewer
-from gateway.console.web import LOCAL_TZ, page, viewer
-from gateway.http.appkeys import POOL
+from gateway.console.web import LOCAL_TZ, page, reads, viewer
 from gateway.ops import heartbeat
 
 OUTCOMES = ("records", "created", "matched", "ambiguous", "rejected")
@@ -34,7 +33,7 @@ async def overview(request: web.Request) -> web.Response:
     v = viewer(request)
     now = datetime.now(LOCAL_TZ)
     midnight = now.replace(hour=0, minute=0, second=0, microsecond=0)
-    async with request.app[POOL].acquire() as conn:
+    async with reads(request).acquire() as conn:
         periods = {"today": await _period(conn, v, midnight),
                    "last_7_days": await _period(conn, v, now - timedelta(days=7))}
         review_open = await conn.fetchval(SQL["overview_review_open"]) if v.is_admin else None

@@ -10,7 +10,7 @@ from aiohttp import web
 
 from gateway.console import marc_view
 from gateway.console.sessions import SQL
-from gateway.console.web import page, redirect, require_admin, viewer
+from gateway.console.web import page, reads, redirect, require_admin, viewer
 from gateway.errors import NotFound
 from gateway.http.appkeys import POOL, SETTINGS
 from gateway.intake import protection
@@ -36,7 +36,7 @@ def oai_url(repository_id: str, rid: int) -> str:
 async def detail(request: web.Request) -> web.Response:
     v = viewer(request)
     rid = record_id(request)
-    async with request.app[POOL].acquire() as conn:
+    async with reads(request).acquire() as conn:
         if not await conn.fetchval(SQL["record_visible"], rid, v.supplier_id, v.sigel):
             raise NotFound(f"no record {rid}")
         rec = await conn.fetchrow(SQL["record_get"], rid)
