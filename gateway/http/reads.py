@@ -15,6 +15,7 @@ from typing import Any
 from aiohttp import web
 
 from gateway.http.appkeys import POOL, SETTINGS
+from gateway.ops import metrics
 from gateway.store.replicas import Acquires, Replicas
 
 REPLICAS = web.AppKey("replicas", Replicas)
@@ -42,10 +43,12 @@ async def _replicas(app: web.Application) -> AsyncIterator[None]:
     with contextlib.suppress(Exception):  # a first look before requests come; the loop retries
         await replicas.check()
     app[REPLICAS] = replicas
+    metrics.watch_replicas(replicas.status)  # /metrics: up, usable, lag, reads per replica
     checks = asyncio.create_task(replicas.run(), name="read-replica-checks")
     try:
         yield
     finally:
+        metrics.watch_replicas(None)
         checks.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await checks

@@ -17,7 +17,7 @@ from __future__ import annotations
 import asyncio
 import hmac
 import ipaddress
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
 import asyncpg
@@ -31,7 +31,7 @@ from prometheus_client import (
     disable_created_metrics,
     generate_latest,
 )
-from prometheus_client.core import GaugeMetricFamily, Metric
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.parser import text_string_to_metric_families
 from prometheus_client.registry import Collector
 
@@ -106,6 +106,44 @@ REGISTRY.register(_POOL)
 
 def watch_pool(pool: asyncpg.Pool) -> None:
     _POOL.pool = pool
+
+
+class _Replicas(Collector):
+    """The read replicas this process reads from (gateway/store/replicas.py), read when collected
+    from the status function it was given (`Replicas.status`)."""
+
+    def __init__(self) -> None:
+        self.status: Callable[[], dict[str, Any]] | None = None
+
+    def collect(self) -> Iterator[Metric]:
+        up = GaugeMetricFamily("forvarv_read_replica_up", "1 if the read replica answered its last check",
+                               labels=["replica"])
+        usable = GaugeMetricFamily("forvarv_read_replica_usable", "1 if reads go to the replica (up, a "
+                                   "standby, within FORVARV_READ_MAX_LAG)", labels=["replica"])
+        lag = GaugeMetricFamily("forvarv_read_replica_lag_seconds", "Replay lag of the replica (an upper "
+                                "bound; absent while unknown)", labels=["replica"])
+        reads = CounterMetricFamily("forvarv_read_replica_reads", "Reads sent to the replica", labels=["replica"])
+        fallbacks = CounterMetricFamily("forvarv_read_primary_fallbacks", "Reads that went to the primary "
+                                        "although read replicas are configured")
+        status = self.status() if self.status is not None else None
+        if status is not None:
+            for r in status["replicas"]:
+                up.add_metric([r["name"]], 1 if r["up"] else 0)
+                usable.add_metric([r["name"]], 1 if r["usable"] else 0)
+                if r["lag_seconds"] is not None:
+                    lag.add_metric([r["name"]], r["lag_seconds"])
+                reads.add_metric([r["name"]], r["reads"])
+            fallbacks.add_metric([], status["fallbacks"])
+        yield from (up, usable, lag, reads, fallbacks)
+
+
+_REPLICAS = _Replicas()
+REGISTRY.register(_REPLICAS)
+
+
+def watch_replicas(status: Callable[[], dict[str, Any]] | None) -> None:
+    """Report the read replicas through `status` (None: none, or no longer)."""
+    _REPLICAS.status = status
 
 
 def snapshot() -> str:

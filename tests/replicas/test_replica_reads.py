@@ -22,6 +22,7 @@ import aiohttp
 import asyncpg
 from aiohttp import web
 from lxml import etree
+from prometheus_client.parser import text_string_to_metric_families
 
 from gateway.config import Settings
 from gateway.console.web import WROTE_COOKIE
@@ -76,6 +77,18 @@ class Gateway:
             root = etree.fromstring(await r.read())
         assert root.find(".//s:diagnostics", SRW) is None, etree.tostring(root)
         return int(root.findtext("s:numberOfRecords", namespaces=SRW) or "-1")
+
+    async def metrics(self) -> dict[str, float]:
+        """This process's read replica series on GET /metrics: name -> value (one replica)."""
+        async with self.session.get(f"{self.url}/metrics") as r:
+            assert r.status == 200
+            text = await r.text()
+        found = {}
+        for family in text_string_to_metric_families(text):
+            for sample in family.samples:
+                if sample.name.startswith(("forvarv_read_replica", "forvarv_read_primary")):
+                    found[sample.name] = sample.value
+        return found
 
     async def until(self, condition: Callable[[], bool], what: str) -> None:
         """Wait (not a timed assertion: PATIENCE is a generous bound) until the condition holds."""
@@ -273,10 +286,17 @@ async def test_a_replica_stopped_mid_harvest_leaves_the_reads_to_the_primary(
                 cluster.stop_replica()
                 await writer.add(3, "Medan repliken är nere")
 
+        seen = await gw.metrics()
+        assert seen["forvarv_read_replica_up"] == 1 and seen["forvarv_read_replica_usable"] == 1
+        assert 0 <= seen["forvarv_read_replica_lag_seconds"] < 3600
+        assert seen["forvarv_read_primary_fallbacks_total"] == 0
         assert await harvester.harvest(gw, stop_after_two) == 60
         assert served[1] == (2, 0)  # the first two pages from the replica
         assert served[-1][1] > 0  # the rest from the primary
         assert not gw.replica()["up"] and not gw.replica()["usable"]
+        seen = await gw.metrics()
+        assert seen["forvarv_read_replica_up"] == 0 and seen["forvarv_read_replica_usable"] == 0
+        assert seen["forvarv_read_replica_reads_total"] == 2 and seen["forvarv_read_primary_fallbacks_total"] > 0
         assert await gw.sru_hits('dc.title = "Medan repliken"') == 3  # searches: the primary
         await harvester.harvest(gw)
         assert harvester.picture == await truth(conn)
