@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 
@@ -13,3 +14,5 @@ class Context:
     org_code: str
     #: sigel -> (registered, customer of this supplier)
     libraries: dict[str, tuple[bool, bool]]
+    #: called after each batch commits (the worker's search indexer: gateway.search.indexer)
+    on_commit: Callable[[], None] | None = None

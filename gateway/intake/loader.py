@@ -39,6 +39,7 @@ from gateway.intake.pipeline import Pipeline
 from gateway.intake.prepare import Spec
 from gateway.intake.write_batch import write_batch
 from gateway.ops import metrics
+from gateway.search import indexer as search_indexer
 from gateway.store.queries import load
 
 log = logging.getLogger(__name__)
@@ -67,12 +68,16 @@ async def load_delivery(
     pool: asyncpg.Pool, delivery_id: int, *, org_code: str, batch_size: int = 500,
     on_finish: Callable[[asyncpg.Connection, int], Awaitable[object]] | None = None,
     parse_process: ParseProcess | None = None, stop: asyncio.Event | None = None,
+    indexer: search_indexer.SearchIndexer | None = None,
 ) -> dict[str, int]:
     """Process one claimed delivery to the end; returns its summary.
 
     With `parse_process`, records are prepared in that second process (gateway.intake.parse_process);
     the outcome is the same either way. When `stop` is set (the process is shutting down), the
     batch being written is committed and HandedBack is raised: the delivery resumes after it.
+    Each batch queues its records for the search index (gateway.search.indexer); `indexer`, the
+    worker process's, is poked after each batch commits. Without one, the queue is drained here
+    before returning, so what was loaded is searchable when this returns.
     """
     started = time.perf_counter()
     async with pool.acquire() as conn:
@@ -80,7 +85,8 @@ async def load_delivery(
         libs = {r["sigel"]: (r["registered"], r["customer"]) for r in await conn.fetch(Q["libraries"],
                                                                                        meta["supplier_id"])}
         done = {r["position"]: r for r in await conn.fetch(Q["done_records"], delivery_id)}
-    ctx = Context(delivery_id, meta["supplier_id"], meta["supplier_code"], org_code, libs)
+    ctx = Context(delivery_id, meta["supplier_id"], meta["supplier_code"], org_code, libs,
+                  indexer.poke if indexer is not None else None)
     if done:
         log.info("delivery %s: resuming after %d records already loaded", delivery_id, len(done))
     state = Batches(done, batch_size)
@@ -111,6 +117,8 @@ async def load_delivery(
         if on_finish is not None:
             await on_finish(conn, delivery_id)
     metrics.delivery_loaded(ctx.supplier_code, totals, time.perf_counter() - started)
+    if indexer is None:
+        await search_indexer.drain(pool, wait=True)
     return totals
 
 

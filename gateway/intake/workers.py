@@ -25,6 +25,7 @@ from gateway.intake import finished, loader
 from gateway.intake.parse_process import ParseProcess
 from gateway.intake.receive import NOTIFY_CHANNEL
 from gateway.ops import metrics
+from gateway.search.indexer import SearchIndexer
 from gateway.store.queries import load
 
 Q = load("workers")
@@ -73,11 +74,14 @@ async def _on_finish(conn: asyncpg.Connection, delivery_id: int) -> None:
 
 
 async def process_one(pool: asyncpg.Pool, settings: Settings, lease: asyncpg.Connection,
-                      parse_process: ParseProcess | None = None, stop: asyncio.Event | None = None) -> bool:
+                      parse_process: ParseProcess | None = None, stop: asyncio.Event | None = None,
+                      indexer: SearchIndexer | None = None) -> bool:
     """Claim and load one delivery; False when there was nothing to do.
 
     With `parse_process`, a large delivery's records are prepared in that second process. When
-    `stop` is set meanwhile, the delivery is handed back after the batch being written.
+    `stop` is set meanwhile, the delivery is handed back after the batch being written. With
+    `indexer`, the search index follows each batch's commit; without, the loader indexes what it
+    queued before it returns (gateway.intake.loader).
     """
     delivery_id = await claim(lease)
     if delivery_id is None:
@@ -95,7 +99,7 @@ async def process_one(pool: asyncpg.Pool, settings: Settings, lease: asyncpg.Con
             return True
         totals = await loader.load_delivery(
             pool, delivery_id, org_code=settings.org_code, batch_size=settings.batch_size,
-            on_finish=_on_finish, parse_process=parse_process, stop=stop,
+            on_finish=_on_finish, parse_process=parse_process, stop=stop, indexer=indexer,
         )
         log.info("delivery %s done: %s", delivery_id, totals)
     except loader.HandedBack:
@@ -119,7 +123,7 @@ async def process_one(pool: asyncpg.Pool, settings: Settings, lease: asyncpg.Con
 
 
 async def run(pool: asyncpg.Pool, settings: Settings, stop: asyncio.Event,
-              parse_process: ParseProcess | None = None) -> None:
+              parse_process: ParseProcess | None = None, indexer: SearchIndexer | None = None) -> None:
     """One worker loop; returns when `stop` is set."""
     wake = asyncio.Event()
 
@@ -133,7 +137,7 @@ async def run(pool: asyncpg.Pool, settings: Settings, stop: asyncio.Event,
                 await lease.add_listener(NOTIFY_CHANNEL, notified)
                 while not stop.is_set():
                     wake.clear()
-                    if await process_one(pool, settings, lease, parse_process, stop):
+                    if await process_one(pool, settings, lease, parse_process, stop, indexer):
                         continue
                     with contextlib.suppress(TimeoutError):
                         await asyncio.wait_for(_either(wake, stop), POLL_SECONDS)
@@ -164,14 +168,19 @@ def setup(app: web.Application) -> None:
         parse_process = ParseProcess() if settings.parse_process else None
         if parse_process is not None:  # started on first use, or by `forvarv serve` (gateway.serve)
             app[PARSE_PROCESS] = parse_process
-        tasks = [asyncio.create_task(run(app[POOL], settings, stop, parse_process))
+        # one search indexer serves all of this process's workers (gateway.search.indexer)
+        indexer = SearchIndexer(app[POOL])
+        tasks = [asyncio.create_task(run(app[POOL], settings, stop, parse_process, indexer))
                  for _ in range(settings.workers)]
+        indexing = asyncio.create_task(indexer.run(stop)) if settings.workers > 0 else None
         yield
         stop.set()
         # a worker in the middle of a delivery commits the batch being written and hands the
         # delivery back; what is not done in time is cancelled (its batch rolls back: resumed too)
         if tasks:
             await asyncio.wait(tasks, timeout=settings.stop_timeout)
+        if indexing is not None:
+            tasks.append(indexing)  # its transaction in flight rolls back: the queue keeps the rows
         for t in tasks:
             t.cancel()
         for t in tasks:

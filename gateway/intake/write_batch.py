@@ -17,6 +17,7 @@ from gateway.intake.batches import BibItem, HoldingItem, ParentInfo
 from gateway.intake.context import Context
 from gateway.intake.write_bibs import write_bibs
 from gateway.intake.write_holdings import write_holdings
+from gateway.search import indexer
 
 log = logging.getLogger(__name__)
 _RETRYABLE = (asyncpg.DeadlockDetectedError, asyncpg.SerializationError)
@@ -32,6 +33,7 @@ def _stamp(now: datetime) -> str:
 async def _write_batch(conn: asyncpg.Connection, ctx: Context, bibs: list[BibItem],
                        holdings: list[HoldingItem], parents: dict[int, ParentInfo]) -> None:
     stamp = _stamp(datetime.now(UTC))
+    await indexer.defer(conn)  # the records are queued for the search index, indexed after commit
     by_position = await write_bibs(conn, ctx, bibs, stamp)
     await write_holdings(conn, ctx, holdings, by_position, stamp, parents)
     await _write_results(conn, ctx, bibs, holdings)
@@ -64,6 +66,8 @@ async def write_batch(pool: asyncpg.Pool, ctx: Context, bibs: list[BibItem], hol
         try:
             async with pool.acquire() as conn, conn.transaction():
                 await _write_batch(conn, ctx, bibs, holdings, parents if parents is not None else {})
+            if ctx.on_commit is not None:
+                ctx.on_commit()
             return
         except _RETRYABLE:
             if attempt == attempts:

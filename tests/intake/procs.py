@@ -3,7 +3,8 @@
     python -m tests.intake.procs load DB_URL DELIVERY_ID BATCH_SIZE   # load one delivery directly
     python -m tests.intake.procs worker DB_URL BATCH_SIZE              # a worker loop, until killed
 
-The worker prepares records in a second process, as `forvarv serve` does for large deliveries.
+The worker prepares records in a second process, as `forvarv serve` does for large deliveries, and
+runs a search indexer beside its loop, as `forvarv serve` does.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ import sys
 from gateway.config import Settings
 from gateway.intake import loader, workers
 from gateway.intake.parse_process import ParseProcess
+from gateway.search.indexer import SearchIndexer
 from gateway.store import db
 
 
@@ -26,9 +28,12 @@ async def _load(url: str, delivery_id: int, batch_size: int) -> None:
 
 
 async def _worker(url: str, batch_size: int) -> None:
-    pool = await db.create_pool(url, min_size=1, max_size=3)
+    pool = await db.create_pool(url, min_size=1, max_size=4)
     print("worker ready", flush=True)
-    await workers.run(pool, Settings(batch_size=batch_size), asyncio.Event(), ParseProcess())
+    stop = asyncio.Event()
+    indexer = SearchIndexer(pool)  # as gateway.intake.workers.setup runs it beside the workers
+    await asyncio.gather(workers.run(pool, Settings(batch_size=batch_size), stop, ParseProcess(), indexer),
+                         indexer.run(stop))
 
 
 def main(argv: list[str]) -> None:
