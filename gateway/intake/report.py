@@ -7,7 +7,7 @@ bibliographic record they belong to; a holding that belongs to none is listed on
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -19,6 +19,26 @@ from gateway.store.queries import load
 Q = load("report")
 
 SUMMARY_SQL = Q["summary"]
+
+#: A bibliographic record matched to several candidates: attached to the oldest (as `matched` or
+#: `updated`, which is what delivery_records keeps) and queued for review; reported as this.
+AMBIGUOUS = "ambiguous"
+
+
+def reported_outcome(kind: str, outcome: str, candidates: Sequence[object]) -> str:
+    """The outcome a reader is told: `ambiguous` for a bibliographic match with several candidates
+    (the entries and summary SQL say the same in SQL), else the stored one."""
+    if kind == "bib" and outcome in ("matched", "updated") and len(candidates) > 1:
+        return AMBIGUOUS
+    return outcome
+
+
+async def candidate_titles(conn: asyncpg.Connection, record_ids: Iterable[int]) -> dict[int, str | None]:
+    """The current title of each of these records (candidates of ambiguous matches)."""
+    wanted = sorted(set(record_ids))
+    if not wanted:
+        return {}
+    return {int(r["id"]): r["title"] for r in await conn.fetch(Q["candidate_titles"], wanted)}
 
 
 async def summary(conn: asyncpg.Connection, delivery_id: int) -> dict[str, int]:

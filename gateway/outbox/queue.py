@@ -74,20 +74,23 @@ async def enqueue_for_delivery(conn: asyncpg.Connection, delivery_id: int) -> in
     counts: dict[str, dict[str, int]] = {}
     for row in await conn.fetch(_COUNTS, delivery_id, outcomes):
         found = counts.setdefault(row["sigel"], dict.fromkeys(c.OUTCOMES, 0))
-        found[c.outcome_of(row["outcome"], row["parent_outcome"])] += int(row["n"])
+        ambiguous = row["parent_ambiguous"] and row["parent_outcome"] in ("matched", "updated")
+        found[c.outcome_of(row["outcome"], row["parent_outcome"], ambiguous)] += int(row["n"])
     if not counts:
         return 0
     holdings = await conn.fetch(_HOLDINGS, delivery_id, outcomes, c.MAX_TITLES)
     wanted = sorted({h["parent_position"] for h in holdings if h["parent_position"] is not None})
     parents = {p["position"]: p for p in await conn.fetch(_PARENTS, delivery_id, wanted)}
     record_ids = {h["record_id"] for h in holdings} | {p["record_id"] for p in parents.values()}
+    record_ids |= {cand for p in parents.values() if c.is_ambiguous(p) for cand in p["candidates"][:c.MAX_CANDIDATES]}
     record_ids.discard(None)
     summaries = {s["id"]: s for s in await conn.fetch(_SUMMARIES, sorted(record_ids))}
+    titles = {rid: s["title"] for rid, s in summaries.items()}
     by_library: dict[str, list[c.Item]] = defaultdict(list)
     for h in holdings:
         parent = parents.get(h["parent_position"])
         rid = h["record_id"] if h["record_id"] is not None else (parent["record_id"] if parent else None)
-        by_library[h["sigel"]].append(c.item(h, parent, summaries.get(rid)))
+        by_library[h["sigel"]].append(c.item(h, parent, summaries.get(rid), titles))
     sigels, contents, totals = [], [], []
     for sigel, found in counts.items():
         items = by_library[sigel]

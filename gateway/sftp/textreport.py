@@ -1,6 +1,7 @@
 """The readable report written beside the JSON one (`reports/NAME.txt`).
 
-The summary, then one line per problem (rejected records and holdings, errors and warnings),
+The summary, then one line per problem (rejected records and holdings, ambiguous matches with
+their candidates, errors and warnings),
 streamed from the same per-record rows as the JSON report, so memory stays flat.
 """
 
@@ -41,7 +42,7 @@ async def write(conn: asyncpg.Connection, delivery_id: int, out: TextIO) -> None
     if s:
         out.write(
             f"Records:    {s.get('records', 0)}: created {s.get('created', 0)}, matched {s.get('matched', 0)}, "
-            f"updated {s.get('updated', 0)}, rejected {s.get('rejected', 0)} (ambiguous {s.get('ambiguous', 0)})\n"
+            f"updated {s.get('updated', 0)}, ambiguous {s.get('ambiguous', 0)}, rejected {s.get('rejected', 0)}\n"
             f"Holdings:   added {s.get('holdings_added', 0)}, updated {s.get('holdings_updated', 0)}, "
             f"deleted {s.get('holdings_deleted', 0)}, rejected {s.get('holdings_rejected', 0)}\n"
         )
@@ -55,6 +56,11 @@ async def write(conn: asyncpg.Connection, delivery_id: int, out: TextIO) -> None
             lines = []
             if entry.get("outcome") == "rejected":
                 lines.append(f"{where}: rejected")
+            elif entry.get("outcome") == "ambiguous":
+                found = ", ".join(f"{c['record_id']} {c.get('title') or ''}".rstrip()
+                                  for c in entry.get("candidate_records") or ())
+                lines.append(f"{where}: ambiguous, attached to {entry.get('record_id')} (the oldest) pending review; "
+                             f"candidates: {found}")
             lines += _problems(where, entry.get("errors"), "error")
             lines += _problems(where, entry.get("warnings"), "warning")
             for h in entry.get("holdings") or ():

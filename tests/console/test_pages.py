@@ -244,3 +244,39 @@ async def test_review_actions_refused_say_why(client: TestClient, pool: asyncpg.
     await sign_in(client, tokens.supplier)
     csrf = await page_csrf(client)
     assert (await client.post(f"{path}/resolve", data={"csrf": csrf, "choice": "separate"})).status == 404
+
+
+async def test_delivery_page_shows_ambiguous_matches_and_problems_in_the_viewer_s_language(
+        client: TestClient, tokens: Tokens) -> None:
+    """An ambiguous match is its own outcome on the delivery page (filterable, not among the matched),
+    with every candidate's id and title; problems are in plain words in the viewer's language, from
+    the texts the e-mails use (gateway.problem_texts)."""
+    first = await _load(client, tokens.supplier, bib(own_id="K1", isbn=["9789127108509"], title="Äldst", level=" "),
+                        bib(own_id="K2", isbn=["9789100000172"], title="Yngre <b>", level=" "))
+    oldest, younger = (r["record_id"] for r in first["records"])
+    report = await _load(client, tokens.supplier,
+                         bib(own_id="K3", isbn=["9789127108509", "9789100000172"], title="Båda"), holding("Sods"),
+                         bib(own_id="K4", isbn=["9789127108509"], title="Bara en"), holding("Other"))
+    assert [r["outcome"] for r in report["records"]] == ["ambiguous", "matched"]
+    did = report["id"]
+    await sign_in(client, tokens.admin)
+    for lang, ambiguous, matched, pending, refusal in (
+            ("sv", "Tvetydiga", "Matchade", "lagd på den äldsta kandidaten (oförändrad)",
+             "Other är inte registrerat som kund hos leverantören BOKR i Förvärv Gateway."),
+            ("en", "Ambiguous", "Matched", "attached to the oldest candidate (left unchanged)",
+             "Other is not registered as a customer of supplier BOKR in Förvärv Gateway.")):
+        headers = {"Accept-Language": lang}
+        html = await (await client.get(f"/console/deliveries/{did}?outcome=ambiguous", headers=headers)).text()
+        row = re.search(r'<tr class="outcome-ambiguous">.*?</tr>', html, re.S)
+        assert row, html
+        assert f"<td>{ambiguous}<br>" in row.group(0) and pending in row.group(0)
+        assert f'<a href="/console/records/{oldest}">{oldest}</a> <bdi>Äldst</bdi>' in row.group(0)
+        assert f'<a href="/console/records/{younger}">{younger}</a> <bdi>Yngre &lt;b&gt;</bdi>' in row.group(0)
+        assert "Bara en" not in html
+        html = await (await client.get(f"/console/deliveries/{did}?outcome=matched", headers=headers)).text()
+        assert "Bara en" in html and "Båda" not in html and f"<td>{matched}" in html
+        html = await (await client.get(f"/console/deliveries/{did}?outcome=rejected", headers=headers)).text()
+        assert refusal in html and "HOLDING_NOT_CUSTOMER" in html
+        # the figures: one ambiguous, one matched (no longer counted twice)
+        html = await (await client.get(f"/console/deliveries/{did}", headers=headers)).text()
+        assert re.search(rf"<dt>{ambiguous}</dt><dd>1</dd>", html) and re.search(rf"<dt>{matched}</dt><dd>1</dd>", html)

@@ -175,8 +175,11 @@ async def test_delivery_page_lists_records_with_plain_problems(client: TestClien
     assert status == 200 and report["summary"]["rejected"] == 1
     await sign_in(client, tokens.admin)
     html = await (await client.get(f"/console/deliveries/{report['id']}?outcome=rejected")).text()
-    assert "The bibliographic record has no title statement (245)." in html and "MISSING_245" in html
+    assert "Den bibliografiska posten saknar titel (fält 245)." in html and "MISSING_245" in html
     assert "Bra bok" not in html
+    html = await (await client.get(f"/console/deliveries/{report['id']}?outcome=rejected",
+                                   headers={"Accept-Language": "en"})).text()
+    assert "The bibliographic record has no title (field 245)." in html and "MISSING_245" in html
     html = await (await client.get(f"/console/deliveries/{report['id']}")).text()
     assert "Bra bok" in html and f"/console/records/{report['records'][0]['record_id']}" in html
     progress = await (await client.get(f"/console/deliveries/{report['id']}/progress")).json()

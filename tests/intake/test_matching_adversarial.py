@@ -227,10 +227,13 @@ async def test_ambiguous_within_one_delivery_goes_to_the_first_created(client: T
     assert a1["outcome"] == a2["outcome"] == "created"
     assert int(a1["record_id"]) < int(a2["record_id"])
     assert a3["record_id"] == a1["record_id"]
-    assert a3["outcome"] == "updated"  # level 8 over level 8: ambiguous, and still replaced
+    assert a3["outcome"] == "ambiguous"
+    assert a3["attached_as"] == "updated"  # level 8 over level 8: ambiguous, and still replaced
     assert sorted(a3["candidates"]) == sorted([a1["record_id"], a2["record_id"]])
+    assert a3["candidate_records"] == [{"record_id": a1["record_id"], "title": "Båda"},
+                                       {"record_id": a2["record_id"], "title": "Sedan"}]
     assert report["summary"]["ambiguous"] == 1
-    assert report["summary"]["created"] == 2 and report["summary"]["updated"] == 1
+    assert report["summary"]["created"] == 2 and report["summary"]["updated"] == 0
     assert a3["holdings"][0]["outcome"] == "added"
     holdings = await fetch(pool, "SELECT bib_id FROM holdings")
     assert [h["bib_id"] for h in holdings] == [int(a1["record_id"])]

@@ -4,6 +4,7 @@ restated here plainly over the delivery_records rows they come from."""
 from __future__ import annotations
 
 import json
+from pathlib import Path
 from typing import Any
 
 import asyncpg
@@ -12,6 +13,7 @@ from aiohttp.test_utils import TestClient
 from gateway.intake import report
 from tests.intake.helpers import World, deliver
 from tests.intake.marcxml import bib, collection, holding
+from tests.outbox.test_cli import forvarv
 
 ISBN = "978-91-502-2231-9"
 
@@ -99,3 +101,48 @@ async def test_a_report_longer_than_one_fetch(client: TestClient, world: World, 
     assert status == 200 and answer["status"] == "done", answer
     assert answer["records"] == expected_entries(await rows_of(pool, answer["id"]))
     assert len(answer["records"]) == 1399
+
+
+async def test_an_ambiguous_match_is_reported_with_every_candidate(client: TestClient, world: World,
+                                                                   pool: asyncpg.Pool, db_url: str,
+                                                                   tmp_path: Path) -> None:
+    """A record matching two records is `ambiguous` (not `matched`) with both candidates' ids and
+    titles, over HTTP and in the CLI's report, and counts only as ambiguous in the summary; the other
+    outcomes keep their shape."""
+    for own, isbn, title, level in (("M1", "9789127108509", "Äldst", " "), ("M2", ISBN, "Yngre", " ")):
+        status, _ = await deliver(client, world.supplier_token, collection(bib(own_id=own, isbn=[isbn], title=title,
+                                                                               level=level)))
+        assert status == 200
+    status, answer = await deliver(client, world.supplier_token, collection(
+        bib(own_id="M3", isbn=["9789127108509", ISBN], title="Båda"), holding("Sods"),
+        bib(own_id="M4", isbn=["9789127108509"], title="En"), holding("Li"),
+        bib(own_id="M5", sysno=("(X)M5",), title="Ny")))
+    assert status == 200 and answer["status"] == "done", answer
+    rows = await rows_of(pool, answer["id"])
+    async with pool.acquire() as conn:
+        old = {r["title"]: str(r["record_id"]) for r in await conn.fetch(
+            "SELECT title, record_id FROM delivery_records WHERE title IN ('Äldst', 'Yngre')")}
+    resp = await client.get(f"/deliveries/{answer['id']}", headers={"Authorization": f"Bearer {world.supplier_token}"})
+    assert resp.status == 200
+    got = await resp.json()
+    both, one, new = got["records"]
+    assert both["outcome"] == "ambiguous" and both["attached_as"] == "matched"
+    assert both["record_id"] == old["Äldst"]
+    assert both["candidates"] == [old["Äldst"], old["Yngre"]]
+    assert both["candidate_records"] == [{"record_id": old["Äldst"], "title": "Äldst"},
+                                         {"record_id": old["Yngre"], "title": "Yngre"}]
+    assert both["holdings"][0]["outcome"] == "added"
+    # one candidate: matched, the shape as before (no ambiguous members)
+    assert one["outcome"] == "matched" and one["candidates"] == [old["Äldst"]]
+    assert "candidate_records" not in one and "attached_as" not in one
+    assert new["outcome"] == "created" and "candidate_records" not in new
+    # the rest of the report is the stored rows, restated
+    assert [e for e in got["records"] if e["outcome"] != "ambiguous"] == [
+        e for e in expected_entries(rows) if e["position"] != both["position"]]
+    assert {k: got["summary"][k] for k in ("records", "created", "matched", "updated", "ambiguous", "rejected")} == {
+        "records": 3, "created": 1, "matched": 1, "updated": 0, "ambiguous": 1, "rejected": 0}
+    # the CLI's report says the same
+    code, out, err = await forvarv(db_url, tmp_path, "deliveries", "show", answer["id"])
+    assert code == 0, err
+    shown = json.loads(out)
+    assert shown["records"] == got["records"] and shown["summary"] == got["summary"]

@@ -66,11 +66,12 @@ async def test_a_large_delivery_lists_the_cap_and_counts_every_title(
     assert [i["title"] for i in sods["items"]] == [f"Titel {i}" for i in range(200)]
     assert sods["omitted"] == 50
     assert sods["counts"] == {
-        "created": 100, "matched": 100, "holdings_updated": 0, "cancelled": 25, "rejected": 25
+        "created": 100, "matched": 100, "ambiguous": 0, "holdings_updated": 0, "cancelled": 25, "rejected": 25
     }
     li = json.loads(rows["Li"]["c"])["deliveries"][0]
     assert (len(li["items"]), li["omitted"]) == (200, 50)
-    assert li["counts"] == {"created": 100, "matched": 100, "holdings_updated": 25, "cancelled": 0, "rejected": 25}
+    assert li["counts"] == {"created": 100, "matched": 100, "ambiguous": 0, "holdings_updated": 25, "cancelled": 0,
+                            "rejected": 25}
 
     sender = sender_for(pool, settings_for(tmp_path, smtp_server.port))
     assert await sender.drain() == 2
@@ -160,7 +161,8 @@ async def test_a_digest_of_large_deliveries_is_capped_and_its_counts_add_up(
     # matched 84 + 92 + 2.
     totals = {k: sum(d["counts"][k] for d in deliveries) for k in deliveries[0]["counts"]}
     assert sum(totals.values()) == 445
-    assert totals == {"created": 179, "matched": 178, "holdings_updated": 0, "cancelled": 44, "rejected": 44}
+    assert totals == {"created": 179, "matched": 178, "ambiguous": 0, "holdings_updated": 0, "cancelled": 44,
+                      "rejected": 44}
     assert msg["Subject"].endswith(
         "3 deliveries, 445 titles: 179 new, 178 matched, 44 cancelled, 44 rejected"
     )

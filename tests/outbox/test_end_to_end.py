@@ -124,7 +124,10 @@ async def test_a_delivery_through_the_gateway_reaches_every_library(
     li1 = by[("acq@li.example", d1)].get_body(("plain",)).get_content()  # type: ignore[union-attr]
     assert "Outcome:   new record created" in li1
     other = by[("other@example.org", d1)].get_body(("plain",)).get_content()  # type: ignore[union-attr]
-    assert "Resultat: avvisad – 852 $b Other is not a customer of supplier BOKR" in other
+    assert ("Resultat: avvisad – Other är inte registrerat som kund hos leverantören BOKR i Förvärv Gateway. "
+            "Gatewayens administratör registrerar kundkopplingen; sedan kan leverantören leverera igen. "
+            "(HOLDING_NOT_CUSTOMER)") in other
+    assert "is not a customer of supplier" not in other
     sods2 = by[("forvarv@sh.example", d2)].get_body(("plain",)).get_content()  # type: ignore[union-attr]
     assert "Resultat: bestånd uppdaterat" in sods2
     li2 = by[("acq@li.example", d2)].get_body(("plain",)).get_content()  # type: ignore[union-attr]

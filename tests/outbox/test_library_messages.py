@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from email import message_from_bytes
+from email.message import EmailMessage
 from email.policy import default
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -18,6 +19,7 @@ from lxml import etree
 from gateway import config, registry
 from gateway.http.app import create_app
 from gateway.outbox.service import SENDER_POLICY
+from tests.intake import marcxml as mx
 from tests.outbox.helpers import ADMIN_TOKEN, FAST, settings_for, status_counts, wait_until
 from tests.outbox.smtp import SmtpServer
 from tests.outbox.test_cli import forvarv
@@ -220,3 +222,77 @@ async def test_a_replayed_delivery_says_so_and_a_registry_refusal_says_what_to_d
     resp = await client.post("/deliveries", data=body, headers={**headers, "Idempotency-Key": "retry-1"})
     assert resp.headers["Idempotency-Replayed"] == "true"
     assert (await resp.json())["replayed"] is True
+
+
+def both_parts(message: EmailMessage) -> tuple[str, str]:
+    plain, html = message.get_body(("plain",)), message.get_body(("html",))
+    assert plain is not None and html is not None
+    return plain.get_content(), html.get_content()
+
+
+async def test_an_ambiguous_match_is_said_with_its_candidates_in_both_languages(
+    gateway: tuple[Client, str], pool: asyncpg.Pool, smtp_server: SmtpServer
+) -> None:
+    """Not "matched an existing record" under another record's title: the title as delivered, the
+    match called ambiguous, and every candidate with its id and title, in Swedish and in English."""
+    client, token = gateway
+    first = await post(client, token, collection(mx.bib(own_id="M1", isbn=["9789127108509"], title="Äldst", level=" "),
+                                                 mx.bib(own_id="M2", isbn=["9789150222319"], title="Yngre", level=" ")))
+    oldest, younger = (r["record_id"] for r in first["records"])  # type: ignore[union-attr, index]
+    await post(client, token, collection(mx.bib(own_id="M3", isbn=["9789127108509", "9789150222319"], title="Båda"),
+                                         holding("Sods"), holding("Li")))
+    await mails(pool, smtp_server, 2)
+    by = {r.rcpt_tos[0]: r.message for r in smtp_server.received}
+    sv, sv_html = both_parts(by["forvarv@sh.example"])
+    en, en_html = both_parts(by["acq@li.example"])
+    assert "1. Båda" in sv and "1. Båda" in en
+    assert (f"Resultat: tvetydig matchning – titeln matchade 2 befintliga poster; beståndet ligger tills vidare "
+            f"på den äldsta ({oldest})") in sv
+    assert f"Kandidat: {oldest} Äldst" in sv and f"Kandidat: {younger} Yngre" in sv
+    assert (f"Outcome:   ambiguous match – the title matched 2 existing records; the holding is on the oldest "
+            f"({oldest}) for now") in en
+    assert f"Candidate: {oldest} Äldst" in en and f"Candidate: {younger} Yngre" in en
+    for text in (sv, en):
+        assert "matchad mot befintlig post" not in text and "matched an existing record" not in text
+        assert "1. Äldst" not in text
+    assert f"Kandidat {younger} <bdi>Yngre</bdi>" in sv_html and f"Candidate {younger} <bdi>Yngre</bdi>" in en_html
+    assert "1 tvetydig" in str(by["forvarv@sh.example"]["Subject"])
+    assert "1 ambiguous" in str(by["acq@li.example"]["Subject"])
+
+
+async def test_a_library_none_of_whose_holdings_loaded_is_told_so_and_why_in_its_language(
+    gateway: tuple[Client, str], pool: asyncpg.Pool, smtp_server: SmtpServer
+) -> None:
+    """Hig (Swedish) and Lx (English) are registered but not the supplier's customers: each reads that
+    nothing was loaded and why, in its own language, not that a delivery was loaded; Sods, in the
+    same delivery, reads the usual message."""
+    client, token = gateway
+    async with pool.acquire() as conn:
+        await registry.add_library(conn, "Hig", "Högskolan i Gävle", ["forvarv@hig.example"])
+        await registry.add_library(conn, "Lx", "Lexington Library", ["acq@lx.example"], language="en")
+    await post(client, token, collection(bib("A1", "9789150222319", "Pippi Långstrump", "Lindgren, Astrid"),
+                                         holding("Hig"), holding("Lx"), holding("Sods")))
+    await mails(pool, smtp_server, 3)
+    by = {r.rcpt_tos[0]: r.message for r in smtp_server.received}
+    hig, hig_html = both_parts(by["forvarv@hig.example"])
+    assert "inget inläst" in str(by["forvarv@hig.example"]["Subject"])
+    assert ("Förvärv Gateway har tagit emot en leverans från Bokrondellen (BOKR) med bestånd för er (Hig), men "
+            "inget av det kunde läsas in: alla titlar avvisades.") in hig
+    why = ("Hig är inte registrerat som kund hos leverantören BOKR i Förvärv Gateway. Gatewayens administratör "
+           "registrerar kundkopplingen; sedan kan leverantören leverera igen. (HOLDING_NOT_CUSTOMER)")
+    assert f"Orsak: {why}" in hig and f"Resultat: avvisad – {why}" in hig
+    assert "har läst in en leverans" not in hig and "Så hämtar ni posterna" not in hig
+    assert "is not a customer" not in hig + hig_html
+    assert "inget av det kunde läsas in" in hig_html
+    lx, lx_html = both_parts(by["acq@lx.example"])
+    assert "none of them could be loaded" in lx_html and "is not registered as a customer" in lx_html
+    assert "nothing loaded" in str(by["acq@lx.example"]["Subject"])
+    assert ("Förvärv Gateway received a delivery from Bokrondellen (BOKR) with holdings for you (Lx), but none of "
+            "them could be loaded: every title was rejected.") in lx
+    assert ("Why: Lx is not registered as a customer of supplier BOKR in Förvärv Gateway. The gateway's "
+            "administrator registers the customer link; then the supplier can deliver again. "
+            "(HOLDING_NOT_CUSTOMER)") in lx
+    assert "has loaded a delivery" not in lx and "How to fetch the records" not in lx
+    sods, _ = both_parts(by["forvarv@sh.example"])
+    assert "Förvärv Gateway har läst in en leverans som gäller ert bestånd (Sods)." in sods
+    assert "Orsak:" not in sods and "Så hämtar ni posterna" in sods

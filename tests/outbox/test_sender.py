@@ -93,8 +93,8 @@ async def test_each_library_gets_one_message_in_its_language(
     assert "Resultat: matchad mot befintlig post" in text
     assert "Resultat: bestånd uppdaterat" in text
     assert (
-        "Resultat: avvisad – the bibliographic record at position 9 was rejected (HOLDING_PARENT_REJECTED); "
-        "020 $a is not a valid ISBN (ISBN_INVALID)" in text
+        "Resultat: avvisad – Den bibliografiska post som beståndet hör till avvisades. (HOLDING_PARENT_REJECTED); "
+        "Ett ISBN-fält innehåller inget användbart ISBN; det används inte. (ISBN_INVALID)" in text
     )
     oai = (
         f"https://forvarv.example.org/oai?verb=GetRecord&metadataPrefix=marc21"
@@ -108,7 +108,8 @@ async def test_each_library_gets_one_message_in_its_language(
     assert '<html lang="sv">' in html
     assert "<bdi>Pippi Långstrump</bdi>" in html
     assert f'<a href="{oai.replace("&", "&amp;")}">' in html
-    assert "avvisad – the bibliographic record" in html
+    assert "avvisad – Den bibliografiska post som beståndet hör till avvisades." in html
+    assert "the bibliographic record" not in text + html  # the stored English message is not shown
 
     en = by_rcpt[("acq@li.example", "cataloguing@li.example")].message
     assert en["Subject"] == f"Förvärv: delivery {did} from BTJ for Li – 2 titles: 1 new, 1 cancelled"

@@ -87,6 +87,32 @@ async def test_event_body_signature_and_links(gateway: Gateway, receiver: Receiv
     assert "secret" not in listed and listed["last_success_at"] and listed["pending"] == 0
 
 
+async def test_an_ambiguous_match_is_an_ambiguous_record_outcome_with_its_candidates(gateway: Gateway,
+                                                                                   receiver: Receiver) -> None:
+    gw = gateway
+    await receiver.start()
+    hook = await add_hook(gw, "Sods", receiver.url)
+    receiver.secret = hook["secret"]
+    status, first = await deliver(gw.client, gw.world.supplier_token, collection(
+        bib(own_id="K1", isbn=["9789127108509"], title="Äldst", level=" "),
+        bib(own_id="K2", isbn=["9789150222319"], title="Yngre", level=" ")))
+    assert status == 200
+    oldest, younger = (r["record_id"] for r in first["records"])
+    status, report = await deliver(gw.client, gw.world.supplier_token, collection(
+        bib(own_id="K3", isbn=["9789127108509", "9789150222319"], title="Båda"), holding("Sods"),
+        bib(own_id="K4", isbn=["9789127108509"], title="En"), holding("Sods")))
+    assert status == 200 and report["records"][0]["outcome"] == "ambiguous"
+    await until(lambda: asyncio.sleep(0, len(receiver.received) >= 1))
+    (event,) = receiver.received
+    both, one = event["records"]
+    assert both["record_outcome"] == "ambiguous" and both["attached_as"] == "matched"
+    assert both["record_id"] == oldest and both["holding_outcome"] == "added"
+    assert both["candidates"] == [
+        {"record_id": oldest, "oai_identifier": f"oai:forvarv.example.org:bib/{oldest}", "title": "Äldst"},
+        {"record_id": younger, "oai_identifier": f"oai:forvarv.example.org:bib/{younger}", "title": "Yngre"}]
+    assert one["record_outcome"] == "matched" and "candidates" not in one and "attached_as" not in one
+
+
 async def test_outage_and_recovery_every_event_once_back_with_the_same_ids(gateway: Gateway,
                                                                           receiver: Receiver) -> None:
     gw = gateway

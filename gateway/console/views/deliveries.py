@@ -8,13 +8,12 @@ from typing import Any
 
 from aiohttp import web
 
-from gateway import registry
+from gateway import problem_texts, registry
 from gateway.console.sessions import SQL, Viewer
-from gateway.console.web import LOCAL_TZ, page, reads, viewer
+from gateway.console.web import LANG, LOCAL_TZ, page, reads, viewer
 from gateway.errors import Invalid, NotFound
 from gateway.intake import report
 from gateway.store import db
-from protocols.marc.problems import CODES
 
 PAGE_SIZE = 100
 STATUSES = ("received", "processing", "done", "failed")
@@ -52,15 +51,16 @@ async def check_visible(request: web.Request, v: Viewer, did: int) -> None:
             raise NotFound(f"no delivery {did}")
 
 
-def plain(problems: Any) -> list[dict[str, str]]:
-    """Stored problems with the code's description in plain words beside the specific message."""
+def plain(problems: Any, lang: str, *, sigel: str | None = None, supplier: str | None = None) -> list[dict[str, str]]:
+    """Stored problems in plain words in the viewer's language (gateway.problem_texts, the texts
+    the e-mails use), the stored message beside them as the detail (it names the tag or value)."""
     out = []
     for p in problems or []:
         code = str(p.get("code", "")) if isinstance(p, dict) else ""
         message = str(p.get("message", "")) if isinstance(p, dict) else str(p)
-        known = CODES.get(code)
-        out.append({"code": code, "text": known[1] if known else message,
-                    "detail": message if known and message != known[1] else ""})
+        words = problem_texts.text(code, lang, sigel=sigel, supplier=supplier)
+        out.append({"code": code, "text": words or message,
+                    "detail": message if words and message != words else ""})
     return out
 
 
@@ -115,8 +115,16 @@ async def detail(request: web.Request) -> web.Response:
         else:
             found = await conn.fetch(SQL["delivery_rows_filtered"], did, after, outcome, v.sigel, PAGE_SIZE)
         rows = [dict(r) for r in found]
+        for r in rows:  # an ambiguous match: its candidates with their titles
+            shown = report.reported_outcome(r["kind"], r["outcome"], r["candidates"])
+            r["attached_as"], r["outcome"] = (r["outcome"], shown) if shown == report.AMBIGUOUS else (None, shown)
+        titles = await report.candidate_titles(conn, [c for r in rows if r["attached_as"] for c in r["candidates"]])
+    lang = request.get(LANG, "sv")
     for r in rows:
-        r["errors"], r["warnings"] = plain(r["errors"]), plain(r["warnings"])
+        r["errors"] = plain(r["errors"], lang, sigel=r["sigel"], supplier=head["supplier"])
+        r["warnings"] = plain(r["warnings"], lang, sigel=r["sigel"], supplier=head["supplier"])
+        r["candidate_records"] = ([{"id": c, "title": titles.get(c)} for c in r["candidates"]]
+                                  if r["attached_as"] else [])
     return page(request, "delivery.html", d=head, progress=progress, rows=rows, outcome=outcome, outcomes=OUTCOMES,
                 next_after=rows[-1]["position"] if len(rows) == PAGE_SIZE else None,
                 downloads=v.role != "library")

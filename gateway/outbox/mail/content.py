@@ -14,10 +14,13 @@ from typing import Any, NotRequired, TypedDict
 #: Outcomes as the library reads them (see texts.py for the words).
 CREATED = "created"  # a holding on a record this delivery created
 MATCHED = "matched"  # a holding on a record that already existed
+AMBIGUOUS = "ambiguous"  # a holding on the oldest of several records the title matched, pending review
 HOLDINGS_UPDATED = "holdings_updated"
 CANCELLED = "cancelled"  # the holding was deleted: the order was cancelled
 REJECTED = "rejected"
-OUTCOMES = (CREATED, MATCHED, HOLDINGS_UPDATED, CANCELLED, REJECTED)
+OUTCOMES = (CREATED, MATCHED, AMBIGUOUS, HOLDINGS_UPDATED, CANCELLED, REJECTED)
+#: What counts as loaded: a message whose titles have none of these says that nothing was.
+LOADED = (CREATED, MATCHED, AMBIGUOUS, HOLDINGS_UPDATED, CANCELLED)
 
 #: delivery_records.outcome values of holdings rows that are worth telling a library about.
 NOTIFIED_HOLDING_OUTCOMES = ("added", "updated", "deleted", "rejected")
@@ -31,11 +34,18 @@ _MAX_TEXT = 2000  # per stored value: a runaway title must not bloat the outbox
 #: `enqueue_for_delivery` holds in memory by 200 x libraries instead of by the delivery.
 #: The titles left out are named by count, with links to fetch them all (OAI set, SRU).
 MAX_TITLES = 200
+#: Candidates of an ambiguous match listed under its title (the delivery report has them all).
+MAX_CANDIDATES = 20
 
 
 class Reason(TypedDict):
     code: str
     message: str
+
+
+class Candidate(TypedDict):
+    record_id: int
+    title: str
 
 
 class Item(TypedDict):
@@ -47,6 +57,8 @@ class Item(TypedDict):
     issn: str
     record_id: int | None
     reasons: list[Reason]
+    candidates: NotRequired[list[Candidate]]  # AMBIGUOUS: every record it matched, oldest first
+    more_candidates: NotRequired[int]  # candidates beyond MAX_CANDIDATES, not listed
 
 
 class DeliveryContent(TypedDict):
@@ -94,7 +106,11 @@ def _identifier(kind: str, *lists: Any) -> str:
     return ""
 
 
-def outcome_of(holding_outcome: str, bib_outcome: str | None) -> str:
+def outcome_of(holding_outcome: str, bib_outcome: str | None, ambiguous: bool = False) -> str:
+    """What a library is told of a holding; `ambiguous`: its record matched several (the parent
+    bibliographic row has several candidates)."""
+    if holding_outcome in ("added", "updated") and ambiguous:
+        return AMBIGUOUS
     if holding_outcome == "added":
         return CREATED if bib_outcome == "created" else MATCHED
     if holding_outcome == "updated":
@@ -104,17 +120,25 @@ def outcome_of(holding_outcome: str, bib_outcome: str | None) -> str:
     return REJECTED
 
 
+def is_ambiguous(bib: Mapping[str, Any] | None) -> bool:
+    """A parent bibliographic row (outcome, candidates) matched to several records."""
+    return (bib is not None and bib["outcome"] in ("matched", "updated")
+            and len(bib.get("candidates") or ()) > 1)
+
+
 def item(
-    holding: Mapping[str, Any], parent: Mapping[str, Any] | None, summary: Mapping[str, Any] | None
+    holding: Mapping[str, Any], parent: Mapping[str, Any] | None, summary: Mapping[str, Any] | None,
+    titles: Mapping[int, Any] | None = None,
 ) -> Item:
     """One title: a holdings row of delivery_records, its parent bib row (if the delivery had one)
-    and the stored record's summary fields (if there is a record).
+    and the stored record's summary fields (if there is a record); `titles`: the candidates' titles
+    by record id (for an ambiguous match).
 
     holding: position, outcome, record_id, title, identifiers, errors;
-    parent: outcome, title, identifiers, errors; summary: title, author, isbn, issn.
+    parent: outcome, title, identifiers, errors, candidates; summary: title, author, isbn, issn.
     """
     parent_outcome = parent["outcome"] if parent is not None else None
-    outcome = outcome_of(holding["outcome"], parent_outcome)
+    outcome = outcome_of(holding["outcome"], parent_outcome, is_ambiguous(parent))
     reasons: list[Reason] = []
     if outcome == REJECTED:
         reasons = _reasons(holding["errors"])
@@ -122,7 +146,9 @@ def item(
             reasons += _reasons(parent["errors"])
     s = summary or {}
     p = parent or {}
-    return Item(
+    if outcome == AMBIGUOUS:  # the stored record is only the oldest candidate: the title as delivered
+        s = {}
+    out = Item(
         position=int(holding["position"]),
         outcome=outcome,
         title=_text(s.get("title") or holding["title"] or p.get("title")),
@@ -132,6 +158,17 @@ def item(
         record_id=holding["record_id"] if holding["record_id"] is not None else p.get("record_id"),
         reasons=reasons,
     )
+    if outcome == AMBIGUOUS:
+        ids = [int(c) for c in p["candidates"]]
+        out["candidates"] = [Candidate(record_id=c, title=_text((titles or {}).get(c))[:300])
+                             for c in ids[:MAX_CANDIDATES]]
+        out["more_candidates"] = max(len(ids) - MAX_CANDIDATES, 0)
+    return out
+
+
+def nothing_loaded(counts: Mapping[str, int]) -> bool:
+    """Every title was rejected: the library's holdings were not loaded at all."""
+    return sum(counts.values()) > 0 and not any(counts.get(o, 0) for o in LOADED)
 
 
 def counts(items: list[Item]) -> dict[str, int]:

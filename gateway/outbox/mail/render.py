@@ -14,13 +14,19 @@ from email.headerregistry import Address
 from email.message import EmailMessage
 from email.policy import SMTP
 from email.utils import format_datetime, parseaddr
-from urllib.parse import quote
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from gateway.config import Settings
 from gateway.outbox.mail import content as c
-from gateway.outbox.mail import safe, texts
+from gateway.outbox.mail import safe, texts, words
 from gateway.outbox.mail.content import Content, DeliveryContent, Item
+from gateway.outbox.mail.links import (
+    oai_record_url,
+    oai_set_since_url,
+    oai_set_url,
+    sru_library_url,
+    sru_record_url,
+)
 
 try:
     LOCAL_TZ: timezone | ZoneInfo = ZoneInfo("Europe/Stockholm")
@@ -100,43 +106,6 @@ def message_id(n: Outgoing, ctx: MailContext, resend: int | None = None) -> str:
     return f"<{left}@{ctx.domain}>"
 
 
-def oai_record_url(ctx: MailContext, record_id: int) -> str:
-    identifier = quote(f"oai:{ctx.repository_id}:bib/{record_id}", safe=":/")
-    return f"{ctx.public_url}/oai?verb=GetRecord&metadataPrefix=marc21&identifier={identifier}"
-
-
-def sru_record_url(ctx: MailContext, record_id: int) -> str:
-    return f"{ctx.public_url}/sru?query=rec.id%3D{record_id}"
-
-
-def _cql_term(value: str) -> str:
-    return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
-
-
-def sru_library_url(ctx: MailContext, sigel: str) -> str:
-    query = quote(f"bath.possessingInstitution={_cql_term(sigel)}", safe="")
-    return f"{ctx.public_url}/sru?query={query}"
-
-
-def oai_set_url(ctx: MailContext, sigel: str) -> str:
-    """The library's records with their holdings (plain `marc21` carries none)."""
-    return (
-        f"{ctx.public_url}/oai?verb=ListRecords&metadataPrefix=marc21_withholdings"
-        f"&set={quote('bib:' + sigel, safe=':')}"
-    )
-
-
-def oai_set_since_url(ctx: MailContext, sigel: str, received_at: str) -> str:
-    """The library's OAI set from the (UTC) day a delivery came in: its titles and later changes."""
-    try:
-        moment = datetime.fromisoformat(received_at)
-    except ValueError:
-        return oai_set_url(ctx, sigel)
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=UTC)
-    return f"{oai_set_url(ctx, sigel)}&from={moment.astimezone(UTC).date().isoformat()}"
-
-
 def local_time(iso: str) -> str:
     try:
         moment = datetime.fromisoformat(iso)
@@ -155,7 +124,7 @@ def render(n: Outgoing, ctx: MailContext) -> Rendered:
     sigel = safe.header_text(n.library.sigel, 32)
     if n.kind == "delivery":
         d = deliveries[0]
-        subject = t["subject_delivery"].format(
+        subject = t["subject_nothing" if words.nothing_loaded(deliveries) else "subject_delivery"].format(
             delivery=int(d["id"]),
             supplier=safe.supplier_code(d["supplier_code"]),
             sigel=sigel,
@@ -208,26 +177,26 @@ def _digest_day(deliveries: list[DeliveryContent]) -> date:
         return date.today()
 
 
-def _intro(n: Outgoing, t: dict[str, str]) -> str:
+def _intro(n: Outgoing, t: dict[str, str]) -> list[str]:
+    """The opening paragraph; when every title was rejected it says that nothing was loaded, and why."""
     sigel = safe.one_line(n.library.sigel, 32)
+    deliveries = n.content["deliveries"]
+    nothing = words.nothing_loaded(deliveries)
     if n.kind == "delivery":
-        return t["intro_delivery"].format(sigel=sigel)
-    return t["intro_digest"].format(
-        sigel=sigel, deliveries=texts.plural(t, "delivery", len(n.content["deliveries"]))
-    )
+        key = "intro_nothing" if nothing else "intro_delivery"
+        intro = t[key].format(sigel=sigel, supplier=_supplier(deliveries[0]))
+    else:
+        intro = t["intro_digest"].format(sigel=sigel, deliveries=texts.plural(t, "delivery", len(deliveries)))
+        if nothing:
+            intro += " " + t["intro_digest_nothing"]
+    if not nothing:
+        return [intro]
+    why = words.why(deliveries, n.library.language, n.library.sigel)
+    return [intro, f"{t['why']}: {why}" if why else t["reason_unknown"]]
 
 
-def _outcome(t: dict[str, str], item: Item) -> str:
-    words = t.get(item["outcome"], item["outcome"])
-    if item["outcome"] != c.REJECTED:
-        return words
-    reasons = []
-    for r in item["reasons"]:
-        text = safe.one_line(r["message"] or r["code"], 200)
-        if r["code"] and r["message"]:
-            text += f" ({safe.one_line(r['code'], 40)})"
-        reasons.append(text)
-    return f"{words} – {'; '.join(reasons) if reasons else t['reason_unknown']}"
+def _outcome(t: dict[str, str], item: Item, n: Outgoing, d: DeliveryContent) -> str:
+    return words.outcome(t, item, n.library.language, n.library.sigel, safe.supplier_code(d["supplier_code"]))
 
 
 def _supplier(d: DeliveryContent) -> str:
@@ -239,7 +208,9 @@ def _supplier(d: DeliveryContent) -> str:
 # --- plain text --------------------------------------------------------------------------------
 def plain_text(n: Outgoing, ctx: MailContext) -> str:
     t = texts.catalog(n.library.language)
-    lines = [t["greeting"].format(name=safe.one_line(n.library.name, 120)), "", _intro(n, t), ""]
+    lines = [t["greeting"].format(name=safe.one_line(n.library.name, 120)), ""]
+    for paragraph in _intro(n, t):
+        lines += [paragraph, ""]
     width = max(len(t[k]) for k in ("supplier", "delivery", "received", "finished", "titles")) + 2
     record_ids: list[int] = []
     for d in n.content["deliveries"]:
@@ -251,7 +222,8 @@ def plain_text(n: Outgoing, ctx: MailContext) -> str:
             f"{t['titles'] + ':':<{width}}{texts.count_detail(t, c.delivery_counts(d))}",
             "",
         ]
-        iw = max(len(t[k]) for k in ("author", "isbn", "issn", "record_id", "outcome", "oai", "sru")) + 2
+        iw = max(len(t[k]) for k in ("author", "isbn", "issn", "record_id", "outcome", "candidate", "oai",
+                                     "sru")) + 2
         for number, item in enumerate(d["items"], 1):
             title = safe.isolate(safe.one_line(item["title"])) or t["no_title"]
             lines.append(f"{number}. {title}")
@@ -262,13 +234,16 @@ def plain_text(n: Outgoing, ctx: MailContext) -> str:
                 (t["isbn"], safe.one_line(item["isbn"], 40)),
                 (t["issn"], "" if item["isbn"] else safe.one_line(item["issn"], 40)),
                 (t["record_id"], "" if item["record_id"] is None else str(int(item["record_id"]))),
-                (t["outcome"], _outcome(t, item)),
+                (t["outcome"], _outcome(t, item, n, d)),
             ]
-            if item["record_id"] is not None and item["outcome"] != c.CANCELLED:
+            fields += [(t["candidate"], f"{rid} {safe.isolate(title)}".rstrip())
+                       for rid, title in words.candidates(item)]
+            fields.append(("", words.more_candidates(t, item)))
+            if item["record_id"] is not None and item["outcome"] not in (c.CANCELLED, c.REJECTED):
                 record_ids.append(int(item["record_id"]))
                 fields.append((t["oai"], oai_record_url(ctx, int(item["record_id"]))))
                 fields.append((t["sru"], sru_record_url(ctx, int(item["record_id"]))))
-            lines += [f"{pad}{label + ':':<{iw}}{value}" for label, value in fields if value]
+            lines += [f"{pad}{label + ':' if label else '':<{iw}}{value}" for label, value in fields if value]
             lines.append("")
         if c.omitted(d):
             lines += [
@@ -280,18 +255,21 @@ def plain_text(n: Outgoing, ctx: MailContext) -> str:
             ]
     sigel = n.library.sigel
     example = record_ids[0] if record_ids else 100001
+    if not words.nothing_loaded(n.content["deliveries"]):  # else there is nothing to fetch
+        lines += [
+            t["how_heading"],
+            "",
+            f"- {t['how_oai_record']}",
+            f"  {oai_record_url(ctx, example)}",
+            f"- {t['how_sru_record']}",
+            f"  {sru_record_url(ctx, example)}",
+            f"- {t['how_oai_set'].format(sigel=safe.one_line(sigel, 32))}",
+            f"  {oai_set_url(ctx, sigel)}",
+            f"- {t['how_sru_library']}",
+            f"  {sru_library_url(ctx, sigel)}",
+            "",
+        ]
     lines += [
-        t["how_heading"],
-        "",
-        f"- {t['how_oai_record']}",
-        f"  {oai_record_url(ctx, example)}",
-        f"- {t['how_sru_record']}",
-        f"  {sru_record_url(ctx, example)}",
-        f"- {t['how_oai_set'].format(sigel=safe.one_line(sigel, 32))}",
-        f"  {oai_set_url(ctx, sigel)}",
-        f"- {t['how_sru_library']}",
-        f"  {sru_library_url(ctx, sigel)}",
-        "",
         t["time_zone_note"],
         "",
         "-- ",
@@ -310,6 +288,15 @@ def _link(url: str) -> str:
     return f'<a href="{_e(url)}">{_e(url)}</a>'
 
 
+def _candidates_html(t: dict[str, str], item: Item) -> str:
+    found = words.candidates(item)
+    if not found:
+        return ""
+    lines = "".join(f"<li>{_e(t['candidate'])} {rid} <bdi>{_e(title)}</bdi></li>" for rid, title in found)
+    more = words.more_candidates(t, item)
+    return f"<ul>{lines}{f'<li>{_e(more)}</li>' if more else ''}</ul>"
+
+
 def html_text(n: Outgoing, ctx: MailContext) -> str:
     t = texts.catalog(n.library.language)
     lang = n.library.language if n.library.language in texts.LANGUAGES else "sv"
@@ -318,7 +305,7 @@ def html_text(n: Outgoing, ctx: MailContext) -> str:
         f'<html lang="{lang}"><head><meta charset="utf-8"><title>Förvärv Gateway</title></head>',
         '<body style="font-family: sans-serif">',
         f"<p>{_e(t['greeting'].format(name=safe.one_line(n.library.name, 120)))}</p>",
-        f"<p>{_e(_intro(n, t))}</p>",
+        *(f"<p>{_e(paragraph)}</p>" for paragraph in _intro(n, t)),
     ]
     record_ids: list[int] = []
     for d in n.content["deliveries"]:
@@ -343,7 +330,7 @@ def html_text(n: Outgoing, ctx: MailContext) -> str:
             rid = item["record_id"]
             ident = safe.one_line(item["isbn"] or item["issn"], 40)
             links = ["", ""]
-            if rid is not None and item["outcome"] != c.CANCELLED:
+            if rid is not None and item["outcome"] not in (c.CANCELLED, c.REJECTED):
                 record_ids.append(int(rid))
                 links = [
                     f'<a href="{_e(oai_record_url(ctx, int(rid)))}">GetRecord</a>',
@@ -356,7 +343,7 @@ def html_text(n: Outgoing, ctx: MailContext) -> str:
                 f"<td><bdi>{_e(safe.one_line(item['author'], 200))}</bdi></td>"
                 f"<td>{_e(ident)}</td>"
                 f"<td>{'' if rid is None else int(rid)}</td>"
-                f"<td>{_e(_outcome(t, item))}</td>"
+                f"<td>{_e(_outcome(t, item, n, d))}{_candidates_html(t, item)}</td>"
                 f"<td>{links[0]}</td><td>{links[1]}</td>"
                 "</tr>"
             )
@@ -370,15 +357,18 @@ def html_text(n: Outgoing, ctx: MailContext) -> str:
             ]
     sigel = n.library.sigel
     example = record_ids[0] if record_ids else 100001
+    if not words.nothing_loaded(n.content["deliveries"]):  # else there is nothing to fetch
+        out += [
+            f"<h3>{_e(t['how_heading'])}</h3>",
+            "<ul>",
+            f"<li>{_e(t['how_oai_record'])}<br>{_link(oai_record_url(ctx, example))}</li>",
+            f"<li>{_e(t['how_sru_record'])}<br>{_link(sru_record_url(ctx, example))}</li>",
+            f"<li>{_e(t['how_oai_set'].format(sigel=safe.one_line(sigel, 32)))}<br>"
+            f"{_link(oai_set_url(ctx, sigel))}</li>",
+            f"<li>{_e(t['how_sru_library'])}<br>{_link(sru_library_url(ctx, sigel))}</li>",
+            "</ul>",
+        ]
     out += [
-        f"<h3>{_e(t['how_heading'])}</h3>",
-        "<ul>",
-        f"<li>{_e(t['how_oai_record'])}<br>{_link(oai_record_url(ctx, example))}</li>",
-        f"<li>{_e(t['how_sru_record'])}<br>{_link(sru_record_url(ctx, example))}</li>",
-        f"<li>{_e(t['how_oai_set'].format(sigel=safe.one_line(sigel, 32)))}<br>"
-        f"{_link(oai_set_url(ctx, sigel))}</li>",
-        f"<li>{_e(t['how_sru_library'])}<br>{_link(sru_library_url(ctx, sigel))}</li>",
-        "</ul>",
         f"<p>{_e(t['time_zone_note'])}</p>",
         f"<p><small>{_e(t['footer'].format(public_url=ctx.public_url))}</small></p>",
         "</body></html>",

@@ -48,6 +48,22 @@ TEXTS: dict[str, dict[str, str]] = {
         c.CANCELLED: "beställningen avbruten",
         c.REJECTED: "avvisad",
         "reason_unknown": "ingen orsak angiven",
+        c.AMBIGUOUS: "tvetydig matchning",
+        "ambiguous_detail": (
+            "titeln matchade {n} befintliga poster; beståndet ligger tills vidare på den äldsta ({record}) "
+            "i väntan på att en katalogisatör granskar matchningen"
+        ),
+        "candidate": "Kandidat",
+        "more_candidates": "… och {n} kandidater till (se leveransrapporten)",
+        "short_" + c.AMBIGUOUS: "tvetydiga",
+        "short_" + c.AMBIGUOUS + "_one": "tvetydig",
+        "subject_nothing": "Förvärv: leverans {delivery} från {supplier} till {sigel} – inget inläst ({summary})",
+        "intro_nothing": (
+            "Förvärv Gateway har tagit emot en leverans från {supplier} med bestånd för er ({sigel}), "
+            "men inget av det kunde läsas in: alla titlar avvisades."
+        ),
+        "intro_digest_nothing": "Inget av ert bestånd i dem kunde läsas in: alla titlar avvisades.",
+        "why": "Orsak",
         "short_" + c.CREATED: "nya",
         "short_" + c.MATCHED: "matchade",
         "short_" + c.HOLDINGS_UPDATED: "uppdaterade",
@@ -107,6 +123,22 @@ TEXTS: dict[str, dict[str, str]] = {
         c.CANCELLED: "order cancelled",
         c.REJECTED: "rejected",
         "reason_unknown": "no reason given",
+        c.AMBIGUOUS: "ambiguous match",
+        "ambiguous_detail": (
+            "the title matched {n} existing records; the holding is on the oldest ({record}) for now, "
+            "until a cataloguer reviews the match"
+        ),
+        "candidate": "Candidate",
+        "more_candidates": "… and {n} more candidates (see the delivery report)",
+        "short_" + c.AMBIGUOUS: "ambiguous",
+        "short_" + c.AMBIGUOUS + "_one": "ambiguous",
+        "subject_nothing": "Förvärv: delivery {delivery} from {supplier} for {sigel} – nothing loaded ({summary})",
+        "intro_nothing": (
+            "Förvärv Gateway received a delivery from {supplier} with holdings for you ({sigel}), "
+            "but none of them could be loaded: every title was rejected."
+        ),
+        "intro_digest_nothing": "None of your holdings in them could be loaded: every title was rejected.",
+        "why": "Why",
         "short_" + c.CREATED: "new",
         "short_" + c.MATCHED: "matched",
         "short_" + c.HOLDINGS_UPDATED: "updated",

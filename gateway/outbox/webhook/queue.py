@@ -75,6 +75,11 @@ def render(row: Any, links: Links) -> bytes:
             "get_record": links.oai(verb="GetRecord", metadataPrefix=METADATA_PREFIX, identifier=oai_id)
             if oai_id else None,
         })
+        if r.get("candidates"):  # an ambiguous match (events written before it was reported lack these)
+            records[-1]["attached_as"] = r.get("attached_as")
+            records[-1]["candidates"] = [
+                {"record_id": c["record_id"], "oai_identifier": f"oai:{links.repository_id}:bib/{c['record_id']}",
+                 "title": c.get("title")} for c in r["candidates"]]
     received = row["received_at"]
     since = received.strftime("%Y-%m-%dT%H:%M:%SZ") if received is not None else None
     list_args = {"verb": "ListRecords", "metadataPrefix": METADATA_PREFIX, "set": f"bib:{row['sigel']}"}

@@ -93,14 +93,16 @@ SELECT r.position, r.kind, r.parent_position, r.supplier_id, r.identifiers, r.ou
  LIMIT $3;
 
 -- name: delivery_rows_filtered
--- The same, only one outcome ($3: also 'ambiguous', or 'problems' = with errors or warnings) and/or
+-- The same, only one outcome ($3, as reported: a match with several candidates is 'ambiguous', not
+-- 'matched' or 'updated'; or 'problems' = with errors or warnings) and/or
 -- only what concerns a sigel ($4: its holdings and the records they belong to).
 SELECT r.position, r.kind, r.parent_position, r.supplier_id, r.identifiers, r.outcome, r.record_id,
        r.holding_id, r.sigel, r.candidates, r.title, r.errors, r.warnings
   FROM delivery_records r
  WHERE r.delivery_id = $1 AND r.position > $2
-   AND ($3::text IS NULL OR r.outcome = $3
-        OR ($3 = 'ambiguous' AND cardinality(r.candidates) > 1)
+   AND ($3::text IS NULL OR (r.outcome = $3 AND cardinality(r.candidates) <= 1)
+        OR ($3 = 'ambiguous' AND r.kind = 'bib' AND r.outcome IN ('matched', 'updated')
+            AND cardinality(r.candidates) > 1)
         OR ($3 = 'problems' AND (r.errors <> '[]'::jsonb OR r.warnings <> '[]'::jsonb)))
    AND ($4::text IS NULL OR r.sigel = $4
         OR r.position IN (SELECT h.parent_position FROM delivery_records h

@@ -6,13 +6,14 @@ FROM deliveries d JOIN suppliers s ON s.id = d.supplier_id
 WHERE d.id = $1;
 
 -- name: delivery_counts
-SELECT dr.sigel, dr.outcome, p.outcome AS parent_outcome, count(*) AS n
+SELECT dr.sigel, dr.outcome, p.outcome AS parent_outcome,
+       coalesce(cardinality(p.candidates) > 1, false) AS parent_ambiguous, count(*) AS n
 FROM delivery_records dr
 JOIN libraries l ON l.sigel = dr.sigel
 LEFT JOIN delivery_records p
        ON p.delivery_id = dr.delivery_id AND p.position = dr.parent_position AND p.kind = 'bib'
 WHERE dr.delivery_id = $1 AND dr.kind = 'holding' AND dr.outcome = ANY($2::text[])
-GROUP BY dr.sigel, dr.outcome, p.outcome;
+GROUP BY dr.sigel, dr.outcome, p.outcome, 4;
 
 -- name: delivery_holdings
 SELECT sigel, position, parent_position, outcome, record_id, title, identifiers, errors
@@ -29,7 +30,7 @@ WHERE nth <= $3
 ORDER BY position;
 
 -- name: delivery_parents
-SELECT position, outcome, record_id, title, identifiers,
+SELECT position, outcome, record_id, title, identifiers, candidates,
        CASE WHEN outcome = 'rejected' THEN errors::text END AS errors
 FROM delivery_records
 WHERE delivery_id = $1 AND kind = 'bib' AND position = ANY($2::integer[]);

@@ -1,10 +1,14 @@
 -- Named queries of gateway/intake/report.py (gateway.store.queries.load("report")).
 
 -- name: summary
+-- The bibliographic counts partition the records: a match with several candidates counts as
+-- ambiguous only (not also as matched or updated).
 SELECT count(*) FILTER (WHERE kind = 'bib')                               AS records,
       count(*) FILTER (WHERE kind = 'bib' AND outcome = 'created')       AS created,
-      count(*) FILTER (WHERE kind = 'bib' AND outcome = 'matched')       AS matched,
-      count(*) FILTER (WHERE kind = 'bib' AND outcome = 'updated')       AS updated,
+      count(*) FILTER (WHERE kind = 'bib' AND outcome = 'matched'
+                         AND cardinality(candidates) <= 1)               AS matched,
+      count(*) FILTER (WHERE kind = 'bib' AND outcome = 'updated'
+                         AND cardinality(candidates) <= 1)               AS updated,
       count(*) FILTER (WHERE kind = 'bib' AND outcome IN ('matched', 'updated')
                          AND cardinality(candidates) > 1)                AS ambiguous,
       count(*) FILTER (WHERE kind = 'bib' AND outcome = 'rejected')      AS rejected,
@@ -22,8 +26,23 @@ SELECT d.id, d.status, s.code AS supplier, d.received_at, d.started_at, d.finish
  WHERE d.id = $1 AND ($2::bigint IS NULL OR d.supplier_id = $2);
 
 -- name: entries
+-- A record matched to several candidates is reported as `ambiguous`, with every candidate's id and
+-- current title (`candidate_records`, oldest first: the first is `record_id`, where it went) and
+-- what happened there (`attached_as`: matched or updated); "holdings" stays the last member.
 SELECT r.kind = 'bib' AS bib, r.position, r.parent_position AS parent,
-       CASE WHEN r.kind = 'bib' THEN left(json_build_object(
+       CASE WHEN r.kind = 'bib' AND r.outcome IN ('matched', 'updated') AND cardinality(r.candidates) > 1
+            THEN left(json_build_object(
+                'position', r.position, 'type', 'bibliographic', 'supplier_id', r.supplier_id,
+                'identifiers', r.identifiers, 'outcome', 'ambiguous', 'record_id', r.record_id::text,
+                'candidates', r.candidates::text[], 'title', r.title, 'errors', r.errors,
+                'warnings', r.warnings, 'attached_as', r.outcome,
+                'candidate_records', (SELECT json_agg(json_build_object('record_id', c.id::text,
+                                                                        'title', b.summary ->> 'title')
+                                                      ORDER BY c.n)
+                                        FROM unnest(r.candidates) WITH ORDINALITY AS c (id, n)
+                                        LEFT JOIN bib_records b ON b.id = c.id),
+                'holdings', '[]'::json)::text, -2)
+            WHEN r.kind = 'bib' THEN left(json_build_object(
                 'position', r.position, 'type', 'bibliographic', 'supplier_id', r.supplier_id,
                 'identifiers', r.identifiers, 'outcome', r.outcome, 'record_id', r.record_id::text,
                 'candidates', r.candidates::text[], 'title', r.title, 'errors', r.errors,
@@ -43,6 +62,9 @@ SELECT r.kind = 'bib' AS bib, r.position, r.parent_position AS parent,
        END AS json
   FROM delivery_records r WHERE r.delivery_id = $1
  ORDER BY coalesce(r.parent_position, r.position), r.kind = 'holding', r.position;
+
+-- name: candidate_titles
+SELECT id, summary ->> 'title' AS title FROM bib_records WHERE id = ANY($1::bigint[]);
 
 -- name: listing
 SELECT d.id, d.status, s.code AS supplier, d.received_at, d.finished_at, d.record_count, d.summary
