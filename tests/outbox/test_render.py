@@ -153,3 +153,26 @@ def test_a_large_remainder_is_counted_in_each_language() -> None:
             text = body.get_content()
             assert more in text
             assert "set=bib:Sods&amp;from=2025-06-01" in text or "set=bib:Sods&from=2025-06-01" in text
+
+
+def test_a_digest_in_which_nothing_loaded_says_so_in_both_languages() -> None:
+    def delivery(did: int) -> dict[str, object]:
+        return {"id": did, "supplier_code": "DEMO", "supplier_name": "Demo", "received_at": "2025-06-01T10:00:00+00:00",
+                "finished_at": f"2025-06-01T1{did}:00:00+00:00",
+                "items": [{"position": 1, "outcome": "rejected", "title": "Bok", "author": "", "isbn": "", "issn": "",
+                           "record_id": None, "reasons": [{"code": "HOLDING_NOT_CUSTOMER", "message": "852 $b …"}]}]}
+
+    content: Content = {"deliveries": [delivery(1), delivery(2)]}  # type: ignore[list-item]
+    for lang, nothing, why, how in (
+            ("sv", "Inget av ert bestånd i dem kunde läsas in", "Orsak: Hig är inte registrerat som kund hos "
+             "leverantören DEMO", "Så hämtar ni posterna"),
+            ("en", "None of your holdings in them could be loaded", "Why: Hig is not registered as a customer of "
+             "supplier DEMO", "How to fetch the records")):
+        n = Outgoing(id=9, kind="digest", date=datetime(2025, 6, 1, 18, tzinfo=UTC), resends=0, content=content,
+                     library=Library("Hig", "Högskolan i Gävle", lang, ("a@hig.example",)))
+        msg = render(n, CTX).message
+        body = msg.get_body(("plain",))
+        assert body is not None
+        text = body.get_content()
+        assert nothing in text and why in text and how not in text
+        assert text.count("(HOLDING_NOT_CUSTOMER)") == 3  # the reason once in the opening, once per title
