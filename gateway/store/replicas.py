@@ -56,15 +56,22 @@ DOWN_ERRORS: tuple[type[BaseException], ...] = (
 
 
 def describe(url: str) -> str:
-    """host:port/database of a URL, never its user or password (socket paths as given)."""
+    """host:port/database of a URL, never its user or password (socket paths as given; a
+    multi-host URL's hosts as written)."""
     parts = urlsplit(url)
-    host = parts.hostname
-    if host is None:
+    try:
+        host, port = parts.hostname, parts.port
+    except ValueError:  # postgresql://a:5432,b:5433/db: no single port
+        host, port = parts.netloc.rpartition("@")[2], None
+    if not host:
         for param in parts.query.split("&"):
             key, _, value = param.partition("=")
             if key == "host":
                 host = value
-    return f"{host or 'localhost'}:{parts.port or 5432}{parts.path or ''}"
+    where = host or "localhost"
+    if port is not None or "," not in where:
+        where = f"{where}:{port or 5432}"
+    return f"{where}{parts.path or ''}"
 
 
 def parse_lsn(text: str | None) -> int | None:

@@ -93,4 +93,5 @@ def test_settings_and_names() -> None:
     assert from_env({}).read_database_urls == () and from_env({}).read_max_lag == 30.0
     assert describe("postgresql://u:secret@db.example:5433/forvarv") == "db.example:5433/forvarv"
     assert describe("postgresql://postgres:@/forvarv?host=/run/pg") == "/run/pg:5432/forvarv"
+    assert describe("postgresql://u:secret@a:5432,b:5433/forvarv") == "a:5432,b:5433/forvarv"
     assert parse_lsn("16/B374D848") == (0x16 << 32) | 0xB374D848
