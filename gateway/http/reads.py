@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -17,6 +18,8 @@ from aiohttp import web
 from gateway.http.appkeys import POOL, SETTINGS
 from gateway.ops import metrics
 from gateway.store.replicas import Acquires, Replicas
+
+log = logging.getLogger(__name__)
 
 REPLICAS = web.AppKey("replicas", Replicas)
 
@@ -40,8 +43,10 @@ async def _replicas(app: web.Application) -> AsyncIterator[None]:
         return
     replicas = Replicas(app[POOL], settings.read_database_urls, settings.read_max_lag)
     await replicas.open()
-    with contextlib.suppress(Exception):  # a first look before requests come; the loop retries
+    try:  # a first look before requests come (until then reads use the primary)
         await replicas.check()
+    except Exception:  # the primary or a replica answered badly: the checks retry every second
+        log.warning("first read replica check failed", exc_info=True)
     app[REPLICAS] = replicas
     metrics.watch_replicas(replicas.status)  # /metrics: up, usable, lag, reads per replica
     checks = asyncio.create_task(replicas.run(), name="read-replica-checks")
