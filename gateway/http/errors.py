@@ -38,9 +38,11 @@ async def gateway_errors(request: web.Request, handler: Handler) -> web.StreamRe
     except web.HTTPException:
         raise
     except Exception as exc:
-        if isinstance(exc, ConnectionResetError | BrokenPipeError) and _gone(request):
+        if isinstance(exc, ConnectionError) and _gone(request):
             # The client went away while the answer was being written (a harvester stopped, a
             # connection timed out): normal, and nothing more can be sent on that connection.
+            # aiohttp raises a reset, a broken pipe, or a bare ConnectionError("Connection lost")
+            # when the reset arrives while it waits to drain.
             log.info("client went away during %s %s (%s)", request.method, request.path_qs[:200],
                      type(exc).__name__)
             return web.Response(status=499)  # never sent: aiohttp drops it on the closed connection
