@@ -22,6 +22,7 @@ from gateway import registry
 from gateway.cli import build_parser
 from protocols.marc.record import ControlField, DataField, Record
 from protocols.marc.writer import to_iso2709
+from tests.ports import free_port
 
 FORVARV = str(Path(sys.executable).with_name("forvarv"))
 MARC_NS = "http://www.loc.gov/MARC21/slim"
@@ -50,13 +51,6 @@ def one_clear_line(code: int, err: str) -> str:
     assert len(lines) == 1, err
     assert lines[0].startswith("error: "), err
     return lines[0]
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
 
 
 def marcxml(own: str, title: str) -> bytes:

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import trustme
 
-from tests.deploy.scratch_pg import free_port
+from tests.ports import free_port
 
 CONF = Path(__file__).resolve().parents[2] / "deploy" / "nginx" / "forvarv.conf"
 

@@ -3,7 +3,6 @@ serves it: through gateway.http.server's runner, so the HTTP parser limits are t
 
 from __future__ import annotations
 
-import socket
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -15,15 +14,9 @@ from aiohttp import web
 from gateway.config import Settings
 from gateway.http.app import create_app
 from gateway.http.server import start
+from tests.ports import free_port
 
 ADMIN_TOKEN = "edges-admin-token"
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
 
 
 @dataclass

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import contextlib
 import re
-import socket
 from collections.abc import AsyncGenerator, AsyncIterator, Sequence
 from dataclasses import dataclass, field
 
@@ -25,6 +24,7 @@ from gateway.config import Settings
 from gateway.http.appkeys import POOL, SETTINGS
 from gateway.oai import http as oai_http
 from protocols.oai.server import Server
+from tests.ports import free_port
 from tests.xmlschemas import assert_valid, schema
 
 XSD = "oai-pmh/OAI-PMH-with-payloads.xsd"
@@ -54,13 +54,6 @@ class CheckingServer(Server):
                 chunks.append(chunk)
                 yield chunk
         self.responses.append("".join(chunks).encode("utf-8"))
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
 
 
 @dataclass

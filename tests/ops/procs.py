@@ -7,7 +7,6 @@ import asyncio
 import contextlib
 import os
 import signal
-import socket
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -15,15 +14,10 @@ from pathlib import Path
 import aiohttp
 import asyncpg
 
+from tests.ports import free_port
+
 FORVARV = str(Path(sys.executable).with_name("forvarv"))
 ADMIN_TOKEN = "ops-admin-token-4e1b"
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
 
 
 def env(db_url: str, data_dir: Path, **extra: str) -> dict[str, str]:

@@ -8,7 +8,6 @@ Plain by default; with `tls="starttls"` it offers STARTTLS (and can require it),
 from __future__ import annotations
 
 import asyncio
-import socket
 import ssl
 import threading
 from dataclasses import dataclass
@@ -19,6 +18,8 @@ from typing import Any, Literal
 
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import SMTP, AuthResult, LoginPassword
+
+from tests.ports import free_port
 
 
 @dataclass
@@ -85,13 +86,6 @@ class _LoggingSMTP(SMTP):
 class _Controller(Controller):
     def factory(self) -> SMTP:
         return _LoggingSMTP(self.handler, **self.SMTP_kwargs)
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
 
 
 class SmtpServer:

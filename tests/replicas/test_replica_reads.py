@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import socket
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -32,6 +31,7 @@ from gateway.store import db
 from gateway.store.replicas import Replicas
 from tests.console.helpers import csrf_of
 from tests.oai import seed
+from tests.ports import free_port
 from tests.replicas.conftest import PATIENCE, Cluster, Databases
 
 OAI = {"o": "http://www.openarchives.org/OAI/2.0/"}
@@ -40,13 +40,6 @@ REPO = "forvarv.example.org"
 ADMIN_TOKEN = "replica-test-admin-token"
 #: identifier -> (datestamp as sent, deleted?)
 Picture = dict[str, tuple[str, bool]]
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
 
 
 @dataclass
@@ -103,7 +96,7 @@ class Gateway:
 async def gateway(dbs: Databases, tmp_path: Path, *, max_lag: float = 3600.0, replica: bool = True,
                   ) -> AsyncIterator[Gateway]:
     """A gateway process on loopback reading from the replica (or, replica=False, the primary only)."""
-    port = _free_port()
+    port = free_port()
     settings = Settings(
         database_url=dbs.primary, data_dir=tmp_path, public_url=f"http://127.0.0.1:{port}",
         secret="replica-test-secret", oai_page_size=7, parse_process=False, admin_token=ADMIN_TOKEN,

@@ -8,7 +8,6 @@ teardown if any body was not valid.
 
 from __future__ import annotations
 
-import socket
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 
@@ -22,6 +21,7 @@ from lxml import etree
 from gateway.config import Settings
 from gateway.http.appkeys import DATABASE_URL, POOL, SETTINGS
 from gateway.search import http as search_http
+from tests.ports import free_port
 from tests.xmlschemas import assert_valid, schema
 
 XSD_1 = "sru-1.2/SRU-1.2-with-payloads.xsd"
@@ -57,13 +57,6 @@ def validate(body: bytes) -> etree._Element:
     namespace = etree.QName(root).namespace
     xsd = XSD_1 if namespace == NS["srw"] else XSD_2
     return assert_valid(xsd, root)
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
 
 
 @dataclass

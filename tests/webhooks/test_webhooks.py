@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import socket
 from collections import Counter
 from collections.abc import Awaitable, Callable
 from urllib.parse import urlsplit
@@ -18,6 +17,7 @@ from gateway.outbox.webhook.queue import Links
 from gateway.outbox.webhook.sender import WebhookSender
 from tests.intake.helpers import deliver
 from tests.intake.marcxml import bib, collection, holding
+from tests.ports import free_port
 from tests.webhooks.conftest import QUICK, Gateway
 from tests.webhooks.receiver import Receiver
 
@@ -47,12 +47,6 @@ async def statuses(pool: asyncpg.Pool) -> Counter[str]:
     async with pool.acquire() as conn:
         return Counter({r["status"]: r["n"] for r in await conn.fetch(
             "SELECT status, count(*) AS n FROM webhook_events GROUP BY status")})
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 async def test_event_body_signature_and_links(gateway: Gateway, receiver: Receiver) -> None:
