@@ -6,12 +6,19 @@ FROM deliveries d JOIN suppliers s ON s.id = d.supplier_id
 WHERE d.id = $1;
 
 -- name: delivery_counts
+-- The parent is looked up by the primary key, one holding at a time (LATERAL … LIMIT 1 is not
+-- flattened into a join): this runs before ANALYZE has seen the delivery, when a plain join was
+-- planned for one row a side as a nested loop scanning the whole delivery per holding (quadratic:
+-- minutes for 50,000 records). tests/outbox/test_large_delivery.py.
 SELECT dr.sigel, dr.outcome, p.outcome AS parent_outcome,
        coalesce(cardinality(p.candidates) > 1, false) AS parent_ambiguous, count(*) AS n
 FROM delivery_records dr
 JOIN libraries l ON l.sigel = dr.sigel
-LEFT JOIN delivery_records p
-       ON p.delivery_id = dr.delivery_id AND p.position = dr.parent_position AND p.kind = 'bib'
+LEFT JOIN LATERAL (
+    SELECT b.outcome, b.candidates FROM delivery_records b
+    WHERE b.delivery_id = dr.delivery_id AND b.position = dr.parent_position AND b.kind = 'bib'
+    LIMIT 1
+) p ON true
 WHERE dr.delivery_id = $1 AND dr.kind = 'holding' AND dr.outcome = ANY($2::text[])
 GROUP BY dr.sigel, dr.outcome, p.outcome, 4;
 

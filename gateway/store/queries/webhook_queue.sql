@@ -24,8 +24,11 @@ INSERT INTO webhook_events (webhook_id, delivery_id, type, content)
                 'holding_id', h.holding_id::text,
                 'holding_outcome', h.outcome) ORDER BY h.position)::text AS content
      FROM delivery_records h
-     LEFT JOIN delivery_records b
-            ON b.delivery_id = h.delivery_id AND b.position = h.parent_position AND b.kind = 'bib'
+     LEFT JOIN LATERAL (  -- by the primary key per holding, however stale the statistics (see outbox.sql)
+         SELECT p.position, p.record_id, p.outcome, p.candidates FROM delivery_records p
+         WHERE p.delivery_id = h.delivery_id AND p.position = h.parent_position AND p.kind = 'bib'
+         LIMIT 1
+     ) b ON true
      WHERE h.delivery_id = $1 AND h.kind = 'holding' AND h.sigel IS NOT NULL AND h.outcome = ANY($3::text[])
        AND h.sigel IN (SELECT sigel FROM webhooks)
      GROUP BY h.sigel
