@@ -6,7 +6,8 @@
 `fill` loads synthetic deliveries (gateway.demo.synthetic: one holding per record) through a real
 `forvarv serve` (one worker) into an embedded PostgreSQL kept in DATA_DIR, one delivery at a time,
 printing each delivery's rate beside the number of records already there; run it again to go on
-where it stopped. Everything in the database is what the gateway itself wrote.
+where it stopped (a delivery it was loading is finished first). Everything in the database is what
+the gateway itself wrote.
 
 `measure`, on the filled database, in one run:
   * size: the database and its largest tables and indexes, bytes per record with its holding;
@@ -133,10 +134,26 @@ async def count_records(url: str) -> int:
         await conn.close()
 
 
+async def settle(url: str) -> None:
+    """Wait until no delivery is waiting or loading: one a stopped `fill` left is resumed by the
+    gateway's worker, and its books must be counted before the next delivery's serials are chosen."""
+    conn = await asyncpg.connect(url)
+    try:
+        while True:
+            pending = await conn.fetchval(
+                "SELECT count(*) FROM deliveries WHERE status IN ('received', 'processing')")
+            if not pending:
+                return
+            await asyncio.sleep(1)
+    finally:
+        await conn.close()
+
+
 async def fill(url: str, data_dir: Path, target: int, per_delivery: int) -> None:
     token = await _prepare(url, data_dir / TOKEN_FILE)
-    have = await count_records(url)
     async with gateway(url) as base:
+        await settle(url)
+        have = await count_records(url)
         while have < target:
             n = min(per_delivery, target - have)
             rate = await deliver(base, token, n, start=have, seed=have + 1)
