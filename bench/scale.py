@@ -171,15 +171,30 @@ async def sizes(url: str) -> None:
         total = await conn.fetchval("SELECT pg_database_size(current_database())")
         print(f"size: {total / 1e9:.2f} GB for {n:,} records and {h:,} holdings: "
               f"{total / n / 1024:.1f} KB per record with its holding")
-        rows = await conn.fetch(
-            "SELECT c.relname, c.relkind::text AS relkind, pg_total_relation_size(c.oid) AS total, "
-            "pg_relation_size(c.oid) AS own "
+        tables = await conn.fetch(
+            "SELECT c.relname, pg_relation_size(c.oid) AS heap, "
+            "pg_table_size(c.oid) - pg_relation_size(c.oid) AS toast, pg_indexes_size(c.oid) AS indexes "
             "FROM pg_class c JOIN pg_namespace s ON s.oid = c.relnamespace "
-            "WHERE s.nspname = 'public' AND c.relkind IN ('r', 'i') ORDER BY pg_relation_size(c.oid) DESC LIMIT 12")
-        for r in rows:
-            what = "table (with TOAST and indexes)" if r["relkind"] == "r" else "index"
-            size = r["total"] if r["relkind"] == "r" else r["own"]
-            print(f"  {r['relname']:<40} {what:<31} {size / 1e6:>9,.0f} MB  {size / n:>7,.0f} B/record")
+            "WHERE s.nspname = 'public' AND c.relkind = 'r' ORDER BY pg_total_relation_size(c.oid) DESC")
+        print(f"  {'table':<28} {'heap':>9} {'TOAST':>9} {'indexes':>9} {'total':>9} (MB)  B/record")
+        rest = 0
+        for r in tables:
+            t = r["heap"] + r["toast"] + r["indexes"]
+            if t < total / 200:  # under 0.5 % of the database: summed below
+                rest += t
+                continue
+            print(f"  {r['relname']:<28} {r['heap'] / 1e6:>9,.0f} {r['toast'] / 1e6:>9,.0f} "
+                  f"{r['indexes'] / 1e6:>9,.0f} {t / 1e6:>9,.0f}       {t / n:>7,.0f}")
+        print(f"  {'(every other table)':<28} {'':>9} {'':>9} {'':>9} {rest / 1e6:>9,.0f}       {rest / n:>7,.0f}")
+        indexes = await conn.fetch(
+            "SELECT c.relname, t.relname AS tbl, pg_relation_size(c.oid) AS own "
+            "FROM pg_class c JOIN pg_index i ON i.indexrelid = c.oid JOIN pg_class t ON t.oid = i.indrelid "
+            "JOIN pg_namespace s ON s.oid = c.relnamespace "
+            "WHERE s.nspname = 'public' ORDER BY pg_relation_size(c.oid) DESC LIMIT 12")
+        print("  largest indexes:")
+        for r in indexes:
+            own = r["own"]
+            print(f"    {r['relname']:<40} on {r['tbl']:<22} {own / 1e6:>7,.0f} MB  {own / n:>5,.0f} B/record")
     finally:
         await conn.close()
 
