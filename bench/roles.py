@@ -11,6 +11,17 @@ round (A/B, B/A, …). The flood is a separate process (this script with --flood
 Identify and ListIdentifiers. A load's time is the delivery's `finished_at - started_at` in the
 database; the slowdown is flooded / quiet. It prints every run, then the median slowdown of each
 layout beside the issue's bound (1.5×). Check that the machine is otherwise idle (`uptime`).
+
+    python bench/roles.py --pin [--records 3000] [--rounds 2]
+
+`--pin` stands in, on one machine, for what the roles are for: the web processes and the loading
+on cores (or machines) of their own. It needs two CPUs and Linux (sched_setaffinity). The flood
+client is always on the first CPU. Roles apart: the web process, its children and its PostgreSQL
+backends on the first CPU, beside the flood; the worker, its children and its backends on the
+second. All in one: `serve`, its children and its backends on the second CPU (the same share of
+the machine as the roles apart). PostgreSQL's own background processes are left unpinned. Backends
+are told apart by the `application_name` each process sets through its database URL, and are
+pinned as they appear (checked every 50 ms).
 """
 
 from __future__ import annotations
@@ -28,6 +39,7 @@ from pathlib import Path
 
 import aiohttp
 import asyncpg
+import psutil
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -88,12 +100,85 @@ async def _stop(proc: asyncio.subprocess.Process) -> str:
     return out.decode().strip()
 
 
+def _with_application_name(url: str, name: str) -> str:
+    """The URL with `application_name` set (asyncpg passes unknown query parameters to the server)."""
+    return f"{url}{'&' if '?' in url else '?'}application_name={name}"
+
+
+class Pinning:
+    """Keeps each gateway process, its children and its PostgreSQL backends on one CPU (see --pin)."""
+
+    def __init__(self, pool: asyncpg.Pool) -> None:
+        self.pool = pool
+        self.cpus = sorted(os.sched_getaffinity(0))[:2]
+        if len(self.cpus) < 2:
+            raise SystemExit("--pin needs two CPUs")
+        self.roles: dict[str, tuple[int, int]] = {}  # application_name -> (pid of the process, CPU)
+        self.task: asyncio.Task[None] | None = None
+        self.backends: dict[str, set[int]] = {}  # application_name -> the backends pinned
+
+    @property
+    def flood_cpu(self) -> int:
+        return self.cpus[0]
+
+    def add(self, application_name: str, pid: int, cpu_index: int) -> None:
+        self.roles[application_name] = (pid, self.cpus[cpu_index])
+        self._pin_tree(pid, self.cpus[cpu_index])
+
+    @staticmethod
+    def _pin(pid: int, cpu: int) -> None:
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.sched_setaffinity(pid, {cpu})
+
+    def _pin_tree(self, pid: int, cpu: int) -> None:
+        self._pin(pid, cpu)
+        with contextlib.suppress(psutil.Error):
+            for child in psutil.Process(pid).children(recursive=True):
+                self._pin(child.pid, cpu)
+
+    async def _keep(self) -> None:
+        async with self.pool.acquire() as conn:
+            while True:
+                rows = await conn.fetch("SELECT pid, application_name FROM pg_stat_activity "
+                                        "WHERE application_name = ANY($1::text[])", list(self.roles))
+                for row in rows:
+                    self._pin(row["pid"], self.roles[row["application_name"]][1])
+                    self.backends.setdefault(row["application_name"], set()).add(row["pid"])
+                for pid, cpu in self.roles.values():
+                    self._pin_tree(pid, cpu)
+                await asyncio.sleep(0.05)
+
+    def start(self) -> None:
+        self.task = asyncio.create_task(self._keep())
+
+    async def stop(self) -> None:
+        if self.task is not None:
+            self.task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self.task
+        print("  pinned backends: " + ", ".join(f"{name} {len(pids)}" for name, pids in sorted(self.backends.items())),
+              flush=True)
+        self.roles.clear()
+        self.backends.clear()
+
+
 class Layout:
-    def __init__(self, name: str, env: dict[str, str]) -> None:
+    def __init__(self, name: str, env: dict[str, str], pinning: Pinning | None = None) -> None:
         self.name = name
         self.env = env
         self.port = benchdb.free_port()
         self.procs: list[asyncio.subprocess.Process] = []
+        self.pinning = pinning
+
+    def _env(self, role: str) -> dict[str, str]:
+        if self.pinning is None:
+            return self.env
+        return {**self.env, "FORVARV_DATABASE_URL": _with_application_name(self.env["FORVARV_DATABASE_URL"],
+                                                                           f"bench-{role}")}
+
+    def _pin(self, role: str, proc: asyncio.subprocess.Process, cpu_index: int) -> None:
+        if self.pinning is not None:
+            self.pinning.add(f"bench-{role}", proc.pid, cpu_index)
 
     @property
     def url(self) -> str:
@@ -101,14 +186,23 @@ class Layout:
 
     async def __aenter__(self) -> Layout:
         if self.name == "apart":
-            self.procs.append(await _start([FORVARV, "web", "--port", str(self.port)], self.env, "Förvärv"))
-            self.procs.append(await _start([FORVARV, "worker", "--workers", "1"], self.env, "Förvärv"))
+            web = await _start([FORVARV, "web", "--port", str(self.port)], self._env("web"), "Förvärv")
+            self._pin("web", web, 0)
+            worker = await _start([FORVARV, "worker", "--workers", "1"], self._env("worker"), "Förvärv")
+            self._pin("worker", worker, 1)
+            self.procs += [web, worker]
         else:
-            self.procs.append(await _start([FORVARV, "serve", "--port", str(self.port), "--workers", "1"],
-                                           self.env, "Förvärv"))
+            serve = await _start([FORVARV, "serve", "--port", str(self.port), "--workers", "1"],
+                                 self._env("serve"), "Förvärv")
+            self._pin("serve", serve, 1)
+            self.procs.append(serve)
+        if self.pinning is not None:
+            self.pinning.start()
         return self
 
     async def __aexit__(self, *exc: object) -> None:
+        if self.pinning is not None:
+            await self.pinning.stop()
         for p in reversed(self.procs):
             await _stop(p)
 
@@ -121,6 +215,8 @@ async def _load(layout: Layout, pool: asyncpg.Pool, token: str, records: int, st
     if flood_with:
         flooder = await _start([sys.executable, __file__, "--flood", layout.url, "--concurrency", str(flood_with)],
                                os.environ.copy(), "flooding")
+        if layout.pinning is not None:
+            os.sched_setaffinity(flooder.pid, {layout.pinning.flood_cpu})
         await asyncio.sleep(1.0)  # let it reach its pace
     async with aiohttp.ClientSession() as session, session.post(
             f"{layout.url}/deliveries", data=body,
@@ -141,7 +237,7 @@ async def _load(layout: Layout, pool: asyncpg.Pool, token: str, records: int, st
     return seconds, rate
 
 
-async def run(url: str, records: int, rounds: int, concurrency: int, data_dir: Path) -> None:
+async def run(url: str, records: int, rounds: int, concurrency: int, data_dir: Path, pin: bool) -> None:
     conn = await db.connect(url)
     try:
         await migrations.migrate(conn)
@@ -151,14 +247,18 @@ async def run(url: str, records: int, rounds: int, concurrency: int, data_dir: P
     env = {k: v for k, v in os.environ.items() if not k.startswith("FORVARV_")}
     env.update(FORVARV_DATABASE_URL=url, FORVARV_DATA_DIR=str(data_dir), FORVARV_SECRET="bench-secret",
                FORVARV_LOG_FORMAT="text")
-    pool = await db.create_pool(url, min_size=1, max_size=2)
+    pool = await db.create_pool(url, min_size=1, max_size=3)
+    pinning = Pinning(pool) if pin else None
+    if pinning is not None:
+        print(f"pinned: the flood on CPU {pinning.cpus[0]}; web on CPU {pinning.cpus[0]}, worker on CPU "
+              f"{pinning.cpus[1]}; serve on CPU {pinning.cpus[1]}", flush=True)
     slowdowns: dict[str, list[float]] = {"apart": [], "serve": []}
     start = 0
     try:
         for r in range(rounds):
             order = ("apart", "serve") if r % 2 == 0 else ("serve", "apart")
             for name in order:
-                async with Layout(name, env) as layout:
+                async with Layout(name, env, pinning) as layout:
                     quiet, _ = await _load(layout, pool, token, records, start, 0)
                     start += records
                     flooded, rate = await _load(layout, pool, token, records, start, concurrency)
@@ -179,6 +279,8 @@ def main() -> None:
     parser.add_argument("--records", type=int, default=3000)
     parser.add_argument("--rounds", type=int, default=2)
     parser.add_argument("--concurrency", type=int, default=32, help="requests in flight in the flood")
+    parser.add_argument("--pin", action="store_true",
+                        help="web and loading on CPUs of their own (see above); Linux, two CPUs")
     parser.add_argument("--flood", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.flood:
@@ -188,7 +290,7 @@ def main() -> None:
 
     with benchdb.database("roles") as url, tempfile.TemporaryDirectory(prefix="forvarv-roles-") as tmp:
         os.chmod(tmp, 0o755)
-        asyncio.run(run(url, args.records, args.rounds, args.concurrency, Path(tmp)))
+        asyncio.run(run(url, args.records, args.rounds, args.concurrency, Path(tmp), args.pin))
 
 
 if __name__ == "__main__":
