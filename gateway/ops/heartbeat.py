@@ -1,6 +1,6 @@
 """Process heartbeats: which gateway processes are alive, on which machine, doing what.
 
-Every long-running process (`forvarv serve`, `web`, `worker`, `mailer`) adds a row to `processes`
+Every long-running process (`forvarv serve`, `web`, `worker`, `mailer`, and `watch`: gateway/sftp/watch.py) adds a row to `processes`
 when it starts, beats it every `interval` seconds and removes it when it stops. A beat also
 carries the process's own metrics (gateway/ops/metrics.py), so any web process can show the
 whole fleet's. A row not beaten for `BEATS_TO_EXPIRE` intervals belongs to a process that died or

@@ -8,6 +8,11 @@ not changed for the settling time (`--settle`, default 5 s; 0 for sites whose se
 renames into place). Then exactly what the built-in SFTP server does: the same intake, moves and
 reports (gateway/sftp/pickup.py). Deliveries are loaded by this command's own workers
 (`--workers`, default 1) or by a running gateway, whichever is first.
+
+Like the other long-running processes it keeps a heartbeat row (role `watch`, duties `pickup` and,
+with workers, `load`; gateway/ops/heartbeat.py), and on SIGTERM or SIGINT it takes no new file,
+lets its workers commit the batch they are writing and hand the delivery back (up to
+FORVARV_STOP_TIMEOUT seconds), and exits.
 """
 
 from __future__ import annotations
@@ -17,6 +22,7 @@ import asyncio
 import contextlib
 import logging
 import os
+import signal
 import time
 from pathlib import Path
 
@@ -26,6 +32,8 @@ from gateway import config
 from gateway.config import Settings
 from gateway.errors import NotFound
 from gateway.intake import workers
+from gateway.ops import metrics
+from gateway.ops.heartbeat import Heartbeat
 from gateway.registry import Supplier, get_supplier
 from gateway.sftp.pickup import Pickup
 from gateway.sftp.tree import INCOMING, Tree
@@ -102,14 +110,36 @@ class Watcher:
         await self.pickup.close()
 
 
+def duties(workers_count: int) -> tuple[str, ...]:
+    return ("pickup", "load") if workers_count > 0 else ("pickup",)
+
+
+async def _stop_workers(tasks: list[asyncio.Task[None]], stop_timeout: float) -> None:
+    """Let the workers finish their batch and hand their delivery back; cancel them after the bound."""
+    if not tasks:
+        return
+    _done, pending = await asyncio.wait(tasks, timeout=stop_timeout)
+    for t in pending:
+        t.cancel()
+    await asyncio.gather(*tasks, return_exceptions=True)
+
+
 async def run(args: argparse.Namespace, settings: Settings) -> int:
     url = db.resolve_url(settings)
     pool = await db.create_pool(url, min_size=2, max_size=max(6, 2 * args.workers + 4))
     stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(signum, stop.set)
     tasks: list[asyncio.Task[None]] = []
+    beat: Heartbeat | None = None
     try:
         async with pool.acquire() as conn:
             await migrations.migrate(conn)
+        metrics.watch_pool(pool)
+        beat = Heartbeat(pool, "watch", duties(args.workers), interval=settings.heartbeat_seconds,
+                         snapshot=metrics.snapshot)
+        await beat.start()
         watcher = Watcher(pool, Path(args.dir), settle=args.settle, max_body=settings.max_body)
         tasks = [asyncio.create_task(workers.run(pool, settings, stop)) for _ in range(args.workers)]
         if args.once:
@@ -120,14 +150,18 @@ async def run(args: argparse.Namespace, settings: Settings) -> int:
                 await watcher.scan()
             await watcher.pickup.idle()
             return 0
-        print(f"watching {args.dir}/SUPPLIER/incoming/ (settling time {args.settle:g} s)", flush=True)
+        print(f"watching {args.dir}/SUPPLIER/incoming/ (settling time {args.settle:g} s)  [pid {os.getpid()}]",
+              flush=True)
         await watcher.run(stop, args.interval)
+        log.info("stopping (watch): no new files; up to %.0f s for the batches being written", settings.stop_timeout)
         return 0
     finally:
         stop.set()
-        for t in tasks:
-            t.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)
+        if beat is not None:
+            await beat.mark_stopping()
+        await _stop_workers(tasks, settings.stop_timeout)
+        if beat is not None:
+            await beat.stop()
         await pool.close()
 
 

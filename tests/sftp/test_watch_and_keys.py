@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import signal
 import sys
 import time
 from pathlib import Path
@@ -64,6 +65,46 @@ async def test_watch_takes_complete_files_with_the_same_moves_and_reports(db_url
     assert list((drop / "NOSUCH" / "incoming").iterdir()) == [drop / "NOSUCH" / "incoming" / "x.xml"]
     async with pool.acquire() as conn:
         assert await conn.fetchval("SELECT count(*) FROM deliveries") == 1
+
+
+async def test_watch_keeps_a_heartbeat_and_stops_cleanly_on_sigterm(db_url: str, pool: asyncpg.Pool,
+                                                                     tmp_path: Path) -> None:
+    """A long-running `forvarv watch` is one of the fleet: its row in `processes` (the console and
+    /ready see it), and SIGTERM ends it with exit code 0 and its row removed."""
+    async with pool.acquire() as conn:
+        await seed_registry(conn)
+    incoming = tmp_path / "drop" / "BOKR" / "incoming"
+    incoming.mkdir(parents=True)
+    env = {**os.environ, "FORVARV_DATABASE_URL": db_url, "FORVARV_DATA_DIR": str(tmp_path / "cli-data"),
+           "FORVARV_SECRET": "test-secret", "FORVARV_HEARTBEAT_SECONDS": "0.5"}
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "gateway.cli", "watch", str(tmp_path / "drop"), "--settle", "0", "--interval", "0.2",
+        env=env, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
+    try:
+        assert proc.stdout is not None
+        banner = (await asyncio.wait_for(proc.stdout.readline(), 60)).decode()
+        assert banner.startswith("watching") and f"pid {proc.pid}" in banner
+        async with pool.acquire() as conn:
+            row = await conn.fetchrow("SELECT role, duties, stopping FROM processes WHERE pid = $1", proc.pid)
+        assert row is not None and row["role"] == "watch" and row["duties"] == ["pickup", "load"]
+        assert not row["stopping"]
+        (incoming / "one.xml").write_bytes(collection(bib(own_id="h1", isbn=["9789150222319"]), holding("Sods")))
+        report = tmp_path / "drop" / "BOKR" / "reports" / "one.json"
+        for _ in range(600):
+            if report.exists() and json.loads(report.read_text()).get("status") == "done":
+                break
+            await asyncio.sleep(0.1)
+        assert json.loads(report.read_text())["summary"]["holdings_added"] == 1
+        proc.send_signal(signal.SIGTERM)
+        _out, err = await asyncio.wait_for(proc.communicate(), 60)
+        assert proc.returncode == 0, err.decode()
+        assert "Traceback" not in err.decode()
+    finally:
+        if proc.returncode is None:
+            proc.kill()
+            await proc.wait()
+    async with pool.acquire() as conn:
+        assert await conn.fetchval("SELECT count(*) FROM processes WHERE pid = $1", proc.pid) == 0
 
 
 async def test_watch_waits_for_a_file_to_settle(db_url: str, pool: asyncpg.Pool, tmp_path: Path) -> None:
