@@ -1,11 +1,12 @@
 """Process heartbeats: which gateway processes are alive, on which machine, doing what.
 
-Every long-running process (`forvarv serve`, `web`, `worker`, `mailer`, and `watch`: gateway/sftp/watch.py) adds a row to `processes`
-when it starts, beats it every `interval` seconds and removes it when it stops. A beat also
-carries the process's own metrics (gateway/ops/metrics.py), so any web process can show the
-whole fleet's. A row not beaten for `BEATS_TO_EXPIRE` intervals belongs to a process that died or
-hangs: readers ignore it, and the next beat of any process deletes it. If this process's own row
-was deleted that way (its event loop was blocked for that long), the next beat adds it again.
+Every long-running process (`forvarv serve`, `web`, `worker`, `mailer`, and `watch`:
+gateway/sftp/watch.py) adds a row to `processes` when it starts, beats it every `interval`
+seconds and removes it when it stops. A beat also carries the process's own metrics
+(gateway/ops/metrics.py), so any web process can show the whole fleet's. A row not beaten for
+`BEATS_TO_EXPIRE` intervals belongs to a process that died or hangs: readers ignore it, and the
+next beat of any process deletes it. If this process's own row was deleted that way (its event
+loop was blocked for that long), the next beat adds it again.
 """
 
 from __future__ import annotations
