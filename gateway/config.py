@@ -61,6 +61,7 @@ class Settings:
     webhook_allow_private: bool = False      # webhooks to loopback/private/link-local addresses
     sru_max_records: int = 100
     sru_timeout_ms: int = 5000
+    sru_cache_mb: int = 64                   # SRU result cache (gateway/search/cache.py); 0: none
     smtp: SmtpSettings = field(default_factory=SmtpSettings)
     # operations (gateway/ops): see docs/operations.md
     stop_timeout: float = 20.0               # after SIGTERM: what is in flight gets this long
@@ -143,6 +144,7 @@ def from_env(env: Mapping[str, str] | None = None) -> Settings:
         webhook_allow_private=_bool(get("FORVARV_WEBHOOK_ALLOW_PRIVATE", "")),
         sru_max_records=int(get("FORVARV_SRU_MAX_RECORDS", str(s.sru_max_records))),
         sru_timeout_ms=int(get("FORVARV_SRU_TIMEOUT_MS", str(s.sru_timeout_ms))),
+        sru_cache_mb=int(get("FORVARV_SRU_CACHE_MB", str(s.sru_cache_mb))),
         smtp=smtp,
         stop_timeout=float(get("FORVARV_STOP_TIMEOUT", str(s.stop_timeout))),
         heartbeat_seconds=float(get("FORVARV_HEARTBEAT_SECONDS", str(s.heartbeat_seconds))),

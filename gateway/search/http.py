@@ -3,6 +3,8 @@ SRU 1.1/1.2 over SOAP (``POST /sru`` with a ``text/xml`` envelope, :mod:`protoco
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 from collections.abc import AsyncIterator
 from urllib.parse import urlsplit
 
@@ -12,15 +14,18 @@ from gateway.config import Settings
 from gateway.http.appkeys import DATABASE_URL, POOL, SETTINGS
 from gateway.http.forms import read_form
 from gateway.http.reads import REPLICAS
+from gateway.search.cache import CachingBackend, Listener, ResultCache
 from gateway.search.repository import PostgresBackend, create_search_pool
 from gateway.store.replicas import CONNECT_TIMEOUT, Acquires, ReadPools
 from protocols.sru import diagnostics as d
 from protocols.sru import soap
 from protocols.sru.explain import ServiceInfo
-from protocols.sru.service import SRUService
+from protocols.sru.service import Memo, SearchBackend, SRUService
 
 PATH = "/sru"
 SRU_SERVICE = web.AppKey("sru_service", SRUService)
+#: The result cache's listener (and through it the cache), when there is one.
+SRU_CACHE = web.AppKey("sru_cache", Listener)
 
 
 def service_info(settings: Settings) -> ServiceInfo:
@@ -37,13 +42,16 @@ def service_info(settings: Settings) -> ServiceInfo:
     )
 
 
-def make_service(settings: Settings, backend: PostgresBackend) -> SRUService:
-    return SRUService(backend, service_info(settings))
+def make_service(settings: Settings, backend: SearchBackend, memo: Memo | None = None) -> SRUService:
+    return SRUService(backend, service_info(settings), memo)
 
 
 async def _service(app: web.Application) -> AsyncIterator[None]:
     """Searches get a read-only pool of their own when the app knows its database URL (the
-    gateway's does), else they share the app's pool."""
+    gateway's does), else they share the app's pool. With that URL, no read replicas and
+    ``sru_cache_mb`` > 0, repeated searches are answered from the result cache
+    (:mod:`gateway.search.cache`; a replica may not yet have replayed what a notification
+    announced, so with replicas there is none)."""
     settings = app[SETTINGS]
     url = app.get(DATABASE_URL)
     if url is None:
@@ -56,11 +64,23 @@ async def _service(app: web.Application) -> AsyncIterator[None]:
     if replicas is not None:  # searches on the read replicas, each with its own search pool
         reads = await replicas.pools(pool, lambda replica_url: create_search_pool(
             replica_url, settings.sru_timeout_ms, lazy=True, timeout=CONNECT_TIMEOUT))
-    app[SRU_SERVICE] = make_service(
-        settings, PostgresBackend(reads, settings.sru_timeout_ms, server_timeout=True))
+    backend: SearchBackend = PostgresBackend(reads, settings.sru_timeout_ms, server_timeout=True)
+    listening: asyncio.Task[None] | None = None
+    memo: Memo | None = None
+    if replicas is None and settings.sru_cache_mb > 0:
+        cache = ResultCache(settings.sru_cache_mb * 1024 * 1024)
+        listener = Listener(url, cache)
+        app[SRU_CACHE] = listener
+        listening = asyncio.create_task(listener.run(), name="sru-result-cache")
+        backend, memo = CachingBackend(backend, cache), cache
+    app[SRU_SERVICE] = make_service(settings, backend, memo)
     try:
         yield
     finally:
+        if listening is not None:
+            listening.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await listening
         if isinstance(reads, ReadPools):
             await reads.close()
         await pool.close()

@@ -8,7 +8,7 @@ asked for. It holds no SQL and no HTTP: ``gateway.search`` supplies both.
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping, Sequence
+from collections.abc import Hashable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
 
@@ -65,6 +65,25 @@ class SearchBackend(Protocol):
         ...
 
 
+class Memo(Protocol):
+    """Response documents kept for requests asked again while the data is unchanged (the
+    gateway's is gateway.search.cache.ResultCache)."""
+
+    def stamp(self) -> int | None:
+        """Taken before the data is read: the data's version now, or None when nothing may be
+        kept or recalled at the moment."""
+        ...
+
+    def recall(self, key: Hashable) -> str | None:
+        """The document kept for ``key``, if the data has not changed since."""
+        ...
+
+    def remember(self, stamp: int, key: Hashable, document: str) -> None:
+        """Keep ``document``, written from data read after ``stamp`` was taken (dropped if the
+        data changed since)."""
+        ...
+
+
 _SCHEMAS_BY_NAME = {schema.name: schema for schema in SCHEMAS}
 #: The versions SRU's SOAP binding (SRW) has.
 SOAP_VERSIONS = ("1.1", "1.2")
@@ -79,9 +98,13 @@ def _parse_cql(text: str) -> cql.Query:
 
 
 class SRUService:
-    def __init__(self, backend: SearchBackend, info: ServiceInfo) -> None:
+    """``memo``: searchRetrieve documents answered without a diagnostic are kept there, by the
+    request's parameters (a response is a function of them and of the data)."""
+
+    def __init__(self, backend: SearchBackend, info: ServiceInfo, memo: Memo | None = None) -> None:
         self.backend = backend
         self.info = info
+        self.memo = memo
         self._explain: dict[tuple[str, str], str] = {}
 
     async def handle(self, params: Mapping[str, Sequence[str]], *, soap: bool = False) -> str:
@@ -90,6 +113,12 @@ class SRUService:
         ``soap``: the request came in a SOAP envelope (:mod:`protocols.sru.soap`), a binding of
         SRU 1.1 and 1.2 only; the caller wraps the document."""
         values = p.first_values(params)
+        memo, stamp, key = self.memo, None, None
+        if memo is not None and (stamp := memo.stamp()) is not None:
+            key = ("sru", soap, *sorted(values.items()))
+            kept = memo.recall(key)
+            if kept is not None:
+                return kept
         stylesheet = values.get("stylesheet") or None
         if stylesheet and "?>" in stylesheet:
             stylesheet = None
@@ -109,11 +138,14 @@ class SRUService:
                 return self.explain(request, stylesheet)
             if request.operation == "scan":
                 return await self.scan(request, stylesheet)
-            return await self.search_retrieve(request, stylesheet)
+            document, lasting = await self._search_retrieve(request, stylesheet)
         except Exception as e:  # a bug or an unreachable database: a diagnostic, never a hang
             log.exception("SRU %s failed", request.operation)
             return self._failure(request.operation, request.version, d.GeneralSystemError(type(e).__name__),
                                  stylesheet)
+        if memo is not None and stamp is not None and lasting:
+            memo.remember(stamp, key, document)
+        return document
 
     def refuse(self, params: Mapping[str, Sequence[str]], failure: d.SRUDiagnostic) -> str:
         """The response to a request refused before its parameters are read (e.g. a POST body of
@@ -153,6 +185,10 @@ class SRUService:
 
     # --- searchRetrieve -----------------------------------------------------------------------
     async def search_retrieve(self, request: p.Request, stylesheet: str | None) -> str:
+        return (await self._search_retrieve(request, stylesheet))[0]
+
+    async def _search_retrieve(self, request: p.Request, stylesheet: str | None) -> tuple[str, bool]:
+        """The document, and whether it may be kept (no diagnostic: those may be passing)."""
         version = request.version
         echo: responses.Echo | None = None
         try:
@@ -182,7 +218,7 @@ class SRUService:
                                                summary=schema.summary)
         except d.SRUDiagnostic as e:
             return responses.search_retrieve(version, total=None, echo=echo, diagnostics=[e],
-                                             stylesheet=stylesheet)
+                                             stylesheet=stylesheet), False
         records = [
             responses.RecordOut(schema.identifier, render(schema, record), start + n)
             for n, record in enumerate(result.records)
@@ -195,7 +231,7 @@ class SRUService:
         return responses.search_retrieve(
             version, total=result.total, records=records, escaping=escaping, next_position=next_position,
             echo=echo, diagnostics=diagnostics, stylesheet=stylesheet,
-        )
+        ), not diagnostics
 
     def _search_echo(
         self, request: p.Request, parsed: cql.Query, start: int, maximum: int, escaping: str,

@@ -66,6 +66,10 @@ class Endpoint:
     database_url: str | None = None
     timeout_ms: int = 5000
     max_records: int = 100
+    #: The result cache (gateway/search/cache.py) is off unless a test asks for it: a cached answer
+    #: may trail a commit by its notification's way to the listener, and most tests here read
+    #: right after they write (tests/sru/test_cache.py waits where it must).
+    cache_mb: int = 0
     port: int = field(default_factory=free_port)
     bodies: list[bytes] = field(default_factory=list)
     server: TestServer | None = None
@@ -82,6 +86,7 @@ class Endpoint:
             public_url=f"http://127.0.0.1:{self.port}",
             sru_max_records=self.max_records,
             sru_timeout_ms=self.timeout_ms,
+            sru_cache_mb=self.cache_mb,
         )
         app = web.Application(middlewares=[self._record])
         app[SETTINGS] = settings
