@@ -6,7 +6,6 @@ import argparse
 import asyncio
 import gc
 import logging
-import os
 import secrets
 
 from gateway.config import Settings, ensure_secret
@@ -29,17 +28,11 @@ def tune_gc() -> None:
 
 
 def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
-    changes: dict[str, object] = {}
-    if args.host:
-        changes["host"] = args.host
-    if args.port:
-        changes["port"] = args.port
+    from gateway.ops import runner
+
+    settings = runner.listen_settings(args, settings)
     if args.workers is not None:
-        changes["workers"] = args.workers
-    settings = settings.with_(**changes)
-    if (args.host or args.port) and not os.environ.get("FORVARV_PUBLIC_URL"):
-        # the public URL follows the listen address unless it was configured (e.g. behind a proxy)
-        settings = settings.with_(public_url=f"http://{settings.host}:{settings.port}")
+        settings = settings.with_(workers=args.workers)
     if args.demo and not settings.admin_token:
         settings = settings.with_(admin_token=secrets.token_urlsafe(24))
         print(f"demo admin token (this run only): {settings.admin_token}")
@@ -53,8 +46,6 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
         from gateway.demo import seed as demo
 
         asyncio.run(demo.seed(url, settings))
-    from gateway.ops import runner
-
     app = runner.build_app("serve", settings, url)
     tune_gc()
     return asyncio.run(runner.serve_app(app, settings))

@@ -167,7 +167,8 @@ def run_role(role: str, settings: Settings) -> int:
 
 
 # --- the command line ---------------------------------------------------------------------------
-def _listen(args: argparse.Namespace, settings: Settings) -> Settings:
+def listen_settings(args: argparse.Namespace, settings: Settings) -> Settings:
+    """The settings with the --host and --port flags of `serve` or `web` applied."""
     changes: dict[str, object] = {}
     if args.host:
         changes["host"] = args.host
@@ -181,7 +182,7 @@ def _listen(args: argparse.Namespace, settings: Settings) -> Settings:
 
 
 def cmd_web(args: argparse.Namespace, settings: Settings) -> int:
-    return run_role("web", _listen(args, settings))
+    return run_role("web", listen_settings(args, settings))
 
 
 def cmd_worker(args: argparse.Namespace, settings: Settings) -> int:
