@@ -17,7 +17,9 @@ Lag, in seconds, is an upper bound of how stale the replica's data is:
   replica behind every sample still kept.
 
 The smaller of the two is the lag. Reads use the replica's pools; a replica that fails while
-connecting is marked down at once (`mark_down`) and the next check may bring it back.
+connecting is marked down at once (`mark_down`) and the next check may bring it back. A read pool
+whose every connection is in use is busy, not down: the read goes elsewhere and the replica stays
+in use. The checks have a connection of their own, so busy reads never hold them up.
 """
 
 from __future__ import annotations
@@ -102,6 +104,7 @@ class Replica:
     url: str
     name: str
     pool: asyncpg.Pool | None = None
+    checks: asyncpg.Pool | None = None  # the checks' one connection, beside the reads' pool
     state: ReplicaState = field(default_factory=ReplicaState)
 
 
@@ -137,6 +140,17 @@ async def _read_pool(url: str) -> asyncpg.Pool:
     return await db.create_pool(url, min_size=0, max_size=10, timeout=CONNECT_TIMEOUT)
 
 
+async def _check_pool(url: str) -> asyncpg.Pool:
+    """The checks' connection to a replica (opened at the first check, opened again after a failure)."""
+    return await db.create_pool(url, min_size=0, max_size=1, timeout=CHECK_TIMEOUT)
+
+
+def _busy(pool: asyncpg.Pool, exc: BaseException) -> bool:
+    """A wait for a connection ran out because every connection the pool may open is open and in
+    use: the server is busy, not down."""
+    return isinstance(exc, TimeoutError) and pool.get_size() >= pool.get_max_size() and pool.get_idle_size() == 0
+
+
 class Replicas:
     def __init__(
         self,
@@ -157,6 +171,7 @@ class Replicas:
     async def open(self, factory: PoolFactory = _read_pool) -> None:
         for replica in self.replicas:
             replica.pool = await factory(replica.url)
+            replica.checks = await _check_pool(replica.url)
 
     async def pools(self, primary: asyncpg.Pool, factory: PoolFactory) -> ReadPools:
         """Pools of another kind, made by `factory` for each replica (it should not connect yet:
@@ -165,8 +180,9 @@ class Replicas:
 
     async def close(self) -> None:
         for replica in self.replicas:
-            if replica.pool is not None:
-                await replica.pool.close()
+            for pool in (replica.pool, replica.checks):
+                if pool is not None:
+                    await pool.close()
 
     # --- where reads go -----------------------------------------------------------------------
     def usable(self) -> list[Replica]:
@@ -209,7 +225,8 @@ class Replicas:
             except DOWN_ERRORS as exc:
                 if target is None:
                     raise
-                self.mark_down(target, exc)
+                if not _busy(pool, exc):
+                    self.mark_down(target, exc)
                 continue
             self.served(target)
             try:
@@ -245,10 +262,10 @@ class Replicas:
 
     async def _check(self, replica: Replica) -> None:
         state = replica.state
-        if replica.pool is None:
+        if replica.checks is None:
             return
         try:
-            async with replica.pool.acquire(timeout=CHECK_TIMEOUT) as conn:
+            async with replica.checks.acquire(timeout=CHECK_TIMEOUT) as conn:
                 row = await conn.fetchrow(SQL["replica_position"], timeout=CHECK_TIMEOUT)
         except (*DOWN_ERRORS, asyncpg.PostgresError) as exc:
             self.mark_down(replica, exc)

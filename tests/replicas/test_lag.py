@@ -72,6 +72,33 @@ async def test_a_replica_that_is_down_or_not_a_standby_is_left_out(databases: Da
         await primary.close()
 
 
+async def test_a_busy_replica_is_not_a_down_one(databases: Databases) -> None:
+    """Every connection of the replica's read pool in use (long harvests, many searches): a check
+    still reaches the replica and keeps it in use, and a read that cannot get a connection goes
+    elsewhere without leaving the replica out."""
+    primary = await db.create_pool(databases.primary, min_size=1, max_size=2)
+    replicas = Replicas(primary, [databases.replica], max_lag=30.0)
+    await replicas.open(lambda url: db.create_pool(url, min_size=0, max_size=1))
+    replica = replicas.replicas[0]
+    try:
+        await replicas.check()
+        assert replica.state.usable, replica.state.reason
+        assert replica.pool is not None
+        async with replica.pool.acquire() as held:  # the read pool's only connection, busy
+            assert await held.fetchval("SELECT pg_is_in_recovery()")
+            await replicas.check()
+            assert replica.state.up and replica.state.usable, replica.state.reason
+            async with replicas.acquire() as conn:  # no connection free there: the primary answers
+                assert await conn.fetchval("SELECT NOT pg_is_in_recovery()")
+            assert replica.state.usable, replica.state.reason
+            assert replicas.status()["fallbacks"] == 1
+        async with replicas.acquire() as conn:  # free again: the replica answers
+            assert await conn.fetchval("SELECT pg_is_in_recovery()")
+    finally:
+        await replicas.close()
+        await primary.close()
+
+
 def test_lag_is_the_smaller_bound() -> None:
     replicas = Replicas(None, [], max_lag=5.0)  # type: ignore[arg-type]
     replicas._samples.extend([(100.0, 1000), (101.0, 2000), (102.0, 3000)])
