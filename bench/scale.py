@@ -44,6 +44,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 import benchdb  # noqa: E402  (bench/, beside this script)
+import procstat  # noqa: E402
 
 from gateway.demo import synthetic  # noqa: E402
 from gateway.store import db, migrations  # noqa: E402
@@ -53,6 +54,7 @@ TOKEN_RE = re.compile(rb"<resumptionToken[^>]*>([^<]+)</resumptionToken>")
 HEADER_RE = re.compile(rb"<header[ >]")
 TOKEN_FILE = "bench-token"
 FILLED_FILE = "bench-filled"   # how many books `fill` delivered (serials 0 … n-1)
+GATEWAYS: set[int] = set()     # pids of the gateways running now (their CPU is counted)
 
 
 def _with_db(url: str, name: str) -> str:
@@ -83,6 +85,7 @@ async def gateway(url: str) -> AsyncIterator[str]:
     proc = subprocess.Popen(cmd, cwd=ROOT, env=env,  # noqa: ASYNC220
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     base = f"http://127.0.0.1:{port}"
+    GATEWAYS.add(proc.pid)
     try:
         async with aiohttp.ClientSession() as s:
             for _ in range(600):
@@ -97,6 +100,7 @@ async def gateway(url: str) -> AsyncIterator[str]:
                 raise SystemExit("the gateway did not start")
         yield base
     finally:
+        GATEWAYS.discard(proc.pid)
         proc.terminate()
         proc.wait(timeout=60)
 
@@ -124,6 +128,36 @@ async def deliver(base: str, token: str, count: int, start: int, seed: int, pref
     if report.get("status") != "done" or report["summary"]["created"] != count:
         raise SystemExit(f"delivery did not load as expected: {str(report)[:400]}")
     return count / elapsed
+
+
+class Cpu:
+    """CPU seconds used by the gateways running now (each with its second process) and by this
+    run's PostgreSQL server, read before and after a step: what the step cost per item, which
+    other work on the machine changes far less than it changes wall time."""
+
+    def __init__(self, postmaster: int) -> None:
+        self.postmaster = postmaster
+        self.start = self.read()
+
+    def read(self) -> tuple[float, float]:
+        gw = sum(p.cpu for pid in GATEWAYS for p in procstat.tree(pid))
+        return gw, procstat.server_cpu(self.postmaster)
+
+    def mark(self) -> None:
+        self.start = self.read()
+
+    def per(self, items: int, what: str = "item") -> str:
+        gw, pg = self.read()
+        g, p = (gw - self.start[0]) / items * 1e6, (pg - self.start[1]) / items * 1e6
+        return f"CPU per {what}: gateway {g:,.0f} µs + PostgreSQL {p:,.0f} µs = {g + p:,.0f} µs"
+
+
+async def postmaster(url: str) -> int:
+    conn = await asyncpg.connect(url)
+    try:
+        return await procstat.postmaster_of(conn)
+    finally:
+        await conn.close()
 
 
 async def count_records(url: str) -> int:
@@ -205,15 +239,20 @@ async def growth(full_url: str, empty_url: str, full_dir: Path, rounds: int, cou
     empty_token = await _prepare(empty_url, empty_token_file)
     base_n = await count_records(full_url)
     rates: dict[str, list[float]] = {"empty": [], "full": []}
+    cpu = Cpu(await postmaster(full_url))
     async with gateway(full_url) as full_base, gateway(empty_url) as empty_base:
         for i in range(rounds):
-            for kind, base, token, start in (("empty", empty_base, empty_token, 50_000_000 + i * count),
-                                             ("full", full_base, full_token, 60_000_000 + i * count)):
-                rate = await deliver(base, token, count, start=start, seed=900 + i, prefix="97892")
+            # serials (and so ISBNs and the payload's hash) new in every run: a second `measure` on
+            # the same data must not resend a delivery, which the gateway answers from the first
+            first = base_n + i * count
+            for kind, base, token, start in (("empty", empty_base, empty_token, 50_000_000 + first),
+                                             ("full", full_base, full_token, 60_000_000 + first)):
+                cpu.mark()
+                rate = await deliver(base, token, count, start=start, seed=900 + first, prefix="97892")
                 rates[kind].append(rate)
                 print(f"  ingest {count:,} into the {kind} database "
                       f"({'0' if kind == 'empty' else f'{base_n + i * count:,}'} records there): "
-                      f"{rate:,.0f} records/s", flush=True)
+                      f"{rate:,.0f} records/s; {cpu.per(count, 'record with its holding')}", flush=True)
     e, f = statistics.median(rates["empty"]), statistics.median(rates["full"])
     print(f"ingest growth: median {f:,.0f} records/s into the full database against {e:,.0f} into an empty "
           f"one: {f / e:.2f}x (target >= 0.8x)")
@@ -240,7 +279,7 @@ async def harvest(base: str, since: datetime | None) -> tuple[int, float, list[f
     return n, time.perf_counter() - t0, pages
 
 
-async def sru_load(base: str, clients: int, seconds: float, queries: list[str], extra: str) -> None:
+async def sru_load(base: str, clients: int, seconds: float, queries: list[str], extra: str, cpu: Cpu) -> None:
     latencies: list[float] = []
     hits: list[int] = []
     deadline = time.perf_counter() + seconds
@@ -260,6 +299,7 @@ async def sru_load(base: str, clients: int, seconds: float, queries: list[str], 
             hits.append(int(m.group(1)))
 
     conn = aiohttp.TCPConnector(limit=clients)
+    cpu.mark()
     async with aiohttp.ClientSession(connector=conn) as s:
         t0 = time.perf_counter()
         await asyncio.gather(*(client(s) for _ in range(clients)))
@@ -267,7 +307,7 @@ async def sru_load(base: str, clients: int, seconds: float, queries: list[str], 
     latencies.sort()
     p99 = latencies[min(len(latencies) - 1, int(len(latencies) * 0.99))]
     print(f"    {len(latencies) / elapsed:,.0f} requests/s, p50 {statistics.median(latencies) * 1000:.1f} ms, "
-          f"p99 {p99 * 1000:.1f} ms, median hits {statistics.median(hits):,.0f}")
+          f"p99 {p99 * 1000:.1f} ms, median hits {statistics.median(hits):,.0f}; {cpu.per(len(latencies), 'request')}")
 
 
 async def measure(url: str, data_dir: Path, args: argparse.Namespace) -> None:
@@ -283,20 +323,23 @@ async def measure(url: str, data_dir: Path, args: argparse.Namespace) -> None:
     empty_url = _with_db(url, "scale_empty")
     if not args.no_growth:
         await growth(url, empty_url, data_dir, args.rounds, args.growth_records)
+    cpu = Cpu(await postmaster(url))
     async with gateway(url) as base:
         since = datetime.now(UTC) - timedelta(seconds=1)
         token = (data_dir / TOKEN_FILE).read_text().strip()
         m = await count_records(url)
         rate = await deliver(base, token, 5_000, start=70_000_000 + m, seed=m, prefix="97893")
+        cpu.mark()
         got, elapsed, _ = await harvest(base, since)
         print(f"incremental harvest (from = just before a 5,000-record delivery loaded at {rate:,.0f}/s): "
-              f"{got:,} items (records and holdings) in {elapsed:.2f} s")
+              f"{got:,} items (records and holdings) in {elapsed:.2f} s; {cpu.per(got)}")
         if not args.no_full:
+            cpu.mark()
             got, elapsed, pages = await harvest(base, None)
             print(f"full harvest (ListRecords marc21, no set): {got:,} items (records and holdings) in "
                   f"{elapsed:.0f} s, {got / elapsed:,.0f} items/s; "
                   f"pages: first {pages[0] * 1000:.0f} ms, median {statistics.median(pages) * 1000:.0f} ms, "
-                  f"last {pages[-1] * 1000:.0f} ms")
+                  f"last {pages[-1] * 1000:.0f} ms; {cpu.per(got)}")
         filled = int((data_dir / FILLED_FILE).read_text())
         rng = random.Random(11)   # books of the fill: serials 0 … filled-1 under the default prefix
         isbns = [synthetic.hyphenate(synthetic.isbn13(rng.randrange(min(filled, 10_000_000)))) for _ in range(500)]
@@ -305,11 +348,11 @@ async def measure(url: str, data_dir: Path, args: argparse.Namespace) -> None:
         print(f"SRU with {args.clients} clients, {args.seconds:.0f} s each:")
         print("  ISBN lookups (bath.isbn=…, hyphenated, records in marcxml):")
         await sru_load(base, args.clients, args.seconds, [f"bath.isbn={i}" for i in isbns],
-                       "maximumRecords=10&recordSchema=marcxml")
+                       "maximumRecords=10&recordSchema=marcxml", cpu)
         print("  keyword searches (dc.title all \"w1 w2\", first 10 records):")
-        await sru_load(base, args.clients, args.seconds, pairs, "maximumRecords=10&recordSchema=marcxml")
+        await sru_load(base, args.clients, args.seconds, pairs, "maximumRecords=10&recordSchema=marcxml", cpu)
         print("  count-only keyword searches (maximumRecords=0):")
-        await sru_load(base, args.clients, args.seconds, pairs, "maximumRecords=0")
+        await sru_load(base, args.clients, args.seconds, pairs, "maximumRecords=0", cpu)
 
 
 def main() -> None:
