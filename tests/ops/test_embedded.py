@@ -6,7 +6,11 @@ from __future__ import annotations
 import asyncio
 import os
 import subprocess
+import tempfile
+from collections.abc import Iterator
 from pathlib import Path
+
+import pytest
 
 from tests.ops import procs
 
@@ -17,6 +21,15 @@ def _env(data_dir: Path) -> dict[str, str]:
     return e
 
 
+@pytest.fixture
+def data() -> Iterator[Path]:
+    """A data folder outside pytest's own: the embedded server runs as an unprivileged user when we
+    are root, and pytest makes its base folder private again whenever another session starts."""
+    with tempfile.TemporaryDirectory(prefix="forvarv-embedded-test-") as tmp:
+        os.chmod(tmp, 0o755)
+        yield Path(tmp) / "data"
+
+
 async def _forvarv(environ: dict[str, str], *args: str) -> tuple[int, str]:
     proc = await asyncio.create_subprocess_exec(procs.FORVARV, *args, env=environ, stdout=asyncio.subprocess.PIPE,
                                                 stderr=asyncio.subprocess.STDOUT)
@@ -25,9 +38,7 @@ async def _forvarv(environ: dict[str, str], *args: str) -> tuple[int, str]:
     return proc.returncode, out.decode()
 
 
-async def test_a_stale_postmaster_pid_of_a_live_process_does_not_stop_the_start(tmp_path: Path) -> None:
-    data = tmp_path / "data"
-    os.chmod(tmp_path, 0o755)  # the embedded server runs as an unprivileged user when we are root
+async def test_a_stale_postmaster_pid_of_a_live_process_does_not_stop_the_start(data: Path) -> None:
     environ = _env(data)
     code, out = await _forvarv(environ, "migrate")
     assert code == 0, out
@@ -53,11 +64,9 @@ async def test_a_stale_postmaster_pid_of_a_live_process_does_not_stop_the_start(
         unrelated.wait()
 
 
-async def test_a_running_server_is_not_taken_for_stale(tmp_path: Path) -> None:
+async def test_a_running_server_is_not_taken_for_stale(data: Path) -> None:
     from gateway.store import embedded
 
-    data = tmp_path / "data"
-    os.chmod(tmp_path, 0o755)
     embedded.start(data)
     try:
         assert (data / "pgdata" / "postmaster.pid").exists()
