@@ -22,6 +22,15 @@ while (($#)); do
 done
 url="$(sed -n 's/^FORVARV_DATABASE_URL=//p' "$env_file" | tail -n 1)"
 if [[ -z "$url" ]]; then echo "backup.sh: no FORVARV_DATABASE_URL in $env_file" >&2; exit 1; fi
+# pg_dump's command line is readable by every user of the machine (ps): it gets the URL without
+# its password (postgresql://USER:PASSWORD@HOST… becomes postgresql://USER@HOST…) and the
+# password, percent-escapes undone as libpq undoes them, in its environment.
+if [[ $url =~ ^([A-Za-z][A-Za-z0-9+.-]*://[^:/@?#]*):([^@/?#]*)@(.*)$ ]]; then
+    password="${BASH_REMATCH[2]//\\/\\\\}"
+    PGPASSWORD="$(printf '%b' "${password//%/\\x}")"
+    export PGPASSWORD
+    url="${BASH_REMATCH[1]}@${BASH_REMATCH[3]}"
+fi
 bin="${PG_BINDIR:+$PG_BINDIR/}"
 umask 077
 install -d -m 0700 "$dir"

@@ -19,6 +19,7 @@ import subprocess
 import sys
 import time
 import urllib.error
+import urllib.parse
 import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -315,3 +316,28 @@ def test_backup_and_restore(installed: Install, tmp_path: Path) -> None:
     # the restored database serves: migrate finds nothing to do, a gateway answers from it
     env2 = {**os.environ, **installed.env, "FORVARV_DATABASE_URL": restored_url}
     subprocess.run([installed.forvarv, "migrate"], env=env2, check=True, capture_output=True, timeout=120)
+
+
+def test_backup_keeps_the_database_password_off_the_command_line(tmp_path: Path) -> None:
+    """pg_dump's command line is readable by every user of the machine (ps): backup.sh hands it the
+    password of FORVARV_DATABASE_URL in its environment, percent-escapes undone, and the URL
+    without it."""
+    password = "p@ss:w/rd %\\x41" + secrets.token_urlsafe(8)
+    with scratch_pg.server() as pg:
+        literal = password.replace("'", "''")
+        _psql(pg.url(), "-c", f"CREATE ROLE backer LOGIN PASSWORD '{literal}'")
+        url = pg.url("backer", urllib.parse.quote(password, safe=""), "postgres")
+        (tmp_path / "forvarv.env").write_text(f"FORVARV_DATABASE_URL={url}\n")
+        bindir = tmp_path / "bin"  # pg_dump as the script finds it: the real one, its arguments noted
+        bindir.mkdir()
+        (bindir / "pg_dump").write_text(f'#!/bin/sh\nprintf "%s\\n" "$@" > {tmp_path / "args"}\n'
+                                        f'exec {scratch_pg.bindir() / "pg_dump"} "$@"\n')
+        (bindir / "pg_dump").chmod(0o755)
+        out = subprocess.run(["bash", str(DEPLOY / "backup.sh"), "--env", str(tmp_path / "forvarv.env"),
+                              "--dir", str(tmp_path / "backups")], env={**os.environ, "PG_BINDIR": str(bindir)},
+                             capture_output=True, text=True, timeout=300)
+        assert out.returncode == 0, out.stderr
+        assert Path(out.stdout.strip().splitlines()[-1]).stat().st_size > 0
+        args = (tmp_path / "args").read_text()
+        assert f"127.0.0.1:{pg.port}" in args
+        assert urllib.parse.quote(password, safe="") not in args and password not in args
