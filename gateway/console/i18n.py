@@ -88,7 +88,7 @@ TEXTS: dict[str, dict[str, str]] = {
         "attached_updated": "lagd på den äldsta kandidaten (som den ersatte) i väntan på granskning",
         "done_reload": "Inläsningen är klar – ladda om sidan för rapporten.",
         "notifications": "Aviseringar", "subject": "Ämne", "kind_delivery": "leverans",
-        "kind_digest": "dagssammanställning", "page": "Sida", "alive": "vid liv", "stale": "tyst",
+        "kind_digest": "dagssammanställning", "page": "Sida", "alive": "vid liv",
         "stopping": "stoppas",
     },
     "en": {
@@ -164,7 +164,7 @@ TEXTS: dict[str, dict[str, str]] = {
         "attached_updated": "attached to the oldest candidate (which it replaced), pending review",
         "done_reload": "Loading has finished – reload the page for the report.",
         "notifications": "Notifications", "subject": "Subject", "kind_delivery": "delivery",
-        "kind_digest": "digest", "page": "Page", "alive": "alive", "stopping": "stopping", "stale": "silent",
+        "kind_digest": "digest", "page": "Page", "alive": "alive", "stopping": "stopping",
     },
 }
 
