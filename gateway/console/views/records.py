@@ -16,6 +16,8 @@ from gateway.http.appkeys import POOL, SETTINGS
 from gateway.intake import protection
 from gateway.intake.provenance import record_provenance
 from gateway.store import db
+from protocols.oai import identifiers
+from protocols.oai.repository import BIB
 
 
 def record_id(request: web.Request) -> int:
@@ -29,7 +31,7 @@ def record_id(request: web.Request) -> int:
 
 
 def oai_url(repository_id: str, rid: int) -> str:
-    identifier = quote(f"oai:{repository_id}:bib/{rid}", safe=":/")
+    identifier = quote(identifiers.make(repository_id, BIB, rid), safe=":/")
     return f"/oai?verb=GetRecord&metadataPrefix=marc21&identifier={identifier}"
 
 

@@ -6,6 +6,9 @@ from datetime import UTC, datetime
 from typing import Protocol
 from urllib.parse import quote
 
+from protocols.oai import identifiers
+from protocols.oai.repository import BIB
+
 
 class Site(Protocol):
     """Where the gateway is reached (render.MailContext is one)."""
@@ -18,7 +21,7 @@ class Site(Protocol):
 
 
 def oai_record_url(ctx: Site, record_id: int) -> str:
-    identifier = quote(f"oai:{ctx.repository_id}:bib/{record_id}", safe=":/")
+    identifier = quote(identifiers.make(ctx.repository_id, BIB, record_id), safe=":/")
     return f"{ctx.public_url}/oai?verb=GetRecord&metadataPrefix=marc21&identifier={identifier}"
 
 

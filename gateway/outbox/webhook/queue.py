@@ -20,6 +20,8 @@ import asyncpg
 
 from gateway.config import Settings
 from gateway.store.queries import load
+from protocols.oai import identifiers
+from protocols.oai.repository import BIB
 
 Q = load("webhook_queue")
 
@@ -53,6 +55,10 @@ class Links:
     def oai(self, **args: str) -> str:
         return f"{self.public_url}/oai?{urlencode(args)}"
 
+    def oai_identifier(self, record_id: int | str) -> str:
+        """A record's OAI-PMH identifier (the content carries ids as text)."""
+        return identifiers.make(self.repository_id, BIB, int(record_id))
+
 
 def _iso(value: Any) -> str | None:
     return value.isoformat().replace("+00:00", "Z") if value is not None else None
@@ -64,7 +70,7 @@ def render(row: Any, links: Links) -> bytes:
     records = []
     for r in json.loads(row["content"]):
         rid = r["record_id"]
-        oai_id = f"oai:{links.repository_id}:bib/{rid}" if rid else None
+        oai_id = links.oai_identifier(rid) if rid else None
         records.append({
             "record_id": rid,
             "oai_identifier": oai_id,
@@ -78,7 +84,7 @@ def render(row: Any, links: Links) -> bytes:
         if r.get("candidates"):  # an ambiguous match (events written before it was reported lack these)
             records[-1]["attached_as"] = r.get("attached_as")
             records[-1]["candidates"] = [
-                {"record_id": c["record_id"], "oai_identifier": f"oai:{links.repository_id}:bib/{c['record_id']}",
+                {"record_id": c["record_id"], "oai_identifier": links.oai_identifier(c["record_id"]),
                  "title": c.get("title")} for c in r["candidates"]]
     received = row["received_at"]
     since = received.strftime("%Y-%m-%dT%H:%M:%SZ") if received is not None else None
