@@ -14,19 +14,27 @@ Reports requests/s and p50/p99 latency for
   * keyword queries (cql.serverChoice, one or two words) returning 10 MARCXML records.
 Targets (2 cores): ISBN >= 1,000 req/s with p99 <= 20 ms; keyword p50 <= 20 ms.
 
-    python bench/sru.py --zebra --records 10000 [--rounds 3] [--seconds 5]
+    python bench/sru.py --zebra --records 10000 [--rounds 3] [--seconds 5] [--repeat 0,0.9]
 
 instead indexes the same records in Index Data's Zebra (Debian's idzebra-2.0: zebraidx, zebrasrv
 with -T, in a temporary folder, on loopback; see bench/zebra.py) and prints both servers' req/s
 for count-only keyword searches (maximumRecords=0, single words on which both count the same
 hits, every answer's count checked) and bath.isbn lookups returning one MARCXML record, at 1
-and 16 clients, the two servers taking turns in every round (A/B, then B/A), with the medians.
+and 16 clients, the two servers taking turns in every round (A/B, then B/A), with the medians;
+once per query mix: ``--repeat 0`` asks every query once (cold: nothing a cache could answer),
+``--repeat 0.9`` asks one of the pool's queries 9 times in 10 and a never-asked one otherwise
+(the share of requests that repeated a query is printed beside each figure). A cold round starts
+with the gateway's result cache emptied (by a write, as in production); the others keep it. The
+gateway runs one web process per CPU on the port (SO_REUSEPORT; --web-processes), as zebrasrv -T
+runs a thread per connection; CPU per request is printed for both (the web processes and their
+PostgreSQL backends; zebrasrv), which depends less than req/s on what else the machine runs.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import multiprocessing
 import os
@@ -38,6 +46,7 @@ import tempfile
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
@@ -156,7 +165,9 @@ async def load(url: str, count: int) -> None:
 
 # --- server process ------------------------------------------------------------------------------
 
-def serve(url: str, port: int) -> None:
+def serve(url: str, port: int, ready: Any = None) -> None:
+    """One web process serving /sru on ``port`` (shared by several with SO_REUSEPORT: the kernel
+    spreads the connections, as a proxy spreads them over a fleet's web processes)."""
     async def main() -> None:
         settings = Settings(public_url=f"http://127.0.0.1:{port}")
         app = web.Application()
@@ -166,8 +177,10 @@ def serve(url: str, port: int) -> None:
         search_http.setup(app)
         runner = web.AppRunner(app, access_log=None)
         await runner.setup()
-        await web.TCPSite(runner, "127.0.0.1", port).start()
+        await web.TCPSite(runner, "127.0.0.1", port, reuse_port=True).start()
         serve_gateway.tune_gc()  # as `forvarv serve` runs the gateway
+        if ready is not None:
+            ready.set()
         await asyncio.Event().wait()
 
     asyncio.run(main())
@@ -247,17 +260,18 @@ async def benchmark(url: str, args: argparse.Namespace) -> None:
     await load(url, args.records)
     corpus = Corpus(args.records)
     port = benchdb.free_port()
-    server = multiprocessing.get_context("spawn").Process(target=serve, args=(url, port), daemon=True)
-    server.start()
+    spawn = multiprocessing.get_context("spawn")
+    processes = args.web_processes or ((os.cpu_count() or 1) if args.zebra else 1)
+    started = [spawn.Event() for _ in range(processes)]
+    servers = [spawn.Process(target=serve, args=(url, port, ready), daemon=True) for ready in started]
+    for server in servers:
+        server.start()
     endpoint = f"http://127.0.0.1:{port}/sru"
     try:
-        for _ in range(100):
-            try:
-                async with aiohttp.ClientSession() as s, s.get(endpoint) as r:
-                    if r.status == 200:
-                        break
-            except aiohttp.ClientError:
-                await asyncio.sleep(0.1)
+        for ready in started:
+            if not await asyncio.to_thread(ready.wait, 60):
+                raise SystemExit("a web process did not start within 60 s")
+        print(f"{processes} web process(es) on port {port}")
         rng = random.Random(SEED + 2)
         isbn_queries = []
         for _ in range(2000):
@@ -267,36 +281,163 @@ async def benchmark(url: str, args: argparse.Namespace) -> None:
         if args.zebra:
             if not zebra.available():
                 raise SystemExit("--zebra needs zebraidx and zebrasrv (Debian package idzebra-2.0)")
-            await compare_with_zebra(endpoint, args)
+            await compare_with_zebra(endpoint, url, [server.pid for server in servers if server.pid is not None], args)
             return
         keywords = await keyword_queries(url, corpus)
         print(f"{os.cpu_count()} CPUs, {args.clients} concurrent clients, {args.seconds:.0f} s per workload")
         print(f"load average before: {' '.join(f'{x:.2f}' for x in os.getloadavg())} "
               "(other processes on the machine skew the figures)")
-        assert server.pid is not None
+        pids = [server.pid for server in servers if server.pid is not None]
         for name, queries, expect in (("bath.isbn lookup (1 record)", isbn_queries, 1),
                                       ("keywords (10 MARCXML records)", keywords, 10)):
             await drive(endpoint, queries, args.clients, 2, expect=expect)  # warm-up
-            before = cpu_seconds(server.pid)
+            before = sum(cpu_seconds(pid) for pid in pids)
             done, lat = await drive(endpoint, queries, args.clients, args.seconds, expect=expect)
-            report(name, args.seconds, done, lat, cpu_seconds(server.pid) - before)
+            report(name, args.seconds, done, lat, sum(cpu_seconds(pid) for pid in pids) - before)
     finally:
-        server.terminate()
-        server.join()
+        for server in servers:
+            server.terminate()
+            server.join()
 
 
 # --- side by side with Zebra ------------------------------------------------------------------------
 
-async def _total(session: aiohttp.ClientSession, url: str, query: str) -> int | None:
+class Stream:
+    """The queries one server is asked in one workload: with probability ``repeat`` one of
+    ``pool``'s (the popular queries), else the next of ``fresh`` in a random order (queries not
+    asked since :meth:`start_over`; when all were asked, a new order begins and they repeat).
+    Counts the requests that asked a query this server was asked before since the last start."""
+
+    def __init__(self, pool: list[str], fresh: list[str], repeat: float, seed: int) -> None:
+        self.pool = pool
+        self.fresh = fresh
+        self.repeat = repeat
+        self.rng = random.Random(seed)
+        self.requests = 0
+        self.repeats = 0
+        self.start_over()
+
+    def start_over(self) -> None:
+        """The gateway's cache was emptied: nothing counts as asked before."""
+        self._order = self.rng.sample(self.fresh, len(self.fresh))
+        self._next = 0
+        self.asked: set[str] = set()
+
+    def pick(self, rng: random.Random) -> str:
+        if self.repeat > 0 and rng.random() < self.repeat:
+            query = rng.choice(self.pool)
+        else:
+            if self._next == len(self._order):
+                self._order = self.rng.sample(self.fresh, len(self.fresh))
+                self._next = 0
+            query = self._order[self._next]
+            self._next += 1
+        self.requests += 1
+        if query in self.asked:
+            self.repeats += 1
+        else:
+            self.asked.add(query)
+        return query
+
+    def share(self) -> float:
+        return self.repeats / max(1, self.requests)
+
+
+async def ask(session: aiohttp.ClientSession, url: str, query: str, expect: int, maximum: int,
+              totals: dict[str, int] | None) -> None:
+    """One searchRetrieve; the answer must hold ``expect`` records (and ``totals[query]`` hits)."""
     async with session.get(url, params={"version": "1.2", "operation": "searchRetrieve", "query": query,
-                                        "maximumRecords": "0"}) as r:
-        found = _TOTAL.search(await r.read())
-    return int(found.group(1)) if found else None
+                                        "maximumRecords": str(maximum), "recordSchema": "marcxml"}) as r:
+        body = await r.read()
+    if len(_RECORD.findall(body)) != expect:
+        raise AssertionError(f"{url} {query!r}: not {expect} records:\n{body[:2000]!r}")
+    if totals is not None:
+        found = _TOTAL.search(body)
+        if found is None or int(found.group(1)) != totals[query]:
+            raise AssertionError(f"{url} {query!r}: not {totals[query]} hits:\n{body[:2000]!r}")
 
 
-async def compare_with_zebra(endpoint: str, args: argparse.Namespace) -> None:
+async def drive_stream(url: str, stream: Stream, clients: int, seconds: float, expect: int, *,
+                       maximum: int, totals: dict[str, int] | None, seed: int) -> int:
+    """Clients asking ``stream``'s queries for ``seconds``, every answer checked; how many."""
+    done = 0
+    stop = time.perf_counter() + seconds
+    async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=clients)) as session:
+
+        async def client(k: int) -> None:
+            nonlocal done
+            rng = random.Random(seed * 1000 + k)
+            while time.perf_counter() < stop:
+                await ask(session, url, stream.pick(rng), expect, maximum, totals)
+                done += 1
+
+        await asyncio.gather(*(client(k) for k in range(clients)))
+    return done
+
+
+async def ask_all(url: str, queries: list[str], expect: int, maximum: int, totals: dict[str, int] | None) -> None:
+    """Each query once, 16 at a time (the pool's warm-up)."""
+    todo = iter(queries)
+    async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=16)) as session:
+
+        async def client() -> None:
+            for query in todo:
+                await ask(session, url, query, expect, maximum, totals)
+
+        await asyncio.gather(*(client() for _ in range(16)))
+
+
+async def _totals(url: str, queries: list[str]) -> dict[str, int | None]:
+    """Each count-only query's number of hits on the server at ``url``, 16 at a time."""
+    out: dict[str, int | None] = {}
+    todo = iter(queries)
+    async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=16)) as session:
+
+        async def client() -> None:
+            for query in todo:
+                async with session.get(url, params={"version": "1.2", "operation": "searchRetrieve",
+                                                    "query": query, "maximumRecords": "0"}) as r:
+                    found = _TOTAL.search(await r.read())
+                out[query] = int(found.group(1)) if found else None
+
+        await asyncio.gather(*(client() for _ in range(16)))
+    return out
+
+
+async def empty_gateway_cache(url: str) -> None:
+    """Empty the gateway's result cache the way any write does: a statement on a table searches
+    read (one that changes nothing still notifies, migration 0020)."""
+    conn = await asyncpg.connect(url)
+    try:
+        await conn.execute("UPDATE suppliers SET name = name WHERE false")
+    finally:
+        await conn.close()
+    await asyncio.sleep(0.2)  # the notification's way to the web process
+
+
+async def backend_pids(url: str) -> list[int]:
+    """The PostgreSQL backends of the bench's database (the web processes' pools and listeners)."""
+    conn = await asyncpg.connect(url)
+    try:
+        return [r["pid"] for r in await conn.fetch(
+            "SELECT pid FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()")]
+    finally:
+        await conn.close()
+
+
+def cpu_of(pids: list[int]) -> float:
+    total = 0.0
+    for pid in pids:
+        with contextlib.suppress(psutil.NoSuchProcess):  # a backend that closed meanwhile
+            total += cpu_seconds(pid)
+    return total
+
+
+async def compare_with_zebra(endpoint: str, url: str, web_pids: list[int], args: argparse.Namespace) -> None:
     """Zebra on the same records beside the gateway: count-only keyword searches and ISBN lookups
-    at 1 and 16 clients, the two servers taking turns (A/B, then B/A) in every round."""
+    at 1 and 16 clients, in each query mix (--repeat), the two servers taking turns (A/B, then
+    B/A) in every round; requests/s and CPU per request (the gateway's web processes and their
+    PostgreSQL backends; zebrasrv with its threads)."""
     corpus = Corpus(args.records)
     with tempfile.TemporaryDirectory(prefix="forvarv-zebra-") as tmp:
         folder, port = Path(tmp), benchdb.free_port()
@@ -307,36 +448,70 @@ async def compare_with_zebra(endpoint: str, args: argparse.Namespace) -> None:
         peer = f"http://127.0.0.1:{port}/"
         try:
             rng = random.Random(SEED + 3)
-            words = rng.sample(corpus.words[:2000], 150)
-            totals: dict[str, int] = {}
-            async with aiohttp.ClientSession() as session:
-                for word in words:
-                    here, there = await _total(session, endpoint, word), await _total(session, peer, word)
-                    if here is not None and here == there and here > 0:
-                        totals[word] = here
+            here, there = await _totals(endpoint, corpus.words), await _totals(peer, corpus.words)
+            totals = {w: n for w, n in here.items() if n is not None and n > 0 and there[w] == n}
+            popular = [w for w in rng.sample(corpus.words[:2000], 150) if w in totals]
+            words = [w for w in corpus.words if w in totals and w not in set(popular)]
             counts = sorted(totals.values())
-            print(f"count-only queries: {len(totals)} single words on which both agree (of {len(words)}), "
+            print(f"count-only queries: single words on which both servers count the same hits, "
+                  f"{len(popular)} popular (a sample of the 2,000 most frequent) and {len(words)} others; "
                   f"hits median {statistics.median(counts):.0f}, max {counts[-1]}")
-            isbns = [f"bath.isbn = {isbn13(rng.randrange(args.records))}" for _ in range(2000)]
-            workloads = [("count only (maximumRecords=0)", list(totals), 0, 0, totals),
-                         ("bath.isbn lookup (1 MARCXML record)", isbns, 1, 1, None)]
+            isbns = [f"bath.isbn = {isbn13(n)}" for n in rng.sample(range(args.records), args.records)]
+            print(f"ISBN lookups: the ISBN-13 of each record, {min(500, len(isbns) // 4)} popular")
+            cut = min(500, len(isbns) // 4)
+            workloads = [("count only (maximumRecords=0)", popular, words, 0, 0, totals),
+                         ("bath.isbn lookup (1 MARCXML record)", isbns[:cut], isbns[cut:], 1, 1, None)]
             print(f"load average before: {' '.join(f'{x:.2f}' for x in os.getloadavg())}; "
                   f"{args.rounds} rounds of {args.seconds:.0f} s per server, taking turns")
-            for name, queries, expect, maximum, check in workloads:
-                for clients in (1, 16):
-                    rates: dict[str, list[float]] = {"gateway": [], "zebra": []}
-                    targets = [("gateway", endpoint), ("zebra", peer)]
-                    for _name, url in targets:  # warm-up
-                        await drive(url, queries, clients, 1, expect, maximum=maximum, totals=check)
-                    for n in range(args.rounds):
-                        for target, url in targets if n % 2 == 0 else targets[::-1]:
-                            done, _ = await drive(url, queries, clients, args.seconds, expect, maximum=maximum,
-                                                  totals=check)
-                            rates[target].append(done / args.seconds)
-                    ours, theirs = statistics.median(rates["gateway"]), statistics.median(rates["zebra"])
-                    rounds = " / ".join(" ".join(f"{r:.0f}" for r in rates[t]) for t in ("gateway", "zebra"))
-                    print(f"{name:<36} {clients:2} clients: gateway {ours:6.0f} req/s, Zebra {theirs:6.0f} req/s"
-                          f" = {ours / theirs:4.2f}x   (rounds: {rounds})")
+            for repeat in args.repeat:
+                print(f"mix: {repeat:.0%} of requests ask a popular query, the others one not asked since the"
+                      " gateway's cache was last emptied" + (" (before each round)" if repeat == 0 else
+                                                             " (before the warm-up, which asks each popular"
+                                                             " query once)"))
+                for name, pool, fresh, expect, maximum, check in workloads:
+                    for clients in (1, 16):
+                        streams = {"gateway": Stream(pool, fresh, repeat, SEED),
+                                   "zebra": Stream(pool, fresh, repeat, SEED)}
+                        rates: dict[str, list[float]] = {"gateway": [], "zebra": []}
+                        cpu = {"web": 0.0, "postgres": 0.0, "zebra": 0.0}
+                        answered = {"gateway": 0, "zebra": 0}
+                        targets = [("gateway", endpoint), ("zebra", peer)]
+                        await empty_gateway_cache(url)
+                        for target, address in targets:  # warm-up
+                            streams[target].start_over()
+                            if repeat > 0:
+                                await ask_all(address, pool, expect, maximum, check)
+                                streams[target].asked.update(pool)
+                            await drive_stream(address, streams[target], clients, 1, expect, maximum=maximum,
+                                               totals=check, seed=0)
+                            streams[target].requests = streams[target].repeats = 0
+                        for n in range(args.rounds):
+                            for target, address in targets if n % 2 == 0 else targets[::-1]:
+                                if repeat == 0:
+                                    if target == "gateway":
+                                        await empty_gateway_cache(url)
+                                    streams[target].start_over()
+                                pg_pids = await backend_pids(url)
+                                before = {"web": cpu_of(web_pids), "postgres": cpu_of(pg_pids),
+                                          "zebra": cpu_of([process.pid])}
+                                done = await drive_stream(address, streams[target], clients, args.seconds, expect,
+                                                          maximum=maximum, totals=check, seed=n + 1)
+                                after = {"web": cpu_of(web_pids), "postgres": cpu_of(pg_pids),
+                                         "zebra": cpu_of([process.pid])}
+                                for part in ("web", "postgres") if target == "gateway" else ("zebra",):
+                                    cpu[part] += after[part] - before[part]
+                                answered[target] += done
+                                rates[target].append(done / args.seconds)
+                        ours, theirs = statistics.median(rates["gateway"]), statistics.median(rates["zebra"])
+                        rounds = " / ".join(" ".join(f"{r:.0f}" for r in rates[t]) for t in ("gateway", "zebra"))
+                        print(f"  {name:<36} {clients:2} clients: gateway {ours:6.0f} req/s, Zebra {theirs:6.0f}"
+                              f" req/s = {ours / theirs:4.2f}x   (repeated: {streams['gateway'].share():.0%} /"
+                              f" {streams['zebra'].share():.0%}; rounds: {rounds})", flush=True)
+                        per = {part: cpu[part] / max(1, answered["zebra" if part == "zebra" else "gateway"]) * 1000
+                               for part in cpu}
+                        print(f"  {'':<36} CPU ms/request: gateway web {per['web']:.2f} + PostgreSQL"
+                              f" {per['postgres']:.2f}, Zebra {per['zebra']:.2f}", flush=True)
+            print(f"load average after: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
         finally:
             process.terminate()
             process.wait(10)
@@ -352,7 +527,13 @@ def main() -> None:
     parser.add_argument("--zebra", action="store_true",
                         help="instead: Zebra (idzebra-2.0) on the same records beside the gateway, count-only and"
                              " ISBN lookups at 1 and 16 clients")
+    parser.add_argument("--web-processes", type=int,
+                        help="gateway web processes sharing the port (default: 1; with --zebra one per CPU, as"
+                             " zebrasrv -T serves with a thread per connection on every CPU)")
     parser.add_argument("--rounds", type=int, default=3, help="with --zebra: rounds per server and workload")
+    parser.add_argument("--repeat", type=lambda v: [float(x) for x in v.split(",")], default=[0.0, 0.9],
+                        help="with --zebra: query mixes, each the share of requests that ask one of the pool's"
+                             " queries (the rest ask a query never asked before); default 0,0.9")
     args = parser.parse_args()
     with benchdb.database("bench_sru", args.data_dir) as url:
         asyncio.run(benchmark(url, args))
