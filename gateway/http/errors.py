@@ -43,7 +43,7 @@ async def gateway_errors(request: web.Request, handler: Handler) -> web.StreamRe
             # connection timed out): normal, and nothing more can be sent on that connection.
             # aiohttp raises a reset, a broken pipe, or a bare ConnectionError("Connection lost")
             # when the reset arrives while it waits to drain.
-            log.info("client went away during %s %s (%s)", request.method, request.path_qs[:200],
+            log.info("client went away during %s %s (%s)", request.method, access.safe_path(request)[:200],
                      type(exc).__name__)
             return web.Response(status=499)  # never sent: aiohttp drops it on the closed connection
         log.exception("unexpected error in %s %s", request.method, request.path)

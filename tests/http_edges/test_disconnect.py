@@ -80,3 +80,13 @@ async def left_mid_stream(gateway: Gateway, caplog: pytest.LogCaptureFixture, pa
     lines = [r for r in caplog.records if "went away" in r.getMessage()]
     assert len(lines) == 1 and lines[0].levelno <= logging.INFO
     assert path.split("?")[0] in lines[0].getMessage() and "\n" not in lines[0].getMessage()
+
+
+async def test_the_line_of_a_client_that_left_masks_secret_looking_arguments(
+        gateway: Gateway, pool: asyncpg.Pool, caplog: pytest.LogCaptureFixture) -> None:
+    """As the access log does (gateway/ops/access.py): a token put in the URL by mistake is not logged."""
+    delivery = await seed_large_report(pool)
+    secret = "s3cret-in-the-url"
+    await left_mid_stream(gateway, caplog, f"/deliveries/{delivery}?access_token={secret}",
+                          f"Authorization: Bearer {ADMIN_TOKEN}\r\n")
+    assert not [r.getMessage() for r in caplog.records if secret in r.getMessage()]
