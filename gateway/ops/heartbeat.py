@@ -62,6 +62,9 @@ class Heartbeat:
         self.id: int | None = None
         self.stopping = False
         self._task: asyncio.Task[None] | None = None
+        # one beat at a time (the periodic one, a /metrics scrape's, the stopping one): two that
+        # both found the row expired would each register the process again
+        self._beating = asyncio.Lock()
 
     @property
     def ttl(self) -> float:
@@ -80,7 +83,7 @@ class Heartbeat:
     async def beat(self) -> None:
         """Write this beat (and the metrics snapshot); forget processes that stopped beating."""
         metrics = self.snapshot() if self.snapshot is not None else None
-        async with self.pool.acquire() as conn:
+        async with self._beating, self.pool.acquire() as conn:
             found = await conn.fetchval(Q["beat"], self.id, self.ttl, self.stopping, metrics)
             if found is None:
                 log.warning("this process's heartbeat had expired (was it stalled?); registering again")
