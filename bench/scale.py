@@ -16,7 +16,10 @@ the gateway itself wrote.
   * harvests: a full ListRecords marc21 (every page, records/s, first and last page times), and an
     incremental one (`from` = just before the last delivery);
   * SRU: ISBN lookups and keyword searches (10 records a page) and count-only keyword searches,
-    CLIENTS concurrent clients for SECONDS each: requests/s, p50 and p99 latency.
+    CLIENTS concurrent clients for SECONDS each: requests/s, p50 and p99 latency, without the
+    gateway's SRU result cache unless --sru-cache-mb says otherwise (the queries repeat);
+  * beside each ingest, harvest and SRU figure, the CPU it cost per item: the gateways (with their
+    second process) and this run's PostgreSQL server.
 """
 
 from __future__ import annotations
@@ -55,6 +58,7 @@ HEADER_RE = re.compile(rb"<header[ >]")
 TOKEN_FILE = "bench-token"
 FILLED_FILE = "bench-filled"   # how many books `fill` delivered (serials 0 … n-1)
 GATEWAYS: set[int] = set()     # pids of the gateways running now (their CPU is counted)
+SRU_CACHE_MB = "0"             # the gateways' SRU result cache (--sru-cache-mb; 0: every search runs)
 
 
 def _with_db(url: str, name: str) -> str:
@@ -80,7 +84,7 @@ async def gateway(url: str) -> AsyncIterator[str]:
     port = benchdb.free_port()
     tmp = tempfile.mkdtemp(prefix="forvarv-scale-")
     env = {**os.environ, "FORVARV_DATABASE_URL": url, "FORVARV_DATA_DIR": tmp, "FORVARV_SECRET": "bench",
-           "FORVARV_SRU_MAX_RECORDS": "100"}
+           "FORVARV_SRU_MAX_RECORDS": "100", "FORVARV_SRU_CACHE_MB": SRU_CACHE_MB}
     cmd = [sys.executable, "-m", "gateway.cli", "serve", "--port", str(port), "--workers", "1"]
     proc = subprocess.Popen(cmd, cwd=ROOT, env=env,  # noqa: ASYNC220
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
@@ -370,7 +374,11 @@ def main() -> None:
     m.add_argument("--growth-records", type=int, default=20_000)
     m.add_argument("--no-growth", action="store_true")
     m.add_argument("--no-full", action="store_true", help="skip the full harvest")
+    m.add_argument("--sru-cache-mb", default="0",
+                   help="the gateway's SRU result cache (default 0: none, so every search is measured)")
     args = ap.parse_args()
+    global SRU_CACHE_MB
+    SRU_CACHE_MB = getattr(args, "sru_cache_mb", "0")
     with benchdb.database("scale", args.data_dir) as url:
         if args.cmd == "fill":
             asyncio.run(fill(url, args.data_dir, args.records, args.per_delivery))
