@@ -17,7 +17,8 @@ the gateway itself wrote.
     incremental one (`from` = just before the last delivery);
   * SRU: ISBN lookups and keyword searches (10 records a page) and count-only keyword searches,
     CLIENTS concurrent clients for SECONDS each: requests/s, p50 and p99 latency, without the
-    gateway's SRU result cache unless --sru-cache-mb says otherwise (the queries repeat);
+    gateway's SRU result cache unless --sru-cache-mb says otherwise (the queries repeat), and the
+    count of title searches of 1 … 5 words in PostgreSQL alone against their hits;
   * beside each ingest, harvest and SRU figure, the CPU it cost per item: the gateways (with their
     second process) and this run's PostgreSQL server.
 """
@@ -314,6 +315,30 @@ async def sru_load(base: str, clients: int, seconds: float, queries: list[str], 
           f"p99 {p99 * 1000:.1f} ms, median hits {statistics.median(hits):,.0f}; {cpu.per(len(latencies), 'request')}")
 
 
+#: The count-only statement of a title keyword search (gateway/search/repository.py, translate.py).
+KEYWORD_COUNT = ("SELECT count(*) FROM bib_search s "
+                 "WHERE s.words @@ (SELECT search_tsquery($1::text[], $2::boolean[], 'all', 'A'))")
+
+
+async def keyword_costs(url: str, words: list[str]) -> None:
+    """A title search of 1, 2, … words on one connection (no concurrency, no HTTP): how its time
+    follows the number of hits, median of 3."""
+    conn = await asyncpg.connect(url)
+    try:
+        await conn.execute("SET jit = off; SET plan_cache_mode = force_generic_plan")  # as the search pool
+        for k in range(1, len(words) + 1):
+            times = []
+            for _ in range(3):
+                t0 = time.perf_counter()
+                hits = await conn.fetchval(KEYWORD_COUNT, words[:k], [False] * k)
+                times.append(time.perf_counter() - t0)
+            t = statistics.median(times)
+            print(f"    dc.title all \"{' '.join(words[:k])}\": {hits:,} hits, {t * 1000:,.0f} ms "
+                  f"({t / max(hits, 1) * 1e6:.1f} µs per hit)", flush=True)
+    finally:
+        await conn.close()
+
+
 async def measure(url: str, data_dir: Path, args: argparse.Namespace) -> None:
     n = await count_records(url)
     print(f"database in {data_dir}: {n:,} records")
@@ -357,6 +382,8 @@ async def measure(url: str, data_dir: Path, args: argparse.Namespace) -> None:
         await sru_load(base, args.clients, args.seconds, pairs, "maximumRecords=10&recordSchema=marcxml", cpu)
         print("  count-only keyword searches (maximumRecords=0):")
         await sru_load(base, args.clients, args.seconds, pairs, "maximumRecords=0", cpu)
+    print("keyword count against hits, one connection in PostgreSQL:")
+    await keyword_costs(url, ["skogen", "havet", "minnet", "kärleken", "gränsen"])
 
 
 def main() -> None:
