@@ -3,6 +3,14 @@
     python bench/ingest.py                      # 20,000 records, 3 rounds
     python bench/ingest.py --records 100000 --rounds 1
     python bench/ingest.py --rss-mb 200         # also a ~200 MB delivery, for the RSS bound
+    python bench/ingest.py --real               # real records (LoC + Libris, bench/real_delivery.py)
+    python bench/ingest.py --real --peer /tmp/forvarv-main   # A/B: another checkout's gateway alternating
+
+With --peer, a second `forvarv serve` runs from that checkout (the code before a change, say:
+`git archive main | tar -x -C /tmp/forvarv-main`), on a database of its own on the same
+PostgreSQL server (migrated by this checkout: the two must have the same migrations), and is
+measured in every round beside this checkout's gateway, the order alternating; gateway/peer is
+the ratio of the two.
 
 The gateway runs as its own process (`forvarv serve`, one worker) on loopback; the delivery is
 streamed to it with a plain HTTP client. Its peak RSS (with the second process it prepares
@@ -33,6 +41,7 @@ import time
 from collections.abc import AsyncIterator, Iterator
 from datetime import datetime
 from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
 
 import aiohttp
 import asyncpg
@@ -43,6 +52,7 @@ sys.path.insert(0, str(ROOT))
 import benchdb  # noqa: E402  (bench/, beside this script)
 import fair_ceiling  # noqa: E402  (bench/, beside this script)
 import procstat  # noqa: E402  (bench/, beside this script)
+import real_delivery  # noqa: E402  (bench/, beside this script)
 
 from gateway.demo import synthetic  # noqa: E402
 from gateway.store import db, migrations  # noqa: E402
@@ -124,6 +134,10 @@ def main() -> None:
     ap.add_argument("--batch-size", type=int, default=500)
     ap.add_argument("--no-search", action="store_true",
                     help="drop the SRU index triggers (0003_search) first, to see what they cost")
+    ap.add_argument("--real", action="store_true",
+                    help="real records (LoC + Libris, bench/real_delivery.py) instead of synthetic ones")
+    ap.add_argument("--peer", type=Path, default=None,
+                    help="another checkout whose gateway is measured beside this one's (A/B)")
     args = ap.parse_args()
     with benchdb.database("bench_ingest") as url, tempfile.TemporaryDirectory(prefix="forvarv-bench-") as tmp:
         asyncio.run(run(url, Path(tmp), args))
@@ -166,46 +180,96 @@ async def searchable(conn: asyncpg.Connection) -> None:
         await asyncio.sleep(0.01)
 
 
+def start_gateway(root: Path, url: str, data_dir: Path, batch_size: int) -> tuple[subprocess.Popen[bytes], str]:
+    """`forvarv serve` (one worker) of the checkout at `root`, on a free loopback port."""
+    port = benchdb.free_port()
+    data_dir.mkdir(exist_ok=True)
+    env = {**os.environ, "FORVARV_DATABASE_URL": url, "FORVARV_DATA_DIR": str(data_dir),
+           "FORVARV_BATCH_SIZE": str(batch_size), "FORVARV_SECRET": "bench"}
+    # python -m puts the working directory first on the path: the checkout's own gateway package
+    server = subprocess.Popen(
+        [sys.executable, "-m", "gateway.cli", "serve", "--port", str(port), "--workers", "1"],
+        cwd=root, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    return server, f"http://127.0.0.1:{port}"
+
+
+async def wait_up(base: str) -> None:
+    for _ in range(300):
+        try:
+            async with aiohttp.ClientSession() as s, s.get(f"{base}/deliveries") as r:
+                if r.status in (401, 200):
+                    return
+        except aiohttp.ClientError:
+            await asyncio.sleep(0.1)
+    raise SystemExit(f"no gateway answered at {base}")
+
+
+class Gateway:
+    """One measured gateway: its process, address, token and a connection to its database."""
+
+    def __init__(self, server: subprocess.Popen[bytes], base: str, token: str, conn: asyncpg.Connection) -> None:
+        self.server, self.base, self.token, self.conn = server, base, token, conn
+
+
+async def peer_gateway(url: str, data_dir: Path, args: argparse.Namespace) -> Gateway:
+    """The --peer checkout's gateway, on a database of its own beside this run's."""
+    admin = await asyncpg.connect(url)
+    try:
+        await admin.execute("CREATE DATABASE bench_ingest_peer")
+    finally:
+        await admin.close()
+    peer_url = urlunsplit(urlsplit(url)._replace(path="/bench_ingest_peer"))
+    token = await seed(peer_url, args.no_search)
+    server, base = start_gateway(args.peer.resolve(), peer_url, data_dir / "peer", args.batch_size)
+    await wait_up(base)
+    return Gateway(server, base, token, await db.connect(peer_url))
+
+
 async def run(url: str, data_dir: Path, args: argparse.Namespace) -> None:
     token = await seed(url, args.no_search)
-    port = benchdb.free_port()
-    env = {**os.environ, "FORVARV_DATABASE_URL": url, "FORVARV_DATA_DIR": str(data_dir),
-           "FORVARV_BATCH_SIZE": str(args.batch_size), "FORVARV_SECRET": "bench"}
-    server = subprocess.Popen(  # noqa: ASYNC220
-        [sys.executable, "-m", "gateway.cli", "serve", "--port", str(port), "--workers", "1"],
-        cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    base = f"http://127.0.0.1:{port}"
+    server, base = start_gateway(ROOT, url, data_dir / "gateway", args.batch_size)
     conn = await db.connect(url)
+    peer: Gateway | None = None
     try:
-        for _ in range(200):
-            try:
-                async with aiohttp.ClientSession() as s, s.get(f"{base}/deliveries") as r:
-                    if r.status in (401, 200):
-                        break
-            except aiohttp.ClientError:
-                await asyncio.sleep(0.1)
+        await wait_up(base)
+        if args.peer is not None:
+            peer = await peer_gateway(url, data_dir, args)
         postmaster = await procstat.postmaster_of(conn)
         supplier_id = await conn.fetchval("SELECT id FROM suppliers WHERE code = 'BENCH'")
-        payload = synthetic.delivery(args.records, SIGELS, seed=7)
+        if args.real:
+            payload = real_delivery.delivery(args.records, SIGELS)
+        else:
+            payload = synthetic.delivery(args.records, SIGELS, seed=7)
+        expected: dict[str, tuple[int, int]] = {}
         n = args.records
-        print(f"delivery: {n} records, {len(payload) / 1e6:.1f} MB "
+        print(f"delivery: {n} {'real' if args.real else 'synthetic'} records, {len(payload) / 1e6:.1f} MB "
               f"({len(payload) / n / 1024:.2f} KB per record with its holding); "
               f"{args.rounds} rounds, the order alternating; CPU: this run's PostgreSQL server "
               f"(postmaster {postmaster} and its processes) only")
         results: dict[str, list[float]] = {"bare": [], "fair": [], "gateway": [], "searchable": []}
         ratios: dict[str, list[float]] = {"gateway/fair": [], "gateway/bare": [], "fair/bare": [],
                                           "searchable/fair": []}
+        kinds = ["bare", "fair", "gateway"]
+        gateways = {"gateway": Gateway(server, base, token, conn)}
+        if peer is not None:
+            kinds.append("peer")
+            gateways["peer"] = peer
+            results["peer"] = []
+            ratios.update({"gateway/peer": [], "peer/fair": []})
+            print(f"peer: the gateway of {args.peer.resolve()}, beside this one's")
         # warm-up, not counted: the server's caches, the gateway's second process, the first COPYs
         await fair_ceiling.fair(conn, synthetic.delivery(1000, SIGELS, seed=6, start=5_000_000), supplier_id)
-        await post(base, token, iter([synthetic.delivery(1000, SIGELS, seed=5, start=6_000_000)]))
+        for gw in gateways.values():
+            await post(gw.base, gw.token, iter([synthetic.delivery(1000, SIGELS, seed=5, start=6_000_000)]))
         peak = 0
         base_rss = rss_kb(server.pid)[0]
         for rnd in range(args.rounds):
-            order = ["bare", "fair", "gateway"] if rnd % 2 == 0 else ["gateway", "fair", "bare"]
+            order = kinds if rnd % 2 == 0 else kinds[::-1]
             rates: dict[str, float] = {}
             for kind in order:
-                await reset(conn)
-                m = Measure(postmaster, server.pid)
+                gw = gateways.get(kind, gateways["gateway"])
+                await reset(gw.conn)
+                m = Measure(postmaster, gw.server.pid)
                 if kind == "bare":
                     with m:
                         _, records = await fair_ceiling.bare(url, payload)
@@ -215,27 +279,34 @@ async def run(url: str, data_dir: Path, args: argparse.Namespace) -> None:
                         _, records, _ = await fair_ceiling.fair(conn, payload, supplier_id)
                     assert records == 2 * n, records
                 else:
-                    with Sampler(server.pid) as sampler, m:
-                        report = await post(base, token, iter([payload[i:i + 262144]
-                                                               for i in range(0, len(payload), 262144)]),
+                    with Sampler(gw.server.pid) as sampler, m:
+                        report = await post(gw.base, gw.token, iter([payload[i:i + 262144]
+                                                                     for i in range(0, len(payload), 262144)]),
                                             key=f"round-{rnd}")
                         done_at = time.perf_counter()
-                        await searchable(conn)
-                    peak = max(peak, sampler.peak)
+                        await searchable(gw.conn)
+                    if kind == "gateway":
+                        peak = max(peak, sampler.peak)
                     summary = report["summary"]
-                    assert summary["created"] == n and summary["holdings_added"] == n, summary
+                    outcome = (summary["created"], summary["holdings_added"])
+                    if not args.real:
+                        assert outcome == (n, n), summary
+                    # real records: some are refused (bad ISBNs and all), the same ones every time
+                    assert outcome == expected.setdefault("outcome", outcome), summary
                     done = done_at - m.t0[0]
-                    rates["searchable"] = n / m.wall
-                    results["searchable"].append(rates["searchable"])
+                    if kind == "gateway":
+                        rates["searchable"] = n / m.wall
+                        results["searchable"].append(rates["searchable"])
                     m.wall = done
                 rates[kind] = n / m.wall
                 results[kind].append(rates[kind])
                 extra = ""
-                if kind == "gateway":
+                if kind in ("gateway", "peer"):
                     stamps = [datetime.fromisoformat(report[k]) for k in ("received_at", "started_at", "finished_at")]
                     receiving, loading = ((b - a).total_seconds() for a, b in itertools.pairwise(stamps))
-                    extra = (f" (receiving {receiving:.2f} s, loading {loading:.2f} s); searchable (index "
-                             f"queue empty) after {n / rates['searchable']:.2f} s")
+                    extra = f" (receiving {receiving:.2f} s, loading {loading:.2f} s)"
+                    if kind == "gateway":
+                        extra += f"; searchable (index queue empty) after {n / rates['searchable']:.2f} s"
                 print(f"  round {rnd + 1} {kind:<8} {m.wall:6.2f} s {rates[kind]:7,.0f} pairs/s; CPU per pair: "
                       f"PostgreSQL {m.pg / n * 1e6:4.0f} µs, gateway {m.gw / n * 1e6:4.0f} µs, "
                       f"bench {m.own / n * 1e6:4.0f} µs{extra}")
@@ -263,6 +334,10 @@ async def run(url: str, data_dir: Path, args: argparse.Namespace) -> None:
         await conn.close()
         server.terminate()
         server.wait(timeout=30)
+        if peer is not None:
+            await peer.conn.close()
+            peer.server.terminate()
+            peer.server.wait(timeout=30)
 
 
 if __name__ == "__main__":

@@ -1,9 +1,10 @@
 """Where intake time goes: the CPU stages on their own, then receive and load against PostgreSQL.
 
     python bench/profile_ingest.py                       # 5,000 records: stages, receive, load
-    python bench/profile_ingest.py --records 20000 --profile   # + cProfile of the load (top 30)
+    python bench/profile_ingest.py --records 20000 --profile   # + cProfile of the load (top 30, CPU time)
     python bench/profile_ingest.py --no-search           # drop the SRU index triggers first
     python bench/profile_ingest.py --stages-only         # CPU stages only, no database
+    python bench/profile_ingest.py --real                # real records (bench/real_delivery.py)
 
 No HTTP here (bench/ingest.py measures end to end): the delivery is received with
 gateway.intake.receive.receive and loaded with gateway.intake.loader.load_delivery in this process, so the
@@ -33,6 +34,7 @@ sys.path.insert(0, str(ROOT))
 
 import benchdb  # noqa: E402  (bench/, beside this script)
 import procstat  # noqa: E402  (bench/, beside this script)
+import real_delivery  # noqa: E402  (bench/, beside this script)
 
 from gateway import registry, serve  # noqa: E402
 from gateway.demo import synthetic  # noqa: E402
@@ -232,12 +234,15 @@ async def run_db(url: str, payload: bytes, n: int, batch_size: int, profile: boo
         def postgres_cpu() -> float:  # this run's server only, not every postgres on the machine
             return procstat.server_cpu(postmaster)
 
-        t0 = time.perf_counter()
+        cpu0, pg0, ch0, t0 = time.process_time(), postgres_cpu(), children_cpu(), time.perf_counter()
         received = await intake.receive(pool, supplier, _body(payload), content_type="application/xml",
-                                        max_body=10**10)
+                                        max_body=10**10, parse_process=parse_process)
         t_recv = time.perf_counter() - t0
-        print(f"receive: {t_recv:.2f} s ({n / t_recv:,.0f} pairs/s); {_rss()}")
-        prof = cProfile.Profile() if profile else None
+        cpu, pg, ch = time.process_time() - cpu0, postgres_cpu() - pg0, children_cpu() - ch0
+        print(f"receive: {t_recv:.2f} s ({n / t_recv:,.0f} pairs/s); CPU per pair: this process "
+              f"{cpu / n * 1e6:.0f} µs, the second process {ch / n * 1e6:.0f} µs (the scan), PostgreSQL "
+              f"{pg / n * 1e6:.0f} µs; {_rss()}")
+        prof = cProfile.Profile(time.process_time) if profile else None  # CPU, not wall
         cpu0 = time.process_time()
         pg0 = postgres_cpu()
         ch0 = children_cpu()
@@ -306,6 +311,8 @@ def main() -> None:
     ap.add_argument("--parse-process", action="store_true",
                     help="prepare records in a second process, as `forvarv serve` does for large deliveries")
     ap.add_argument("--no-fk", action="store_true", help="drop every foreign key first (experiment)")
+    ap.add_argument("--real", action="store_true",
+                    help="real records (LoC and Libris, bench/real_delivery.py) instead of synthetic ones")
     ap.add_argument("--stages-only", action="store_true")
     ap.add_argument("--no-stages", action="store_true")
     ap.add_argument("--statements", action="store_true", help="time every awaited loader statement")
@@ -319,7 +326,10 @@ def main() -> None:
                     help="the collector settings of `forvarv serve` (gateway.serve.tune_gc) before loading")
     args = ap.parse_args()
 
-    payload = synthetic.delivery(args.records, SIGELS, seed=7)
+    if args.real:
+        payload = real_delivery.delivery(args.records, SIGELS)
+    else:
+        payload = synthetic.delivery(args.records, SIGELS, seed=7)
     print(f"payload {len(payload) / 1e6:.0f} MB; {_rss()}")
     if not args.no_stages:
         stages(payload, args.records)

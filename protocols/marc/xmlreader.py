@@ -230,17 +230,87 @@ def _text(elem: etree._Element) -> str:
     return text if text.isascii() else _NORMALIZE("NFC", text)
 
 
-def element_to_record(elem: etree._Element, position: int) -> ReadResult:
+def _plain_record(elem: etree._Element, names: _Names) -> Record | None:
+    """The record when it is plain MARCXML, else None (then `element_to_record` reads it the
+    careful way and reports what it finds).
+
+    Plain: every child of the record is one leader, a control field with a tag or a data field
+    with a tag, every child of a data field a subfield with a code, and none of these has
+    children of its own (no mixed content, no entity references). Then one walk over all the
+    descendants (`iter`, a single C-level traversal) gives the same record as the careful
+    reader's nested loops, at about two thirds of its cost: most delivered records are plain.
+    A descendant's parent is asked for only where the walk could be misled (a subfield or a
+    field nested where it does not belong).
+    """
+    subfield_tag, datafield_tag = names.subfield, names.datafield
+    controlfield_tag, leader_tag = names.controlfield, names.leader
+    normalize = _NORMALIZE
+    leader: str | None = None
+    controlfields: list[ControlField] = []
+    datafields: list[DataField] = []
+    subfields: list[tuple[str, str]] = []
+    field: etree._Element | None = None  # the data field whose subfields come next
+    walk = elem.iter()
+    next(walk)  # the record itself
+    for child in walk:
+        ctag = child.tag
+        if ctag == subfield_tag:
+            code = child.get("code")
+            if code is None or len(child) or field is None or child.getparent() is not field:
+                return None
+            text = child.text
+            if not text:
+                text = ""
+            elif not text.isascii():
+                text = normalize("NFC", text)
+            subfields.append((code, text))
+        elif ctag == datafield_tag:
+            get = child.get
+            ftag = get("tag")
+            if ftag is None or child.getparent() is not elem:
+                return None
+            subfields = []
+            datafields.append(DataField(ftag, get("ind1", ""), get("ind2", ""), subfields))
+            field = child
+        elif ctag == controlfield_tag:
+            ftag = child.get("tag")
+            if ftag is None or len(child) or child.getparent() is not elem:
+                return None
+            text = child.text
+            if not text:
+                text = ""
+            elif not text.isascii():
+                text = normalize("NFC", text)
+            controlfields.append(ControlField(ftag, text))
+            field = None
+        elif ctag == leader_tag:
+            if leader is not None or len(child) or child.getparent() is not elem:
+                return None
+            text = child.text or ""
+            leader = text if text.isascii() else normalize("NFC", text)
+            field = None
+        else:
+            return None
+    if leader is None:
+        return None
+    return Record(leader, controlfields, datafields, elem.get("type"))
+
+
+def element_to_record(elem: etree._Element, position: int, *, walk: bool = True) -> ReadResult:
     """Convert one MARCXML `record` element (any supported namespace) into a Record.
 
-    This is the intake's hottest loop (one pass per record, a few hundred elements each), so it
-    binds names locally, reads a leaf's text directly and asks for source lines only when a
-    problem is reported.
+    This is the intake's hottest loop (one pass per record, a few hundred elements each): a
+    plain record is read in one walk (`_plain_record`; walk=False skips it, for the tests that
+    compare the two); anything else field by field below, which binds names locally, reads a
+    leaf's text directly and asks for source lines only when a problem is reported.
     """
     problems: list[Problem] = []
     tag = elem.tag
     if tag == _NS_RECORD:
         names = _NS_NAMES
+        plain = _plain_record(elem, names) if walk else None
+        if plain is not None:
+            return ReadResult(position, plain, problems)
     elif tag == "record":
         names = _BARE_NAMES
         problems.append(Problem("MARCXML_NO_NAMESPACE", f"record {position} has no namespace"))

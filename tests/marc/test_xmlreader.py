@@ -272,6 +272,71 @@ def test_unknown_elements_and_comments() -> None:
     assert [p.code for p in r.problems] == ["MARCXML_UNKNOWN_ELEMENT"]
 
 
+# --- the one-walk reading of plain records ---------------------------------------------------
+_LEADER = "<leader>00000nam a2200000 a 4500</leader>"
+_SHAPES = {
+    "plain": f'{_LEADER}<controlfield tag="001">1</controlfield>'
+             '<datafield tag="245" ind1="1" ind2="0"><subfield code="a">T</subfield><subfield code="b">B</subfield>'
+             '</datafield><datafield tag="500" ind1="" ind2=""/>',
+    "non-ascii, empty texts": f'{_LEADER}<controlfield tag="008"></controlfield><datafield tag="100" ind1=" " '
+                              'ind2=" "><subfield code="a">A\u0308ngstro\u0308m</subfield><subfield code="b"/>'
+                              '</datafield>',
+    "subfield in a subfield": f'{_LEADER}<datafield tag="245" ind1=" " ind2=" "><subfield code="a">x'
+                              '<subfield code="b">y</subfield>z</subfield></datafield>',
+    "subfield in the record": f'{_LEADER}<datafield tag="245" ind1=" " ind2=" "><subfield code="a">x</subfield>'
+                              '</datafield><subfield code="b">y</subfield>',
+    "subfield after a control field": f'{_LEADER}<datafield tag="245" ind1=" " ind2=" "/>'
+                                      '<controlfield tag="001">1</controlfield><subfield code="a">y</subfield>',
+    "datafield in a datafield": f'{_LEADER}<datafield tag="245" ind1=" " ind2=" "><datafield tag="246" '
+                                'ind1=" " ind2=" "><subfield code="a">y</subfield></datafield></datafield>',
+    "element in a control field": f'{_LEADER}<controlfield tag="001">1<b>2</b>3</controlfield>',
+    "element in the leader": '<leader>00000nam a2200000 <b>a</b> 4500</leader>',
+    "element in a subfield": f'{_LEADER}<datafield tag="245" ind1=" " ind2=" "><subfield code="a">x<i>y</i>'
+                             '</subfield></datafield>',
+    "two leaders": f"{_LEADER}{_LEADER}",
+    "no leader": '<controlfield tag="001">1</controlfield>',
+    "leader last": f'<controlfield tag="001">1</controlfield>{_LEADER}',
+    "unknown element": f'{_LEADER}<foo><subfield code="a">x</subfield></foo>',
+    "no tag, no code": f'{_LEADER}<datafield ind1=" " ind2=" "><subfield>x</subfield></datafield>',
+    "foreign element": f'{_LEADER}<x:datafield xmlns:x="urn:x" tag="245"><x:subfield code="a">t</x:subfield>'
+                       '</x:datafield>',
+}
+
+
+@pytest.mark.parametrize("shape", sorted(_SHAPES))
+@pytest.mark.parametrize("prefix", ["", "m"])
+def test_one_walk_reads_as_field_by_field(shape: str, prefix: str) -> None:
+    from lxml import etree
+
+    from protocols.marc.xmlreader import element_to_record
+
+    body = _SHAPES[shape].encode().decode("unicode_escape")
+    if prefix:
+        body = re.sub(r"<(/?)(leader|controlfield|datafield|subfield|b|i|foo)\b", rf"<\1{prefix}:\2", body)
+    xmlns = f' xmlns:{prefix}="{NS}"' if prefix else f' xmlns="{NS}"'
+    p = f"{prefix}:" if prefix else ""
+    elem = etree.fromstring(f'<{p}record{xmlns} type="Bibliographic">{body}</{p}record>')
+    walked, careful = element_to_record(elem, 3), element_to_record(elem, 3, walk=False)
+    assert walked.record == careful.record
+    assert [(x.code, x.message) for x in walked.problems] == [(x.code, x.message) for x in careful.problems]
+    if shape == "plain":
+        assert walked.record is not None and walked.record.datafields[0].subfields == [("a", "T"), ("b", "B")]
+
+
+def test_one_walk_reads_every_fixture_as_field_by_field() -> None:
+    from lxml import etree
+
+    from protocols.marc.xmlreader import element_to_record
+
+    compared = 0
+    for path in fixture_files():
+        root = etree.parse(str(path)).getroot()
+        for elem in root.iter(f"{{{NS}}}record"):
+            assert element_to_record(elem, 1) == element_to_record(elem, 1, walk=False), path
+            compared += 1
+    assert compared > 20
+
+
 # --- push API and scale -------------------------------------------------------------------
 def test_push_parser_and_scanner_agree() -> None:
     data = doc(25)
