@@ -44,7 +44,8 @@ from gateway.intake.parse_process import ParseProcess  # noqa: E402
 from gateway.store import db, migrations  # noqa: E402
 from protocols.marc import identifiers, summary, validate, writer  # noqa: E402
 from protocols.marc.record import Record  # noqa: E402
-from protocols.marc.xmlreader import MarcXmlParser, MarcXmlScanner  # noqa: E402
+from protocols.marc.xmlreader import MarcXmlParser  # noqa: E402
+from protocols.marc.xmlscan import MarcXmlScanner  # noqa: E402
 
 SIGELS = benchdb.SIGELS
 CHUNK = 1024 * 1024

@@ -27,7 +27,8 @@ from concurrent.futures.process import BrokenProcessPool
 from typing import Any
 
 from gateway.intake.prepare import DoneBib, Prepared, PreparedBib, PreparedHolding, Preparer, Spec
-from protocols.marc.xmlreader import MarcXmlScanner, XMLFault, XMLSyntaxFault
+from protocols.marc.xmlreader import XMLFault, XMLSyntaxFault
+from protocols.marc.xmlscan import MarcXmlScanner
 
 #: Deliveries with at least this many records are prepared in the second process by default.
 CHILD_MIN_RECORDS = 200

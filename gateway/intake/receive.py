@@ -25,7 +25,8 @@ from gateway.intake.parse_process import ChildScanner, ParseProcess
 from gateway.registry import Supplier
 from gateway.store.queries import load
 from protocols.marc.isoreader import IsoFault, IsoScanner
-from protocols.marc.xmlreader import MarcXmlScanner, XMLFault
+from protocols.marc.xmlreader import XMLFault
+from protocols.marc.xmlscan import MarcXmlScanner
 
 Q = load("receive")
 

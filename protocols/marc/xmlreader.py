@@ -1,6 +1,6 @@
-"""Streaming MARCXML reader and intake scanner.
+"""Streaming MARCXML reader (the intake's scanner, protocols.marc.xmlscan, applies the same rules).
 
-Both run incrementally over byte chunks (`feed`/`close`), on one lxml `XMLPullParser`
+It runs incrementally over byte chunks (`feed`/`close`), on an lxml `XMLPullParser`
 configured so nothing external is ever fetched and no entity is ever expanded:
 
 * Accepted: root `collection` or `record` in the MARC 21 slim namespace, with or without a
@@ -427,31 +427,3 @@ def read_marcxml(chunks: Iterable[bytes]) -> Iterator[ReadResult]:
     for chunk in chunks:
         yield from parser.iter_feed(chunk)
     yield from parser.iter_close()
-
-
-class MarcXmlScanner:
-    """Cheap intake check while a body streams in: well-formed, MARCXML root, no DTD; counts records.
-
-    `feed` raises XMLFault/XMLSyntaxFault as soon as the problem is seen; `close` returns the
-    number of record elements.
-    """
-
-    def __init__(self) -> None:
-        self._stream = _Stream()
-        self.count = 0
-
-    def feed(self, data: bytes) -> None:
-        for _ in self._stream.feed(data):
-            self.count += 1
-
-    def close(self) -> int:
-        for _ in self._stream.close():
-            self.count += 1
-        return self.count
-
-
-def scan_marcxml(chunks: Iterable[bytes]) -> int:
-    scanner = MarcXmlScanner()
-    for chunk in chunks:
-        scanner.feed(chunk)
-    return scanner.close()

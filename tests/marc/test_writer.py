@@ -94,3 +94,20 @@ def test_plain_path_gives_what_escaping_gives(monkeypatch: pytest.MonkeyPatch) -
     monkeypatch.setattr(writer, "_to_marcxml_plain", lambda record, head: None)
     escaped = [(to_marcxml(r), to_marcxml(r, namespace=False)) for r in records]
     assert plain == escaped
+
+
+def test_written_text_never_needs_cleaning_before_it_is_embedded() -> None:
+    # gateway.intake.prepare stores xml_unsafe = False for every text this writer made, without
+    # asking stored_xml_unsafe (migration 0006): this is what lets it.
+    from protocols.xmlchars import stored_xml_unsafe
+
+    values = [" leading", "\ttab", "<?xml x?>", "&#1;", "&#x1;", "&#65535;", "&#xFFFE;", "\x00", "x\x1b", "\ud800",
+              "\ufffe", "\uffff", "日\x01", "Å & <", "&amp;#2;", "\x85\u2028", "plain"]
+    records = [Record(value[:24].ljust(24), [ControlField("001", value), ControlField(value[:3] or "00", value)],
+                      [DataField(value[:3] or "245", value[:1] or " ", value[-1:] or " ",
+                                 [(value[:1] or "a", value), ("b", value)])]) for value in values]
+    records += _normalised()
+    for record in records:
+        for namespace in (True, False):
+            text = to_marcxml(record, namespace=namespace)
+            assert not stored_xml_unsafe(text), (record, text)

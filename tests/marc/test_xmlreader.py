@@ -10,12 +10,11 @@ import pytest
 from protocols.marc.record import BIBLIOGRAPHIC, HOLDINGS
 from protocols.marc.xmlreader import (
     MarcXmlParser,
-    MarcXmlScanner,
     XMLFault,
     XMLSyntaxFault,
     read_marcxml,
-    scan_marcxml,
 )
+from protocols.marc.xmlscan import MarcXmlScanner, scan_marcxml
 from tests.marc.helpers import chunks, fixture_files, libris, read_file
 from tests.xmlschemas import testdata as shared_data
 
