@@ -84,10 +84,16 @@ if ((migrate)); then
     if grep -q '^FORVARV_DATABASE_URL=.*CHANGE-ME' "$env_file"; then
         say "skipping migrations: set FORVARV_DATABASE_URL in $env_file, then run this again"
     else
-        set -a
-        # shellcheck disable=SC1090
-        . "$env_file"
-        set +a
+        # The settings as systemd's EnvironmentFile reads them: KEY=VALUE lines, each value taken
+        # as written (surrounding blanks and quotes removed), never run as shell words.
+        while IFS= read -r line || [[ -n $line ]]; do
+            [[ $line =~ ^[[:space:]]*([A-Za-z_][A-Za-z0-9_]*)[[:space:]]*=(.*)$ ]] || continue
+            key="${BASH_REMATCH[1]}" value="${BASH_REMATCH[2]}"
+            value="${value#"${value%%[![:space:]]*}"}"
+            value="${value%"${value##*[![:space:]]}"}"
+            if [[ $value =~ ^\"(.*)\"$ || $value =~ ^\'(.*)\'$ ]]; then value="${BASH_REMATCH[1]}"; fi
+            export "$key=$value"
+        done <"$env_file"
         as_user "$prefix/venv/bin/forvarv" migrate
         say "schema migrated"
     fi

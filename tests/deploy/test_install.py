@@ -341,3 +341,18 @@ def test_backup_keeps_the_database_password_off_the_command_line(tmp_path: Path)
         args = (tmp_path / "args").read_text()
         assert f"127.0.0.1:{pg.port}" in args
         assert urllib.parse.quote(password, safe="") not in args and password not in args
+
+
+def test_install_reads_the_settings_as_systemd_does(installed: Install) -> None:
+    """install.sh runs `forvarv migrate` with the settings file's values taken as written, as
+    systemd's EnvironmentFile takes them: a list of replica URLs separated by spaces (as the
+    example shows) and a password with `$` are values, not shell words."""
+    env_file = installed.etc / "forvarv.env"
+    text = env_file.read_text()
+    url = installed.env["FORVARV_DATABASE_URL"]
+    try:
+        env_file.write_text(text + f"FORVARV_READ_DATABASE_URL={url} {url}\nFORVARV_SMTP_PASSWORD=a$b `c` d\n")
+        out = _install_sh(installed.prefix.parent)
+        assert "schema migrated" in out
+    finally:
+        env_file.write_text(text)
