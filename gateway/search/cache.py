@@ -192,18 +192,24 @@ class Listener:
         self.cache = cache
         #: Set while the cache is attached (tests wait on it after killing the connection).
         self.attached = asyncio.Event()
+        self._was_on = False
 
     def _notified(self, conn: object, pid: int, channel: str, payload: object) -> None:
         self.cache.invalidate()
 
     async def run(self) -> None:
-        """Until cancelled."""
+        """Until cancelled. A warning when the cache goes off (or cannot start); the retries while
+        it stays off are logged at debug."""
+        quiet = False
         while True:
+            self._was_on = False
             try:
                 await self._listen()
-            except (OSError, TimeoutError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
-                log.warning("SRU result cache off (%s: %s); answers come from the database until its"
-                            " listening connection is back", type(exc).__name__, exc)
+            except Exception as exc:  # whatever it was, the cache is off (bypassed) until this works again
+                level = logging.WARNING if self._was_on or not quiet else logging.DEBUG
+                log.log(level, "SRU result cache off (%s: %s); answers come from the database until its"
+                        " listening connection is back", type(exc).__name__, exc)
+                quiet = True
             await asyncio.sleep(RETRY_SECONDS)
 
     async def _listen(self) -> None:
@@ -219,6 +225,7 @@ class Listener:
             await conn.add_listener(CHANNEL, self._notified)
             self.cache.attach(conn)
             self.attached.set()
+            self._was_on = True
             log.info("SRU result cache on (listening for index changes)")
             while not lost.is_set():
                 with contextlib.suppress(TimeoutError):
