@@ -146,6 +146,39 @@ def watch_replicas(status: Callable[[], dict[str, Any]] | None) -> None:
     _REPLICAS.status = status
 
 
+class _SruCache(Collector):
+    """This process's SRU result cache (gateway/search/cache.py), read when collected from the
+    status function it was given (`ResultCache.status`)."""
+
+    def __init__(self) -> None:
+        self.status: Callable[[], dict[str, int]] | None = None
+
+    def collect(self) -> Iterator[Metric]:
+        status = self.status() if self.status is not None else None
+        if status is None:
+            return
+        on = GaugeMetricFamily("forvarv_sru_cache_on", "1 if the SRU result cache is in use (its listening "
+                               "connection is open)")
+        hits = CounterMetricFamily("forvarv_sru_cache_hits", "SRU result cache lookups answered (a response "
+                                   "document, else a search's result)")
+        misses = CounterMetricFamily("forvarv_sru_cache_misses", "SRU result cache lookups not answered while on")
+        size = GaugeMetricFamily("forvarv_sru_cache_bytes", "Bytes the SRU result cache holds (estimated)")
+        on.add_metric([], status["on"])
+        hits.add_metric([], status["hits"])
+        misses.add_metric([], status["misses"])
+        size.add_metric([], status["bytes"])
+        yield from (on, hits, misses, size)
+
+
+_SRU_CACHE = _SruCache()
+REGISTRY.register(_SRU_CACHE)
+
+
+def watch_sru_cache(status: Callable[[], dict[str, int]] | None) -> None:
+    """Report the SRU result cache through `status` (None: none, or no longer)."""
+    _SRU_CACHE.status = status
+
+
 def snapshot() -> str:
     """This process's series, as the heartbeat carries them."""
     return generate_latest(REGISTRY).decode()

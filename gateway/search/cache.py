@@ -102,6 +102,10 @@ class ResultCache:
     def __len__(self) -> int:
         return len(self._entries)
 
+    def status(self) -> dict[str, int]:
+        """For /metrics (gateway.ops.metrics.watch_sru_cache)."""
+        return {"on": int(self.live), "hits": self.hits, "misses": self.misses, "bytes": self._bytes}
+
     def attach(self, conn: asyncpg.Connection) -> None:
         """``conn`` now listens: start afresh (what changed before it listened is unknown)."""
         self.invalidate()

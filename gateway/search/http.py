@@ -14,6 +14,7 @@ from gateway.config import Settings
 from gateway.http.appkeys import DATABASE_URL, POOL, SETTINGS
 from gateway.http.forms import read_form
 from gateway.http.reads import REPLICAS
+from gateway.ops import metrics
 from gateway.search.cache import CachingBackend, Listener, ResultCache
 from gateway.search.repository import PostgresBackend, create_search_pool
 from gateway.store.replicas import CONNECT_TIMEOUT, Acquires, ReadPools
@@ -72,12 +73,14 @@ async def _service(app: web.Application) -> AsyncIterator[None]:
         listener = Listener(url, cache)
         app[SRU_CACHE] = listener
         listening = asyncio.create_task(listener.run(), name="sru-result-cache")
+        metrics.watch_sru_cache(cache.status)
         backend, memo = CachingBackend(backend, cache), cache
     app[SRU_SERVICE] = make_service(settings, backend, memo)
     try:
         yield
     finally:
         if listening is not None:
+            metrics.watch_sru_cache(None)
             listening.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await listening

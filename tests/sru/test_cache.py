@@ -13,6 +13,7 @@ from lxml import etree
 
 from gateway.demo import synthetic
 from gateway.intake import loader
+from gateway.ops import metrics
 from gateway.search.cache import CachingBackend, Listener, ResultCache
 from gateway.search.http import SRU_CACHE
 from gateway.search.repository import PostgresBackend
@@ -88,6 +89,9 @@ async def test_a_repeated_search_is_answered_from_the_cache(pool: asyncpg.Pool, 
     assert await count(cached, 'cql.serverChoice = "brev"') == 2  # the same search: the result kept
     assert cache.hits == hits + 2
     assert len(cache) > 0
+    series = metrics.snapshot()  # what /metrics shows of it
+    assert "forvarv_sru_cache_on 1.0" in series
+    assert f"forvarv_sru_cache_hits_total {float(cache.hits)}" in series
 
 
 async def test_a_cached_count_changes_after_a_loads_records_are_indexed(
