@@ -3,11 +3,14 @@
     python bench/ingest_stages.py                     # 5,000 real records (LoC + Libris), each with a holding
     python bench/ingest_stages.py --synthetic         # the synthetic records bench/ingest.py delivers
     python bench/ingest_stages.py --records 20000 --repeat 5
+    python bench/ingest_stages.py --code /tmp/forvarv-main   # another checkout's code (before/after)
 
 No database: each stage is the gateway's own code run over the whole delivery on its own, one
 after the other, CPU time (process time), best of --repeat. The stages, in the order a record
 meets them:
 
+* scan at receipt: the well-formedness check and record count done while a body is received
+  (before the 202; in the second process beside the storing of the body)
 * parse: gateway.intake.prepare's reader (lxml pull parser, then Record objects)
 * validate: protocols.marc.validate.check, bibliographic and holdings
 * match: identifiers and match class and keys (prepare), then gateway.intake.matching deciding
@@ -37,6 +40,10 @@ from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+# --code DIR: the gateway and protocols packages of another checkout (the code before a change),
+# for before/after figures from the same script; read before anything is imported
+if "--code" in sys.argv:
+    sys.path.insert(0, str(Path(sys.argv[sys.argv.index("--code") + 1]).resolve()))
 
 import benchdb  # noqa: E402  (bench/, beside this script)
 import real_delivery  # noqa: E402  (bench/, beside this script)
@@ -48,6 +55,11 @@ from gateway.intake.write_bibs import _CandidateIndex  # noqa: E402
 from protocols.marc import identifiers, summary, validate  # noqa: E402
 from protocols.marc.record import Record  # noqa: E402
 from protocols.marc.xmlreader import MarcXmlParser, ReadResult  # noqa: E402
+
+try:
+    from protocols.marc.xmlscan import MarcXmlScanner
+except ImportError:  # --code of a checkout from before it
+    from protocols.marc.xmlreader import MarcXmlScanner  # type: ignore[attr-defined, no-redef]
 
 SLICE = parse_process.CHILD_SLICE
 
@@ -65,6 +77,14 @@ def stages(payload: bytes, n: int, repeat: int) -> dict[str, float]:
     """CPU seconds of each stage over the whole payload."""
     pieces = [payload[i:i + SLICE] for i in range(0, len(payload), SLICE)]
     out: dict[str, float] = {}
+
+    def scan() -> int:
+        scanner = MarcXmlScanner()
+        for p in pieces:
+            scanner.feed(p)
+        return scanner.close()
+
+    out["scan at receipt"], _ = timed(scan, repeat)
 
     def parse() -> list[ReadResult]:
         parser = MarcXmlParser()
@@ -179,6 +199,8 @@ def main() -> None:
     ap.add_argument("--records", type=int, default=5000)
     ap.add_argument("--repeat", type=int, default=3)
     ap.add_argument("--synthetic", action="store_true", help="the synthetic records instead of the real ones")
+    ap.add_argument("--code", type=Path, default=None,
+                    help="measure the gateway and protocols packages of this checkout instead")
     args = ap.parse_args()
     n = args.records
     if args.synthetic:
@@ -186,6 +208,7 @@ def main() -> None:
     else:
         payload = real_delivery.delivery(n, benchdb.SIGELS)
     kind = "synthetic" if args.synthetic else "real (LoC + Libris)"
+    print(f"code: {Path(prepare.__file__).resolve().parent.parent.parent}")
     print(f"{n} {kind} records with a holding each, {len(payload) / n / 1024:.2f} KB per pair; "
           f"CPU time per record pair, best of {args.repeat}:")
     # the collector as in the second process (gateway.intake.parse_process._child_init), where

@@ -27,6 +27,8 @@ _FAR_FUTURE = datetime.max.replace(tzinfo=UTC)
 # binary json codec (gateway.store.db).
 _BIB_COLUMNS = ("id", "match_class", "encoding_level", "marcxml", "summary", "supplier_id", "xml_unsafe")
 _IDENT_COLUMNS = ("kind", "value", "bib_id")
+#: Between the keys lock_keys and candidates take as one text (see loader.sql).
+KEY_SEPARATOR = "\x1f"
 
 
 class _CandidateIndex:
@@ -59,13 +61,12 @@ class _CandidateIndex:
 async def write_bibs(conn: asyncpg.Connection, ctx: Context, bibs: list[BibItem], stamp: str) -> dict[int, BibItem]:
     """Match and write a batch's bibliographic records; returns them by position (for their holdings)."""
     live = [b for b in bibs if b.template is not None]
-    keys = sorted({k for b in live for k in b.prepared.keys})
+    keys = KEY_SEPARATOR.join(sorted({k for b in live for k in b.prepared.keys}))
     new_ids: list[int] = list(await conn.fetchval(Q["lock_keys"], keys, len(live), "bib_id_seq", column=1))
     candidates = _CandidateIndex()
     index = candidates.lists
     if keys:
-        kinds, values = zip(*[k.split(":", 1) for k in keys], strict=True)
-        for r in await conn.fetch(Q["candidates"], list(kinds), list(values)):
+        for r in await conn.fetch(Q["candidates"], keys):
             candidates.append((r["kind"], r["value"]),
                               Candidate(r["id"], r["match_class"], r["encoding_level"], r["protected"],
                                         r["created_at"]))

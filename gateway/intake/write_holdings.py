@@ -16,6 +16,7 @@ from gateway.intake import holding_problems as hp
 from gateway.intake.batches import BibItem, HoldingItem, ParentInfo, problem
 from gateway.intake.context import Context
 from gateway.intake.prepare import fill
+from gateway.intake.write_bibs import KEY_SEPARATOR
 from gateway.store.queries import load
 
 Q = load("loader")
@@ -91,7 +92,8 @@ async def write_holdings(conn: asyncpg.Connection, ctx: Context, holdings: list[
         usable = [(i, b) for i, b in usable if i.sigel in present]
         if not usable:
             return
-    fresh: list[int] = list(await conn.fetchval(Q["lock_keys"], sorted({f"bib:{b}" for _, b in usable}),
+    fresh: list[int] = list(await conn.fetchval(Q["lock_keys"],
+                                                KEY_SEPARATOR.join(sorted({f"bib:{b}" for _, b in usable})),
                                                 len(usable), "holding_id_seq", column=1))
     pairs = sorted({(b, i.sigel) for i, b in usable}, key=lambda p: (p[0], p[1] or ""))
     existing: dict[tuple[int, str], tuple[int, bool]] = {}
