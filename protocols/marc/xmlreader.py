@@ -238,9 +238,9 @@ def _plain_record(elem: etree._Element, names: _Names) -> Record | None:
     with a tag, every child of a data field a subfield with a code, and none of these has
     children of its own (no mixed content, no entity references). Then one walk over all the
     descendants (`iter`, a single C-level traversal) gives the same record as the careful
-    reader's nested loops, at about two thirds of its cost: most delivered records are plain.
-    A descendant's parent is asked for only where the walk could be misled (a subfield or a
-    field nested where it does not belong).
+    reader's nested loops, at about four fifths of its cost: most delivered records are plain.
+    Where the walk is is known by counting: a data field's children are the next `len(field)`
+    elements of the walk, and a leaf has none (anything else is not plain).
     """
     subfield_tag, datafield_tag = names.subfield, names.datafield
     controlfield_tag, leader_tag = names.controlfield, names.leader
@@ -249,14 +249,17 @@ def _plain_record(elem: etree._Element, names: _Names) -> Record | None:
     controlfields: list[ControlField] = []
     datafields: list[DataField] = []
     subfields: list[tuple[str, str]] = []
-    field: etree._Element | None = None  # the data field whose subfields come next
+    remaining = 0  # children of the last data field still to come in the walk
     walk = elem.iter()
     next(walk)  # the record itself
     for child in walk:
         ctag = child.tag
         if ctag == subfield_tag:
+            if not remaining:
+                return None
+            remaining -= 1
             code = child.get("code")
-            if code is None or len(child) or field is None or child.getparent() is not field:
+            if code is None or len(child):
                 return None
             text = child.text
             if not text:
@@ -264,17 +267,19 @@ def _plain_record(elem: etree._Element, names: _Names) -> Record | None:
             elif not text.isascii():
                 text = normalize("NFC", text)
             subfields.append((code, text))
+        elif remaining:  # not a subfield, in a data field
+            return None
         elif ctag == datafield_tag:
             get = child.get
             ftag = get("tag")
-            if ftag is None or child.getparent() is not elem:
+            if ftag is None:
                 return None
             subfields = []
             datafields.append(DataField(ftag, get("ind1", ""), get("ind2", ""), subfields))
-            field = child
+            remaining = len(child)
         elif ctag == controlfield_tag:
             ftag = child.get("tag")
-            if ftag is None or len(child) or child.getparent() is not elem:
+            if ftag is None or len(child):
                 return None
             text = child.text
             if not text:
@@ -282,13 +287,11 @@ def _plain_record(elem: etree._Element, names: _Names) -> Record | None:
             elif not text.isascii():
                 text = normalize("NFC", text)
             controlfields.append(ControlField(ftag, text))
-            field = None
         elif ctag == leader_tag:
-            if leader is not None or len(child) or child.getparent() is not elem:
+            if leader is not None or len(child):
                 return None
             text = child.text or ""
             leader = text if text.isascii() else normalize("NFC", text)
-            field = None
         else:
             return None
     if leader is None:
