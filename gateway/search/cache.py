@@ -94,6 +94,9 @@ class ResultCache:
         """Whether the cache is in use: its listening connection is open."""
         return self._listener is not None and not self._listener.is_closed()
 
+    def attached_to(self, conn: asyncpg.Connection) -> bool:
+        return self._listener is conn
+
     @property
     def size(self) -> int:
         """Bytes held, estimated (:func:`answer_size`)."""
@@ -111,8 +114,11 @@ class ResultCache:
         self.invalidate()
         self._listener = conn
 
-    def detach(self) -> None:
-        """The listening connection is gone: empty and bypassed until one is attached again."""
+    def detach(self, conn: asyncpg.Connection | None = None) -> None:
+        """The listening connection (``conn``, if given: only if it is still the attached one) is
+        gone: empty and bypassed until one is attached again."""
+        if conn is not None and conn is not self._listener:
+            return
         self._listener = None
         self.invalidate()
 
@@ -220,8 +226,8 @@ class Listener:
         conn: asyncpg.Connection = await asyncpg.connect(self.url, timeout=PING_SECONDS)
         lost = asyncio.Event()
 
-        def closed(_conn: object) -> None:
-            self._detach()
+        def closed(_conn: object) -> None:  # called soon after the connection closed
+            self._detach(conn)
             lost.set()
 
         try:
@@ -238,10 +244,11 @@ class Listener:
                     await conn.fetchval(Q["ping"], timeout=PING_SECONDS)
             raise ConnectionResetError("the listening connection was closed")
         finally:
-            self._detach()
+            self._detach(conn)
             if not conn.is_closed():
                 conn.terminate()
 
-    def _detach(self) -> None:
-        self.attached.clear()
-        self.cache.detach()
+    def _detach(self, conn: asyncpg.Connection | None = None) -> None:
+        if conn is None or self.cache.attached_to(conn):
+            self.attached.clear()
+        self.cache.detach(conn)
