@@ -291,6 +291,9 @@ def build_parser() -> argparse.ArgumentParser:
     from gateway.outbox import cli as mail_cli
 
     mail_cli.register(sub)
+    from gateway.intake import retention
+
+    retention.register(sub)
     cli_common.finish_parser(p)
     return p
 

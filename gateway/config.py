@@ -71,6 +71,9 @@ class Settings:
     # read replicas (gateway/store/replicas.py): see docs/operations.md
     read_database_urls: tuple[str, ...] = ()  # streaming replicas for OAI-PMH, SRU, console reads
     read_max_lag: float = 30.0               # seconds a replica may lag before it is left out
+    # retention (gateway/intake/retention.py, `forvarv prune`): days; 0 keeps forever
+    retain_payload_days: int = 0
+    retain_results_days: int = 0
 
     def with_(self, **changes: object) -> Settings:
         return replace(self, **changes)  # type: ignore[arg-type]
@@ -152,6 +155,8 @@ def from_env(env: Mapping[str, str] | None = None) -> Settings:
         metrics_token=get("FORVARV_METRICS_TOKEN") or None,
         read_database_urls=read_urls(get("FORVARV_READ_DATABASE_URL", "")),
         read_max_lag=float(get("FORVARV_READ_MAX_LAG", str(s.read_max_lag))),
+        retain_payload_days=int(get("FORVARV_RETAIN_PAYLOAD_DAYS", "") or 0),
+        retain_results_days=int(get("FORVARV_RETAIN_RESULTS_DAYS", "") or 0),
     )
 
 

@@ -71,7 +71,31 @@ async def delivery_header(conn: asyncpg.Connection, delivery_id: int, supplier_i
         "file": json.loads(row["file"]) if row["file"] else None,
         "error": row["error"],
         "summary": row["summary"],
+        "pruned": pruned(row["finished_at"], row["payload_pruned_at"], row["results_pruned_at"]),
     }
+
+
+#: What a reader is told about history removed by `forvarv prune` (gateway/intake/retention.py).
+PRUNED_TEXT = {"payload": "the original file was removed after {days} days (retention)",
+               "results": "the per-record results were removed after {days} days (retention); "
+                          "the summary is kept"}
+
+
+def pruned(finished_at: datetime | None, payload_at: datetime | None,
+           results_at: datetime | None) -> dict[str, Any] | None:
+    """`{"payload": {...}, "results": {...}}` for what was removed (when, how many days after the
+    delivery finished, and a sentence saying so), or None when nothing was."""
+    out: dict[str, Any] = {}
+    for part, at in (("payload", payload_at), ("results", results_at)):
+        if at is None:
+            continue
+        days = (at - finished_at).days if finished_at is not None else 0
+        out[part] = {"removed_at": _iso(at), "after_days": days, "note": PRUNED_TEXT[part].format(days=days)}
+    return out or None
+
+
+def results_pruned(head: dict[str, Any]) -> bool:
+    return bool(head.get("pruned") and "results" in head["pruned"])
 
 
 # The report's entries, built by PostgreSQL as JSON text, one row per record in the order the
@@ -134,6 +158,9 @@ async def header(conn: asyncpg.Connection, delivery_id: int, supplier_id: int | 
 async def build(conn: asyncpg.Connection, delivery_id: int, supplier_id: int | None) -> dict[str, Any]:
     """The full report in memory (for the CLI and small deliveries; HTTP streams it)."""
     report = await header(conn, delivery_id, supplier_id)
+    if results_pruned(report):  # what is left (rows for provenance) is not the report
+        report["records"] = []
+        return report
     async with conn.transaction():
         report["records"] = [e async for e in entries(conn, delivery_id)]
     return report
@@ -149,6 +176,9 @@ async def stream_json(
     report.update(extra or {})
     head = json.dumps(report, ensure_ascii=False)
     await write(head[:-1].encode() + b', "records": [')
+    if results_pruned(report):  # what is left (rows for provenance) is not the report
+        await write(b"]}")
+        return
     first = True
     async with conn.transaction():
         async for batch in _grouped(conn, delivery_id):

@@ -9,6 +9,7 @@ from typing import Any
 from aiohttp import web
 
 from gateway import problem_texts, registry
+from gateway.console import i18n
 from gateway.console.sessions import SQL, Viewer
 from gateway.console.web import LANG, LOCAL_TZ, page, reads, viewer
 from gateway.errors import Invalid, NotFound
@@ -110,7 +111,9 @@ async def detail(request: web.Request) -> web.Response:
             head["summary"] = {k: int(n) for k, n in (await conn.fetchrow(SQL["delivery_sigel_summary"], did,
                                                                              v.sigel)).items()}
         progress = await conn.fetchrow(SQL["delivery_progress"], did)
-        if outcome is None and v.sigel is None:
+        if report.results_pruned(head):  # the rows left (for provenance) are not the results
+            found = []
+        elif outcome is None and v.sigel is None:
             found = await conn.fetch(SQL["delivery_rows"], did, after, PAGE_SIZE)
         else:
             found = await conn.fetch(SQL["delivery_rows_filtered"], did, after, outcome, v.sigel, PAGE_SIZE)
@@ -147,6 +150,10 @@ async def payload(request: web.Request) -> web.StreamResponse:
         raise NotFound(f"no delivery {did}")
     await check_visible(request, v, did)
     async with reads(request).acquire() as conn:
+        gone = (await report.delivery_header(conn, did, None))["pruned"]
+        if gone and "payload" in gone:  # 410: it was there, and was removed (retention)
+            text = i18n.catalog(request.get(LANG, "sv"))["payload_removed"]
+            return web.Response(status=410, text=text.replace("{days}", str(gone["payload"]["after_days"])))
         media, ext = MEDIA_TYPES.get(await conn.fetchval(SQL["delivery_format"], did), ("application/octet-stream",
                                                                                         "bin"))
         response = web.StreamResponse(headers={

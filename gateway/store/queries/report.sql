@@ -21,7 +21,7 @@ SELECT count(*) FILTER (WHERE kind = 'bib')                               AS rec
 -- name: delivery_header
 SELECT d.id, d.status, s.code AS supplier, d.received_at, d.started_at, d.finished_at,
        d.record_count, d.size, d.format, d.summary, d.error, d.source,
-       d.file::text AS file
+       d.file::text AS file, d.payload_pruned_at, d.results_pruned_at
   FROM deliveries d JOIN suppliers s ON s.id = d.supplier_id
  WHERE d.id = $1 AND ($2::bigint IS NULL OR d.supplier_id = $2);
 
