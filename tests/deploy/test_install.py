@@ -157,8 +157,9 @@ def _wait_http(base: str, procs: list[subprocess.Popen[bytes]]) -> None:
 
 def test_units_name_the_installed_paths(installed: Install) -> None:
     names = sorted(p.name for p in installed.units.iterdir())
-    assert names == ["forvarv-mailer.service", "forvarv-migrate.service", "forvarv-serve.service",
-                     "forvarv-web.service", "forvarv-worker@.service", "forvarv.target"]
+    assert names == ["forvarv-mailer.service", "forvarv-migrate.service", "forvarv-prune.service",
+                     "forvarv-prune.timer", "forvarv-serve.service", "forvarv-web.service",
+                     "forvarv-worker@.service", "forvarv.target"]
     for unit in installed.units.glob("*.service"):
         text = unit.read_text()
         assert "@" not in re.sub(r"forvarv-worker@|%i|@1", "", text.split("[Service]")[1]), unit
@@ -168,6 +169,16 @@ def test_units_name_the_installed_paths(installed: Install) -> None:
     assert wanted is not None
     for name in wanted.group(1).split():
         assert (installed.units / name.replace("@1", "@")).exists(), name
+
+
+def test_the_daily_prune_unit_runs_the_installed_command(installed: Install) -> None:
+    timer = (installed.units / "forvarv-prune.timer").read_text()
+    assert re.search(r"^OnCalendar=", timer, re.M) and re.search(r"^WantedBy=timers.target", timer, re.M)
+    unit = installed.units / "forvarv-prune.service"
+    env = {**os.environ, **_read_env(_environment_file(unit))}
+    done = subprocess.run(_exec_start(unit), env=env, capture_output=True, text=True, timeout=120, check=False)
+    assert done.returncode == 0, done.stderr
+    assert "payloads: kept" in done.stdout and "removed: 0 payloads" in done.stdout  # no retention set
 
 
 def test_roles_deliver_harvest_and_stop(installed: Install) -> None:
