@@ -23,6 +23,7 @@ from stdnum import isbn as std_isbn
 
 from gateway.search.translate import SORT_COLUMNS, TERM_KINDS, Params, condition, order_by
 from gateway.store import db
+from gateway.store.queries import load
 from gateway.store.replicas import Acquires
 from protocols.marc.identifiers import normalize_isbn
 from protocols.sru import diagnostics as d
@@ -31,11 +32,7 @@ from protocols.sru.query import Expr, SortKey
 from protocols.sru.records import StoredRecord
 from protocols.sru.service import ScanResult, ScanTerm, SearchResult
 
-_HOLDINGS = """
-SELECT bib_id, sigel, marcxml FROM holdings
- WHERE bib_id = ANY($1::bigint[]) AND NOT deleted
- ORDER BY bib_id, sigel
-"""
+Q = load("search_repository")
 
 # Creators and subjects: search_terms.term is the kind letter and the folded value.
 _TERMS_FROM = """
@@ -153,7 +150,7 @@ class PostgresBackend:
             ]
             if holdings and records:
                 by_id: dict[int, list[tuple[str, str]]] = {}
-                for row in await self._fetch(conn, _HOLDINGS, [r.id for r in records]):
+                for row in await self._fetch(conn, Q["holdings"], [r.id for r in records]):
                     by_id.setdefault(row["bib_id"], []).append((row["sigel"], row["marcxml"]))
                 for record in records:
                     record.holdings = by_id.get(record.id, [])
