@@ -77,7 +77,8 @@ async def _delete_payload(conn: asyncpg.Connection, delivery_id: int, batch: int
         size += int(row["bytes"])
 
 
-async def _delete_results(conn: asyncpg.Connection, delivery_id: int, batch: int) -> tuple[int, int]:
+async def _delete_results(conn: asyncpg.Connection, delivery_id: int, batch: int,
+                          strip: bool = True) -> tuple[int, int]:
     last = await conn.fetchval(Q["last_position"], delivery_id)
     rows = size = 0
     if last is None:
@@ -86,6 +87,9 @@ async def _delete_results(conn: asyncpg.Connection, delivery_id: int, batch: int
     while start <= last:
         async with conn.transaction():
             row = await conn.fetchrow(Q["delete_results"], delivery_id, start, start + batch)
+            if strip:
+                kept = await conn.fetchrow(Q["strip_results"], delivery_id, start, start + batch)
+                size += int(kept["bytes"])
         rows += int(row["n"])
         size += int(row["bytes"])
         start += batch

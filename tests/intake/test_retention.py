@@ -65,6 +65,11 @@ async def test_a_pruned_delivery_says_what_was_removed(client: TestClient, pool:
     assert out.payload_bytes > 0 and out.result_bytes > 0
     chunks, rows, payload_at, results_at, pruning = await history(pool, done["id"])
     assert (chunks, rows, pruning) == (0, 3, False)  # the three rows provenance reads stay
+    async with pool.acquire() as conn:  # with what provenance reads, not what only the report showed
+        kept = await conn.fetch("SELECT * FROM delivery_records WHERE delivery_id = $1", int(done["id"]))
+    assert {(r["kind"], r["outcome"], r["identifiers"] == [], r["supplier_id"]) for r in kept} == {
+        ("bib", "created", True, None)}
+    assert sorted(r["title"] for r in kept) == ["Bok P 0", "Bok P 1", "Bok P 2"]
     assert payload_at is not None and results_at is not None
 
     resp = await client.get(f"/deliveries/{done['id']}", headers=ADMIN)
@@ -154,6 +159,8 @@ async def test_an_open_review_item_keeps_working_on_an_old_delivery(
         assert (await retention.prune(conn, payload_days=30, results_days=30)).deliveries == 1
     assert await history(pool, s.delivery) != (chunks, rows, None, None, False)
     assert [(await record(client, r))["provenance"] for r in (s.a, s.b, separated)] == histories
+    settled = await client.get(f"/admin/review/{s.item}", headers=ADMIN)
+    assert settled.status == 200 and (await settled.json())["title"] == "Inkommande titel"
 
 
 async def until(conn: asyncpg.Connection, query: str, *args: Any) -> Any:

@@ -52,11 +52,17 @@ SELECT count(*) AS n, coalesce(sum(pg_column_size(data)), 0)::bigint AS bytes
   FROM delivery_chunks WHERE delivery_id = $1
 
 -- name: results_size
--- Per-record rows that a prune removes (all but those provenance reads) and their stored bytes.
-SELECT count(*) AS n, coalesce(sum(pg_column_size(r.*)), 0)::bigint AS bytes
+-- Per-record rows that a prune removes (all but those provenance reads) and the stored bytes it
+-- frees: those rows, and the values strip_results empties in the rows kept.
+SELECT count(*) FILTER (WHERE NOT p.kept) AS n,
+       coalesce(sum(CASE WHEN p.kept
+                         THEN pg_column_size(r.identifiers) + pg_column_size(r.warnings)
+                              + pg_column_size(r.errors) + coalesce(pg_column_size(r.supplier_id), 0)
+                         ELSE pg_column_size(r.*) END), 0)::bigint AS bytes
   FROM delivery_records r
+ CROSS JOIN LATERAL (SELECT r.kind = 'bib' AND r.record_id IS NOT NULL
+                            AND r.outcome IN ('created', 'matched', 'updated') AS kept) p
  WHERE r.delivery_id = $1
-   AND NOT (r.kind = 'bib' AND r.record_id IS NOT NULL AND r.outcome IN ('created', 'matched', 'updated'))
 
 -- name: delete_chunks
 -- The first $2 chunks still there.
@@ -80,3 +86,23 @@ WITH gone AS (
     RETURNING pg_column_size(r.*) AS bytes
 )
 SELECT count(*) AS n, coalesce(sum(bytes), 0)::bigint AS bytes FROM gone
+
+-- name: strip_results
+-- The rows provenance reads keep what it reads (outcome, record, candidates, title); what only the
+-- report showed (identifiers as sent, the supplier's 001, warnings) goes. Stored bytes before.
+WITH kept AS (
+    SELECT r.position, pg_column_size(r.identifiers) + pg_column_size(r.warnings) + pg_column_size(r.errors)
+                       + coalesce(pg_column_size(r.supplier_id), 0) AS bytes
+      FROM delivery_records r
+     WHERE r.delivery_id = $1 AND r.position >= $2 AND r.position < $3
+       AND r.kind = 'bib' AND r.record_id IS NOT NULL AND r.outcome IN ('created', 'matched', 'updated')
+       AND (r.identifiers <> '{}' OR r.warnings <> '[]' OR r.errors <> '[]' OR r.supplier_id IS NOT NULL)
+       FOR UPDATE
+), stripped AS (
+    UPDATE delivery_records r
+       SET identifiers = '{}', warnings = '[]', errors = '[]', supplier_id = NULL
+      FROM kept k
+     WHERE r.delivery_id = $1 AND r.position = k.position
+    RETURNING k.bytes
+)
+SELECT count(*) AS n, coalesce(sum(bytes), 0)::bigint AS bytes FROM stripped
