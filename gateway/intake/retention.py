@@ -155,10 +155,12 @@ async def prune(
         if progress is not None:
             progress(line)
 
-    if not dry_run:
-        for d in await conn.fetch(Q["unfinished"]):
+    for d in await conn.fetch(Q["unfinished"]):
+        if dry_run:
+            await _would(conn, d, out)
+        else:
             await _finish(conn, d, out, chunk_batch=chunk_batch, position_batch=position_batch)
-            said(out.lines[-1] + " (left by a stopped run)")
+        said(out.lines[-1] + " (left by a stopped run)")
     if payload_before is None and results_before is None:
         return out
     after = 0

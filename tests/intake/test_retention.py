@@ -217,6 +217,10 @@ async def test_a_prune_killed_part_way_is_finished_by_the_next_run(
     report = await (await client.get(f"/deliveries/{did}", headers=ADMIN)).json()
     assert report["records"] == [] and "results" in report["pruned"]  # told, never a partial list
 
+    rc, text, err = await forvarv(db_url, "prune", "--dry-run")  # says what is left, changes nothing
+    assert rc == 0, err
+    assert f"delivery {did} (BOKR" in text and "would remove" in text and "left by a stopped run" in text
+    assert await history(pool, done["id"]) == (chunks, rows, payload_at, results_at, pruning)
     rc, text, err = await forvarv(db_url, "prune")  # no days: only finishes what was left
     assert rc == 0, err
     assert "left by a stopped run" in text
