@@ -10,6 +10,7 @@ their latency (gateway/ops/metrics.py).
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import re
@@ -136,6 +137,10 @@ async def middleware(request: web.Request, handler: Handler) -> web.StreamRespon
         if exc.status in (404, 405) and request.match_info.http_exception is not None:
             text = "no such path" if exc.status == 404 else f"method {request.method} not allowed here"
         _record(request, None, exc.status, started, text)
+        raise
+    except asyncio.CancelledError:
+        # aiohttp cancels the handlers still running when the server stops after its stop timeout
+        _record(request, None, 503, started, "cut short: the server stopped before the answer was complete")
         raise
     except BaseException:
         _record(request, None, 500, started, "an unexpected error (logged above)")

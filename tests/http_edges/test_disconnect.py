@@ -7,12 +7,17 @@ import contextlib
 import logging
 import socket
 import struct
+from pathlib import Path
 
 import asyncpg
 import pytest
 
+from gateway.config import Settings
+from gateway.http.app import create_app
+from gateway.http.server import start
 from tests.http_edges.conftest import ADMIN_TOKEN, Gateway
 from tests.oai.seed import add_bib, add_supplier
+from tests.ports import free_port
 
 NOTE = '<datafield tag="500" ind1=" " ind2=" "><subfield code="a">{}</subfield></datafield>'
 
@@ -90,3 +95,32 @@ async def test_the_line_of_a_client_that_left_masks_secret_looking_arguments(
     await left_mid_stream(gateway, caplog, f"/deliveries/{delivery}?access_token={secret}",
                           f"Authorization: Bearer {ADMIN_TOKEN}\r\n")
     assert not [r.getMessage() for r in caplog.records if secret in r.getMessage()]
+
+
+async def test_a_request_cut_short_by_a_stopping_server_is_logged_as_that(
+        db_url: str, pool: asyncpg.Pool, tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    """A harvest page still being written when the server stops (after its stop timeout) is one
+    access line that says so, not "an unexpected error (logged above)" with nothing logged above."""
+    await seed_large_page(pool)
+    port = free_port()
+    settings = Settings(data_dir=tmp_path, admin_token=ADMIN_TOKEN, secret="edges-secret",
+                        public_url=f"http://127.0.0.1:{port}", oai_page_size=500, workers=0)
+    runner = await start(create_app(settings, database_url=db_url, run_workers=False), "127.0.0.1", port,
+                         shutdown_timeout=0.5)
+    caplog.set_level(logging.INFO)
+    sock = socket.socket()
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)  # the server soon waits for us
+    try:
+        await asyncio.to_thread(sock.connect, ("127.0.0.1", port))
+        request = b"GET /oai?verb=ListRecords&metadataPrefix=marc21 HTTP/1.1\r\nHost: x\r\n\r\n"
+        await asyncio.to_thread(sock.sendall, request)
+        first = await asyncio.to_thread(sock.recv, 1024)
+        assert first.startswith(b"HTTP/1.1 200"), first
+        await runner.cleanup()  # the page is not finished: its handler is cancelled after 0.5 s
+    finally:
+        sock.close()
+    lines = [r for r in caplog.records if r.name == "gateway.access" and "/oai" in r.getMessage()]
+    assert len(lines) == 1, [r.getMessage() for r in lines]
+    message = lines[0].getMessage()
+    assert " 503 " in message and "the server stopped" in message and "logged above" not in message, message
+    assert not [r for r in caplog.records if r.levelno >= logging.ERROR or r.exc_info]
