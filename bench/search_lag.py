@@ -33,22 +33,12 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 import benchdb  # noqa: E402  (bench/, beside this script)
+from ingest import wait_up  # noqa: E402  (bench/ingest.py: wait until the gateway answers)
 
 from gateway.demo import synthetic  # noqa: E402
 from gateway.store import db, migrations  # noqa: E402
 
 SIGELS = benchdb.SIGELS
-
-
-async def _wait_http(base: str) -> None:
-    for _ in range(300):
-        try:
-            async with aiohttp.ClientSession() as s, s.get(f"{base}/deliveries") as r:
-                if r.status in (401, 200):
-                    return
-        except aiohttp.ClientError:
-            await asyncio.sleep(0.1)
-    raise SystemExit("the gateway did not start")
 
 
 async def _post_all(base: str, token: str, args: argparse.Namespace) -> None:
@@ -86,7 +76,7 @@ async def run(url: str, data_dir: Path, args: argparse.Namespace) -> None:
     lags: list[float] = []
     sample_misses = sample_checks = 0
     try:
-        await _wait_http(base)
+        await wait_up(base)
         posting = asyncio.create_task(_post_all(base, token, args))
         last = 0
         t0 = time.perf_counter()
