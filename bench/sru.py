@@ -61,6 +61,7 @@ from stdnum import isbn as std_isbn
 from gateway import serve as serve_gateway
 from gateway.config import Settings
 from gateway.http.appkeys import DATABASE_URL, POOL, SETTINGS
+from gateway.ops import loop
 from gateway.search import http as search_http
 from gateway.store import db, migrations
 from protocols.marc.identifiers import extract
@@ -183,7 +184,7 @@ def serve(url: str, port: int, ready: Any = None) -> None:
             ready.set()
         await asyncio.Event().wait()
 
-    asyncio.run(main())
+    loop.run(main())  # as `forvarv serve` runs the gateway (uvloop)
 
 
 # --- clients -----------------------------------------------------------------------------------

@@ -8,7 +8,6 @@ directory (started on demand and reused).
 from __future__ import annotations
 
 import argparse
-import asyncio
 import json
 import sys
 from collections.abc import Awaitable, Callable
@@ -21,6 +20,7 @@ from gateway import cli_common, config, registry
 from gateway.config import Settings
 from gateway.errors import GatewayError
 from gateway.intake import report
+from gateway.ops import loop
 from gateway.store import db, migrations
 
 Command = Callable[[argparse.Namespace, asyncpg.Connection, Settings], Awaitable[int]]
@@ -301,7 +301,11 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
-    settings = _settings(args)
+    try:
+        settings = _settings(args)
+    except config.ConfigError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
     cli_common.setup_logging(args, settings.log_format)
     func = getattr(args, "func", None)
     if func is None:
@@ -311,7 +315,7 @@ def main(argv: list[str] | None = None) -> int:
         if getattr(args, "standalone", False):
             result: int = func(args, settings)
             return result
-        return asyncio.run(_run_db_command(func, args, settings))
+        return loop.run(_run_db_command(func, args, settings), settings.event_loop)
     except GatewayError as exc:
         print(f"error: {exc.message}", file=sys.stderr)
         return 1

@@ -12,6 +12,7 @@ import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import TypeVar
 from urllib.parse import urlsplit
 
 import platformdirs
@@ -74,6 +75,8 @@ class Settings:
     # retention (gateway/intake/retention.py, `forvarv prune`): days; 0 keeps forever
     retain_payload_days: int = 0
     retain_results_days: int = 0
+    # the event loop (gateway/ops/loop.py): "uvloop" (when installed) or "asyncio"
+    event_loop: str = "uvloop"
 
     def with_(self, **changes: object) -> Settings:
         return replace(self, **changes)  # type: ignore[arg-type]
@@ -108,14 +111,43 @@ def default_sender(public_url: str | None) -> str:
     return f"{SENDER_LOCAL_PART}@{host}"
 
 
+class ConfigError(ValueError):
+    """A FORVARV_* value that cannot be used; the message names the variable (one line for the user)."""
+
+
+N = TypeVar("N", int, float)
+D = TypeVar("D", int, float, None)
+
+
+def _number(kind: type[N], name: str, value: str, default: D) -> N | D:
+    if not value.strip():
+        return default
+    try:
+        return kind(value.strip())
+    except ValueError:
+        raise ConfigError(f"{name}={value!r} is not {'a whole number' if kind is int else 'a number'}") from None
+
+
+def event_loop(value: str) -> str:
+    """FORVARV_EVENT_LOOP: uvloop (the default; asyncio's loop where uvloop is not installed) or asyncio."""
+    kind = value.strip().lower() or "uvloop"
+    if kind not in ("uvloop", "asyncio"):
+        raise ConfigError(f"FORVARV_EVENT_LOOP={value!r}: use uvloop or asyncio")
+    return kind
+
+
 def from_env(env: Mapping[str, str] | None = None) -> Settings:
     """Settings from FORVARV_* variables; unset ones keep their defaults."""
     e = os.environ if env is None else env
     s = Settings()
     get = e.get
+
+    def num(kind: type[N], name: str, default: D) -> N | D:
+        return _number(kind, name, get(name, ""), default)
+
     smtp = SmtpSettings(
         host=get("FORVARV_SMTP_HOST") or None,
-        port=int(get("FORVARV_SMTP_PORT", "0") or 0) or (465 if _bool(get("FORVARV_SMTP_SSL", "")) else 25),
+        port=num(int, "FORVARV_SMTP_PORT", 0) or (465 if _bool(get("FORVARV_SMTP_SSL", "")) else 25),
         starttls=_bool(get("FORVARV_SMTP_STARTTLS", "")),
         ssl=_bool(get("FORVARV_SMTP_SSL", "")),
         username=get("FORVARV_SMTP_USER") or None,
@@ -123,7 +155,7 @@ def from_env(env: Mapping[str, str] | None = None) -> Settings:
         sender=get("FORVARV_SMTP_FROM") or default_sender(get("FORVARV_PUBLIC_URL")),
         ca_file=get("FORVARV_SMTP_CA_FILE") or None,
     )
-    port = int(get("FORVARV_PORT", str(s.port)))
+    port = num(int, "FORVARV_PORT", s.port)
     host = get("FORVARV_HOST", s.host)
     return replace(
         s,
@@ -137,26 +169,27 @@ def from_env(env: Mapping[str, str] | None = None) -> Settings:
         admin_email=get("FORVARV_ADMIN_EMAIL", s.admin_email),
         org_code=get("FORVARV_ORG_CODE", s.org_code),
         secret=get("FORVARV_SECRET", ""),
-        max_body=int(get("FORVARV_MAX_BODY", str(s.max_body))),
-        workers=int(get("FORVARV_WORKERS", str(s.workers))),
-        batch_size=int(get("FORVARV_BATCH_SIZE", str(s.batch_size))),
+        max_body=num(int, "FORVARV_MAX_BODY", s.max_body),
+        workers=num(int, "FORVARV_WORKERS", s.workers),
+        batch_size=num(int, "FORVARV_BATCH_SIZE", s.batch_size),
         parse_process=_bool(get("FORVARV_PARSE_PROCESS", "1")),
-        oai_page_size=int(get("FORVARV_OAI_PAGE_SIZE", str(s.oai_page_size))),
-        sftp_port=int(get("FORVARV_SFTP_PORT")) if get("FORVARV_SFTP_PORT") else None,  # type: ignore[arg-type]
+        oai_page_size=num(int, "FORVARV_OAI_PAGE_SIZE", s.oai_page_size),
+        sftp_port=num(int, "FORVARV_SFTP_PORT", None),
         sftp_host=get("FORVARV_SFTP_HOST") or None,
         webhook_allow_private=_bool(get("FORVARV_WEBHOOK_ALLOW_PRIVATE", "")),
-        sru_max_records=int(get("FORVARV_SRU_MAX_RECORDS", str(s.sru_max_records))),
-        sru_timeout_ms=int(get("FORVARV_SRU_TIMEOUT_MS", str(s.sru_timeout_ms))),
-        sru_cache_mb=int(get("FORVARV_SRU_CACHE_MB", str(s.sru_cache_mb))),
+        sru_max_records=num(int, "FORVARV_SRU_MAX_RECORDS", s.sru_max_records),
+        sru_timeout_ms=num(int, "FORVARV_SRU_TIMEOUT_MS", s.sru_timeout_ms),
+        sru_cache_mb=num(int, "FORVARV_SRU_CACHE_MB", s.sru_cache_mb),
         smtp=smtp,
-        stop_timeout=float(get("FORVARV_STOP_TIMEOUT", str(s.stop_timeout))),
-        heartbeat_seconds=float(get("FORVARV_HEARTBEAT_SECONDS", str(s.heartbeat_seconds))),
+        stop_timeout=num(float, "FORVARV_STOP_TIMEOUT", s.stop_timeout),
+        heartbeat_seconds=num(float, "FORVARV_HEARTBEAT_SECONDS", s.heartbeat_seconds),
         log_format="json" if get("FORVARV_LOG_FORMAT", "").strip().lower() == "json" else "text",
         metrics_token=get("FORVARV_METRICS_TOKEN") or None,
         read_database_urls=read_urls(get("FORVARV_READ_DATABASE_URL", "")),
-        read_max_lag=float(get("FORVARV_READ_MAX_LAG", str(s.read_max_lag))),
-        retain_payload_days=int(get("FORVARV_RETAIN_PAYLOAD_DAYS", "") or 0),
-        retain_results_days=int(get("FORVARV_RETAIN_RESULTS_DAYS", "") or 0),
+        read_max_lag=num(float, "FORVARV_READ_MAX_LAG", s.read_max_lag),
+        event_loop=event_loop(get("FORVARV_EVENT_LOOP", s.event_loop)),
+        retain_payload_days=num(int, "FORVARV_RETAIN_PAYLOAD_DAYS", 0),
+        retain_results_days=num(int, "FORVARV_RETAIN_RESULTS_DAYS", 0),
     )
 
 

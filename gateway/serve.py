@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import argparse
-import asyncio
 import gc
 import logging
 import secrets
 
 from gateway.config import Settings, ensure_secret
+from gateway.ops import loop
 from gateway.store import db
 
 log = logging.getLogger(__name__)
@@ -45,10 +45,10 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
     if args.demo:
         from gateway.demo import seed as demo
 
-        asyncio.run(demo.seed(url, settings))
+        loop.run(demo.seed(url, settings), settings.event_loop)
     app = runner.build_app("serve", settings, url)
     tune_gc()
-    return asyncio.run(runner.serve_app(app, settings))
+    return loop.run(runner.serve_app(app, settings), settings.event_loop)
 
 
 def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]

@@ -24,6 +24,7 @@ from gateway.errors import GatewayError
 from gateway.intake import receive as intake
 from gateway.intake import report, sniff, workers
 from gateway.intake.parse_process import ParseProcess
+from gateway.ops import loop
 from gateway.registry import Supplier
 from gateway.store import db, migrations
 from gateway.store.queries import load
@@ -149,7 +150,7 @@ async def run(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_deliver(args: argparse.Namespace, settings: Settings) -> int:
-    return asyncio.run(run(args, config.ensure_secret(settings)))
+    return loop.run(run(args, config.ensure_secret(settings)), settings.event_loop)
 
 
 def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]

@@ -34,7 +34,7 @@ from gateway.http import server
 from gateway.http.app import base_app, create_app
 from gateway.http.appkeys import PARSE_PROCESS, POOL, SETTINGS, STOP
 from gateway.intake.parse_process import ParseProcess
-from gateway.ops import metrics
+from gateway.ops import loop, metrics
 from gateway.ops.heartbeat import HEARTBEAT, ROLE, ROLE_DUTIES, Heartbeat
 from gateway.store import db
 
@@ -128,9 +128,9 @@ async def serve_app(app: web.Application, settings: Settings) -> int:
     """Run until SIGINT or SIGTERM (even one that comes while starting), then stop as above."""
     role = app[ROLE]
     signalled = asyncio.Event()
-    loop = asyncio.get_running_loop()
+    running = asyncio.get_running_loop()
     for signum in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(signum, signalled.set)
+        running.add_signal_handler(signum, signalled.set)
     runner: web.AppRunner
     if "http" in app[DUTIES]:
         runner = await server.start(app, settings.host, settings.port, shutdown_timeout=settings.stop_timeout)
@@ -138,6 +138,7 @@ async def serve_app(app: web.Application, settings: Settings) -> int:
         runner = web.AppRunner(app, handle_signals=False)
         await runner.setup()
     print(_banner(app, settings), flush=True)
+    log.info("%s running on %s's event loop", role, loop.name(running))
     await signalled.wait()
     log.info("stopping (%s): no new work; up to %.0f s for what is in flight", role, settings.stop_timeout)
     app[STOP].set()
@@ -163,7 +164,7 @@ def run_role(role: str, settings: Settings) -> int:
     url = db.resolve_url(settings)
     app = build_app(role, settings, url)
     tune_gc()
-    return asyncio.run(serve_app(app, settings))
+    return loop.run(serve_app(app, settings), settings.event_loop)
 
 
 # --- the command line ---------------------------------------------------------------------------

@@ -32,7 +32,7 @@ from gateway import config
 from gateway.config import Settings
 from gateway.errors import NotFound
 from gateway.intake import workers
-from gateway.ops import metrics
+from gateway.ops import loop, metrics
 from gateway.ops.heartbeat import Heartbeat
 from gateway.registry import Supplier, get_supplier
 from gateway.sftp.pickup import Pickup
@@ -128,9 +128,9 @@ async def run(args: argparse.Namespace, settings: Settings) -> int:
     url = db.resolve_url(settings)
     pool = await db.create_pool(url, min_size=2, max_size=max(6, 2 * args.workers + 4))
     stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
+    running = asyncio.get_running_loop()
     for signum in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(signum, stop.set)
+        running.add_signal_handler(signum, stop.set)
     tasks: list[asyncio.Task[None]] = []
     beat: Heartbeat | None = None
     try:
@@ -169,7 +169,7 @@ def cmd_watch(args: argparse.Namespace, settings: Settings) -> int:
     if args.settle < 0 or args.interval <= 0 or args.workers < 0:
         print("error: --settle must be 0 or more, --interval more than 0, --workers 0 or more")
         return 2
-    return asyncio.run(run(args, config.ensure_secret(settings)))
+    return loop.run(run(args, config.ensure_secret(settings)), settings.event_loop)
 
 
 def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
