@@ -1,6 +1,9 @@
 from __future__ import annotations
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+from stdnum import isbn as std_isbn
 
 from protocols.marc.identifiers import (
     carrier,
@@ -44,6 +47,16 @@ def rec(
 )
 def test_normalize_isbn(raw: str, expected: tuple[str | None, str | None]) -> None:
     assert normalize_isbn(raw) == expected
+
+
+@given(st.from_regex(r"\A(97[89][0-9]{9}|[0-9]{9})[0-9X]\Z"))
+def test_isbn_check_digits_are_stdnums(raw: str) -> None:
+    """The hand-written check-digit arithmetic answers as python-stdnum does, valid or not."""
+    isbn13, problem = normalize_isbn(raw)
+    if std_isbn.is_valid(raw):
+        assert (isbn13, problem) == (std_isbn.to_isbn13(raw), None)
+    else:
+        assert isbn13 is None and problem in ("ISBN_CHECK_DIGIT", "ISBN_INVALID")
 
 
 def test_isbn10_and_13_are_the_same_key() -> None:

@@ -290,6 +290,17 @@ _SHAPES = {
                                 'ind1=" " ind2=" "><subfield code="a">y</subfield></datafield></datafield>',
     "element in a control field": f'{_LEADER}<controlfield tag="001">1<b>2</b>3</controlfield>',
     "element in the leader": '<leader>00000nam a2200000 <b>a</b> 4500</leader>',
+    "datafield in the last subfield": f'{_LEADER}<datafield tag="245" ind1=" " ind2=" "><subfield code="a">x'
+                                      '<datafield tag="246" ind1=" " ind2=" "><subfield code="a">y</subfield>'
+                                      '</datafield></subfield></datafield>',
+    "control field in the last subfield": f'{_LEADER}<datafield tag="245" ind1=" " ind2=" "><subfield code="a">'
+                                          'x<controlfield tag="001">1</controlfield></subfield></datafield>',
+    "control field in a control field": f'{_LEADER}<controlfield tag="001">1<controlfield tag="003">X'
+                                        '</controlfield></controlfield>',
+    "subfield in a control field": f'{_LEADER}<controlfield tag="001">1<subfield code="a">x</subfield>'
+                                   '</controlfield>',
+    "data field in the leader": '<leader>00000nam a2200000 a 4500<datafield tag="245" ind1=" " ind2=" ">'
+                                '<subfield code="a">x</subfield></datafield></leader>',
     "element in a subfield": f'{_LEADER}<datafield tag="245" ind1=" " ind2=" "><subfield code="a">x<i>y</i>'
                              '</subfield></datafield>',
     "two leaders": f"{_LEADER}{_LEADER}",
