@@ -115,8 +115,8 @@ def main() -> None:
         if not other:
             continue
         a, b = statistics.median(values), statistics.median(other)
-        print(f"  {key:<26} {a:7.1f} ({min(values):.0f}–{max(values):.0f})  {b:7.1f} ({min(other):.0f}–{max(other):.0f})"
-              f"  compiled/pure {b / a:.2f}")
+        spread_a, spread_b = f"({min(values):.0f}–{max(values):.0f})", f"({min(other):.0f}–{max(other):.0f})"
+        print(f"  {key:<26} {a:7.1f} {spread_a:<10} {b:7.1f} {spread_b:<10} compiled/pure {b / a:.2f}")
 
 
 if __name__ == "__main__":
