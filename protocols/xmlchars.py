@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import re
 
-FORBIDDEN = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
+#: (the escapes are re's, not Python's: no lone surrogate in the source text, which mypyc refuses)
+FORBIDDEN = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
 
 #: Character references to characters XML 1.0 forbids (decimal or hexadecimal, any case).
 _FORBIDDEN_REFERENCE = re.compile(

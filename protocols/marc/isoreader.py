@@ -40,10 +40,10 @@ _SKIP = b"\r\n\x1a \t\x00"  # separators some exporters put between records
 class IsoFault(Exception):
     """The body is not ISO 2709 at all (fatal, code ``ISO_SYNTAX``)."""
 
-    code = "ISO_SYNTAX"
-
     def __init__(self, message: str, position: int, offset: int):
         super().__init__(f"{message} (record {position}, byte {offset})")
+        # an instance attribute: a class attribute of an exception is lost when mypyc compiles it
+        self.code = "ISO_SYNTAX"
         self.message = message
         self.position = position
         self.offset = offset
