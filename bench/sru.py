@@ -60,6 +60,7 @@ from stdnum import isbn as std_isbn
 
 from gateway import serve as serve_gateway
 from gateway.config import Settings
+from gateway.http import server as http_server
 from gateway.http.appkeys import DATABASE_URL, POOL, SETTINGS
 from gateway.ops import loop
 from gateway.search import http as search_http
@@ -166,19 +167,54 @@ async def load(url: str, count: int) -> None:
 
 # --- server process ------------------------------------------------------------------------------
 
-def serve(url: str, port: int, ready: Any = None) -> None:
+def serve(url: str, port: int, ready: Any = None, app_kind: str = "web", profile: str | None = None) -> None:
     """One web process serving /sru on ``port`` (shared by several with SO_REUSEPORT: the kernel
-    spreads the connections, as a proxy spreads them over a fleet's web processes)."""
+    spreads the connections, as a proxy spreads them over a fleet's web processes).
+
+    ``app_kind`` "web": the application `forvarv web` runs (every feature, its middlewares: access
+    log, errors, metrics; logging at INFO, the lines written to /dev/null); "search": an
+    application with only the SRU routes, no middleware and no log. ``profile``: cProfile the
+    process and write its statistics to this path + the pid when it is terminated."""
+    if profile is not None:
+        import cProfile
+        import signal
+
+        profiler = cProfile.Profile(time.process_time)  # CPU time: waits and preemption left out
+
+        def dump(*_: object) -> None:
+            profiler.disable()
+            profiler.dump_stats(f"{profile}.{os.getpid()}")
+            os._exit(0)
+
+        signal.signal(signal.SIGTERM, dump)
+        profiler.enable()
+
+    if app_kind == "web":  # logging as `forvarv web` sets it up, into /dev/null
+        import logging
+
+        from gateway.ops import logs
+
+        logs.setup(logging.INFO, "text")
+        for handler in logging.getLogger().handlers:
+            if isinstance(handler, logging.StreamHandler):
+                handler.setStream(open(os.devnull, "w"))  # noqa: SIM115  # for the process's life
+
     async def main() -> None:
         settings = Settings(public_url=f"http://127.0.0.1:{port}")
-        app = web.Application()
-        app[SETTINGS] = settings
-        app[POOL] = await db.create_pool(url, min_size=1, max_size=2)
-        app[DATABASE_URL] = url  # searches on their own pool, as in the gateway
-        search_http.setup(app)
-        runner = web.AppRunner(app, access_log=None)
-        await runner.setup()
-        await web.TCPSite(runner, "127.0.0.1", port, reuse_port=True).start()
+        if app_kind == "web":
+            from gateway.ops import runner
+
+            settings = settings.with_(secret="bench", parse_process=False, heartbeat_seconds=60.0)
+            app = runner.build_app("web", settings, url)
+        else:
+            app = web.Application()
+            app[SETTINGS] = settings
+            app[POOL] = await db.create_pool(url, min_size=1, max_size=2)
+            app[DATABASE_URL] = url  # searches on their own pool, as in the gateway
+            search_http.setup(app)
+        app_runner = http_server.GatewayRunner(app, access_log=None)
+        await app_runner.setup()
+        await web.TCPSite(app_runner, "127.0.0.1", port, reuse_port=True).start()
         serve_gateway.tune_gc()  # as `forvarv serve` runs the gateway
         if ready is not None:
             ready.set()
@@ -264,7 +300,8 @@ async def benchmark(url: str, args: argparse.Namespace) -> None:
     spawn = multiprocessing.get_context("spawn")
     processes = args.web_processes or ((os.cpu_count() or 1) if args.zebra else 1)
     started = [spawn.Event() for _ in range(processes)]
-    servers = [spawn.Process(target=serve, args=(url, port, ready), daemon=True) for ready in started]
+    servers = [spawn.Process(target=serve, args=(url, port, ready, args.app, args.profile), daemon=True)
+               for ready in started]
     for server in servers:
         server.start()
     endpoint = f"http://127.0.0.1:{port}/sru"
@@ -531,6 +568,11 @@ def main() -> None:
     parser.add_argument("--web-processes", type=int,
                         help="gateway web processes sharing the port (default: 1; with --zebra one per CPU, as"
                              " zebrasrv -T serves with a thread per connection on every CPU)")
+    parser.add_argument("--app", choices=["web", "search"], default="web",
+                        help="the web processes run the application `forvarv web` runs (default: every feature"
+                             " and middleware, the access log at INFO written to /dev/null) or only the SRU routes")
+    parser.add_argument("--profile", metavar="PATH",
+                        help="cProfile each web process; statistics written to PATH.<pid> at the end")
     parser.add_argument("--rounds", type=int, default=3, help="with --zebra: rounds per server and workload")
     parser.add_argument("--repeat", type=lambda v: [float(x) for x in v.split(",")], default=[0.0, 0.9],
                         help="with --zebra: query mixes, each the share of requests that ask one of the pool's"

@@ -6,17 +6,25 @@ status, milliseconds, the supplier or library when known, and for a refusal (4xx
 `X-Request-Id` is taken from the request when it is a sane token (a proxy's id: one id in both
 logs) or made, and sent back on every answer. The OAI-PMH verb and SRU operation are counted with
 their latency (gateway/ops/metrics.py).
+
+This runs on every request, so it is kept cheap (bench/sru.py measures it with the rest of the
+`forvarv web` application): the path is the request's own percent-encoded target when it is
+printable ASCII and no argument name looks secret (else it is re-encoded with the secrets
+starred), the request id is a per-process random prefix and a counter (no system call), and
+the metrics' labelled children are looked up once per label set.
 """
 
 from __future__ import annotations
 
 import asyncio
+import itertools
 import json
 import logging
 import re
+import secrets
 import time
-import uuid
 from collections.abc import Awaitable, Callable
+from typing import Any
 from urllib.parse import quote, urlencode
 
 from aiohttp import web
@@ -51,7 +59,46 @@ def refused(request: web.Request, reason: str) -> None:
     request[REASON] = reason
 
 
+#: Whether an argument name is secret-looking, by name (names repeat; the first few hundred are kept).
+_SECRET_NAMES: dict[str, bool] = {}
+#: Request ids made here: this process's random prefix and a counter (32 hex digits, as a uuid4's).
+_ID_PREFIX = secrets.token_hex(8)
+_ID_COUNTER = itertools.count(1)
+#: Labelled metric children by (metric, labels): prometheus_client's labels() takes a lock and
+#: checks its arguments on every call.
+_CHILDREN: dict[tuple[object, ...], Any] = {}
+_MAX_CACHED = 512
+
+
+def _secret_name(name: str) -> bool:
+    known = _SECRET_NAMES.get(name)
+    if known is None:
+        known = bool(_SECRET.search(name)) and name not in _NOT_SECRET
+        if len(_SECRET_NAMES) < _MAX_CACHED:
+            _SECRET_NAMES[name] = known
+    return known
+
+
+def _child(metric: Any, *labels: str) -> Any:
+    key = (metric, *labels)
+    child = _CHILDREN.get(key)
+    if child is None:
+        child = metric.labels(*labels)
+        if len(_CHILDREN) < _MAX_CACHED:
+            _CHILDREN[key] = child
+    return child
+
+
+def new_request_id() -> str:
+    return f"{_ID_PREFIX}{next(_ID_COUNTER):016x}"
+
+
 def safe_path(request: web.Request) -> str:
+    raw = request.raw_path
+    if raw.isascii() and raw.isprintable() and " " not in raw \
+            and not any(_secret_name(name) for name in request.query):
+        # as the client encoded it (the parser let only a valid request target through)
+        return raw if len(raw) <= MAX_PATH else raw[:MAX_PATH] + "…"
     query = [(k, "***" if _SECRET.search(k) and k not in _NOT_SECRET else v) for k, v in request.query.items()]
     path = quote(request.path, safe="/:@!$&'()*+,;=-._~%")
     if query:
@@ -84,26 +131,29 @@ def _phrase(status: int) -> str:
         return str(status)
 
 
-def _args(request: web.Request) -> dict[str, str]:
-    args = dict(request.query)
-    for k, v in request.get(FORM_ARGS, ()):
-        args.setdefault(k, v)
-    return args
+def _arg(request: web.Request, name: str) -> str | None:
+    """An argument of the query string, else of a POSTed form (gateway.http.forms)."""
+    value = request.query.get(name)
+    if value is None:
+        for k, v in request.get(FORM_ARGS, ()):
+            if k == name:
+                return str(v)
+    return value
 
 
 def _protocol(request: web.Request, status: int, seconds: float) -> None:
-    if request.path == "/oai":
-        verb = _args(request).get("verb", "")
+    path = request.path
+    if path == "/oai":
+        verb = _arg(request, "verb") or ""
         verb = verb if verb in OAI_VERBS else "badVerb"
-        metrics.OAI_REQUESTS.labels(verb, str(status)).inc()
-        metrics.OAI_SECONDS.labels(verb).observe(seconds)
-    elif request.path == "/sru":
-        args = _args(request)
-        op = args.get("operation") or ("searchRetrieve" if "query" in args else
-                                       "scan" if "scanClause" in args else "explain")
+        _child(metrics.OAI_REQUESTS, verb, str(status)).inc()
+        _child(metrics.OAI_SECONDS, verb).observe(seconds)
+    elif path == "/sru":
+        op = _arg(request, "operation") or ("searchRetrieve" if _arg(request, "query") is not None else
+                                            "scan" if _arg(request, "scanClause") is not None else "explain")
         op = op if op in SRU_OPERATIONS else "other"
-        metrics.SRU_REQUESTS.labels(op, str(status)).inc()
-        metrics.SRU_SECONDS.labels(op).observe(seconds)
+        _child(metrics.SRU_REQUESTS, op, str(status)).inc()
+        _child(metrics.SRU_SECONDS, op).observe(seconds)
 
 
 def _record(request: web.Request, response: web.StreamResponse | None, status: int, started: float,
@@ -111,7 +161,7 @@ def _record(request: web.Request, response: web.StreamResponse | None, status: i
     seconds = time.perf_counter() - started
     resource = request.match_info.route.resource if request.match_info.route is not None else None
     route = resource.canonical if resource is not None else "unmatched"
-    metrics.HTTP_REQUESTS.labels(route, request.method, str(status)).inc()
+    _child(metrics.HTTP_REQUESTS, route, request.method, str(status)).inc()
     _protocol(request, status, seconds)
     who: dict[str, str] = request.get(WHO) or {}
     fields: dict[str, object] = {"request_id": request.get(REQUEST_ID), "method": request.method,
@@ -128,7 +178,7 @@ def _record(request: web.Request, response: web.StreamResponse | None, status: i
 @web.middleware
 async def middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
     given = request.headers.get("X-Request-Id", "")
-    request[REQUEST_ID] = given if _ID.match(given) else uuid.uuid4().hex
+    request[REQUEST_ID] = given if given and _ID.match(given) else new_request_id()
     started = time.perf_counter()
     try:
         response = await handler(request)
