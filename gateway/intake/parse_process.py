@@ -140,6 +140,23 @@ def _child_drop(token: int) -> None:
     _OPEN.pop(token, None)
 
 
+class _OneProcessPool(ProcessPoolExecutor):
+    """A pool of one process in which only that process holds the write end of the answers' pipe.
+
+    The pool's manager thread reads each answer whole; when the process dies halfway through
+    writing one (a prepared slice is a few hundred KB, several pipe-fulls), the rest never comes,
+    and as long as this process keeps its own copy of the write end the read never sees the end
+    of the file either: the thread waits for ever and the delivery with it (CPython 3.11). With
+    that copy closed once the process is started, the read ends at once, the pool is marked
+    broken and every call waiting fails with BrokenProcessPool, as for a death between answers.
+    """
+
+    def _spawn_process(self) -> None:
+        super()._spawn_process()  # type: ignore[misc]
+        if len(self._processes) >= self._max_workers:  # type: ignore[attr-defined]
+            self._result_queue._writer.close()  # type: ignore[attr-defined]
+
+
 class ParseProcess:
     """The second process, started on first use and kept for the next deliveries.
 
@@ -156,8 +173,8 @@ class ParseProcess:
             # spawn, not fork (this process has an event loop, sockets and threads) nor forkserver
             # (its children are the fork server's, so they could not watch this process)
             ctx = multiprocessing.get_context("spawn")
-            executor = ProcessPoolExecutor(max_workers=1, mp_context=ctx, initializer=_child_init,
-                                           initargs=(os.getpid(),))
+            executor = _OneProcessPool(max_workers=1, mp_context=ctx, initializer=_child_init,
+                                       initargs=(os.getpid(),))
             # A process killed while a call was being written to it can leave the queue's feeder
             # thread blocked on a full pipe, and the interpreter would wait for it at exit for
             # ever. Nothing still unsent matters then (calls fail, deliveries resume), so exit

@@ -7,6 +7,7 @@ import asyncio
 import contextlib
 import os
 import signal
+import struct
 import sys
 from collections.abc import AsyncIterator, Iterator
 from concurrent.futures.process import BrokenProcessPool
@@ -118,6 +119,41 @@ async def test_a_dead_second_process_fails_the_attempt_and_the_next_one_starts_a
 
         with pytest.raises(BrokenProcessPool):
             await kill_while_reading()
+        again = await _prepare(synthetic.delivery(10, ["Sods"], seed=10), _spec(), process)
+        assert len(again) == 20
+    finally:
+        process.shutdown()
+
+
+def _die_halfway_through_the_answer() -> None:
+    """In the second process: begin writing an answer of 100,000 bytes, write ten, and die."""
+    frame = sys._getframe()
+    while frame.f_code.co_name != "_process_worker":  # the pool's loop in the second process
+        assert frame.f_back is not None
+        frame = frame.f_back
+    answers = frame.f_locals["result_queue"]
+    os.write(answers._writer.fileno(), struct.pack("!i", 100_000) + b"x" * 10)
+    os.kill(os.getpid(), signal.SIGKILL)
+
+
+async def test_a_second_process_that_dies_halfway_through_an_answer_fails_the_call() -> None:
+    """Not a wait for ever: the rest of the answer never comes, and the end of the pipe does."""
+    process = ParseProcess(min_records=0)
+    try:
+        await process.start()
+        executor = process.executor()
+        call = asyncio.get_running_loop().run_in_executor(executor, _die_halfway_through_the_answer)
+        try:
+            with pytest.raises(BrokenProcessPool):
+                await asyncio.wait_for(asyncio.shield(call), 60)  # a ceiling for a hang, not a measure
+        except TimeoutError:
+            # the pool's thread waits for the rest: give it (this process's copy of the write end
+            # is open, or there would have been no wait), so that the test ends rather than hangs
+            os.write(executor._result_queue._writer.fileno(), bytes(100_000))  # type: ignore[attr-defined]
+            with contextlib.suppress(BaseException):
+                await call
+            pytest.fail("a call whose answer the second process died writing waited for ever")
+        process.broken(executor)
         again = await _prepare(synthetic.delivery(10, ["Sods"], seed=10), _spec(), process)
         assert len(again) == 20
     finally:
