@@ -7,20 +7,31 @@ are isolated without paying for migrations each time (the procrastinate way).
 
 from __future__ import annotations
 
+import asyncio
 import itertools
 import os
 import tempfile
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
 import asyncpg
 import pytest
 
+from gateway import config as config_module
+from gateway.ops import loop
 from gateway.store import db, embedded, migrations
 
 TEMPLATE = "forvarv_template"
 _counter = itertools.count(1)
+
+
+def pytest_asyncio_loop_factories(config: pytest.Config,
+                                  item: pytest.Item) -> dict[str, Callable[[], asyncio.AbstractEventLoop]]:
+    """The tests run on the event loop the gateway runs on (gateway/ops/loop.py): uvloop, unless
+    FORVARV_EVENT_LOOP=asyncio asks for asyncio's own (or uvloop is not installed)."""
+    made = loop.factory(config_module.event_loop(os.environ.get("FORVARV_EVENT_LOOP", "uvloop")))
+    return {"asyncio": asyncio.new_event_loop} if made is None else {"uvloop": made}
 
 
 def _with_database(url: str, name: str) -> str:
