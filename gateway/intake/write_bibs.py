@@ -44,6 +44,17 @@ class _CandidateIndex:
         self.lists.setdefault(pair, []).append(candidate)
         self._where.setdefault(candidate.id, []).append(pair)
 
+    def extend(self, pairs: list[tuple[str, str]], candidate: Candidate) -> None:
+        """`append` for each of a new record's identifiers (one call per record, not per identifier)."""
+        lists, where = self.lists, self._where.setdefault(candidate.id, [])
+        for pair in pairs:
+            found = lists.get(pair)
+            if found is None:
+                lists[pair] = [candidate]
+            else:
+                found.append(candidate)
+        where.extend(pairs)
+
     def add(self, pair: tuple[str, str], candidate: Candidate) -> None:
         """Append unless that record is already listed under this identifier."""
         if all(c.id != candidate.id for c in self.lists.get(pair, ())):
@@ -87,16 +98,17 @@ async def write_bibs(conn: asyncpg.Connection, ctx: Context, bibs: list[BibItem]
         assert template is not None
         by_position[prepared.position] = item
         level = prepared.level
-        _kind, found = matching.candidates(prepared.pairs, prepared.match_class, index)
+        pairs = prepared.pairs
+        # most records are new: none of their identifiers is a candidate's, nothing to decide
+        found = matching.candidates(pairs, prepared.match_class, index)[1] if any(
+            pair in index for pair in pairs) else []
         item.candidates = [c.id for c in found]
         if not found:
             rid = new_ids.pop()
             ins.append((rid, prepared.match_class, level, fill(template, {"001": str(rid), "005": stamp}),
                         prepared.described, ctx.supplier_id, prepared.unsafe))
             item.outcome, item.record_id = "created", rid
-            cand = Candidate(rid, prepared.match_class, level, False, _FAR_FUTURE)
-            for pair in prepared.pairs:
-                candidates.append(pair, cand)
+            candidates.extend(pairs, Candidate(rid, prepared.match_class, level, False, _FAR_FUTURE))
         else:
             target = found[0]
             item.record_id = target.id
