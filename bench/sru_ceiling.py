@@ -17,6 +17,8 @@ from xml.sax.saxutils import escape
 
 from aiohttp import web
 
+from gateway.ops import loop
+
 _COUNT = ('<?xml version="1.0" encoding="UTF-8"?>\n<srw:searchRetrieveResponse xmlns:srw="http://www.loc.gov/zing/srw/">'
           "<srw:version>1.2</srw:version><srw:numberOfRecords>{count}</srw:numberOfRecords>"
           "</srw:searchRetrieveResponse>")
@@ -48,4 +50,4 @@ def serve(port: int, ready: Any, totals: dict[str, int], record: str) -> None:
         ready.set()
         await asyncio.Event().wait()
 
-    asyncio.run(main())
+    loop.run(main())  # on the gateway's event loop (uvloop), or the ceiling would be set lower

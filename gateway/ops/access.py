@@ -99,7 +99,7 @@ def safe_path(request: web.Request) -> str:
             and not any(_secret_name(name) for name in request.query):
         # as the client encoded it (the parser let only a valid request target through)
         return raw if len(raw) <= MAX_PATH else raw[:MAX_PATH] + "…"
-    query = [(k, "***" if _SECRET.search(k) and k not in _NOT_SECRET else v) for k, v in request.query.items()]
+    query = [(k, "***" if _secret_name(k) else v) for k, v in request.query.items()]
     path = quote(request.path, safe="/:@!$&'()*+,;=-._~%")
     if query:
         path += "?" + urlencode(query, safe="/:*")

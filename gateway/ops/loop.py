@@ -17,9 +17,6 @@ T = TypeVar("T")
 
 log = logging.getLogger(__name__)
 
-KINDS = ("uvloop", "asyncio")
-
-
 def factory(kind: str) -> Callable[[], asyncio.AbstractEventLoop] | None:
     """The loop factory for `kind` (None: asyncio's default); uvloop falls back when absent."""
     if kind != "uvloop":
